@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+// The targets follow strata's data flow (DESIGN.md): JSON → model (manifest,
+// lockfile) → archive (unpack/pack layers) → store → OCI sources → sandbox →
+// engine → CLI. C libraries come in through systemLibrary targets.
+import PackageDescription
+
+let package = Package(
+    name: "strata",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "strata", targets: ["StrataCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(
+            name: "CJSON", pkgConfig: "json-c",
+            providers: [.apt(["libjson-c-dev"])]),
+        // The only code that runs between clone(2) and execve(2): C, async-signal-safe.
+        .target(name: "CSandbox"),
+
+        .target(name: "StrataJSON", dependencies: ["CJSON"]),
+        .target(name: "StrataModel", dependencies: [
+            "StrataJSON", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "StrataArchive", dependencies: ["CArchive", "StrataModel"]),
+        .target(name: "StrataStore", dependencies: ["StrataModel", "StrataArchive"]),
+        .target(name: "StrataOCI", dependencies: ["StrataModel", "StrataJSON", "StrataStore"]),
+        .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
+        .target(name: "Strata", dependencies: [
+            "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox",
+        ]),
+        .executableTarget(name: "StrataCLI", dependencies: [
+            "Strata", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "StrataJSONTests", dependencies: ["StrataJSON"]),
+        .testTarget(name: "StrataModelTests", dependencies: ["StrataModel"]),
+        .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
+        .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
+        .testTarget(name: "StrataIntegrationTests", dependencies: ["StrataCLI", "StrataModel", "StrataJSON"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// The engine: lock, build, run.
