@@ -68,7 +68,7 @@ public enum DigestError: Error, Equatable, Sendable {
 }
 
 /// Incremental sha256 (swift-crypto), for hashing while streaming.
-public struct SHA256Stream: Sendable {
+public struct SHA256Stream {
     private var hasher = SHA256()
     public init() {}
     public mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
