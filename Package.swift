@@ -43,6 +43,7 @@ let package = Package(
         .testTarget(name: "StrataModelTests", dependencies: ["StrataModel"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
+        .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataModel", "StrataArchive"]),
         .testTarget(name: "StrataIntegrationTests", dependencies: ["StrataCLI", "StrataModel", "StrataJSON"]),
     ],
     swiftLanguageModes: [.v6]
