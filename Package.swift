@@ -30,7 +30,7 @@ let package = Package(
         ]),
         .target(name: "StrataArchive", dependencies: ["CArchive", "StrataModel"]),
         .target(name: "StrataStore", dependencies: ["StrataModel", "StrataArchive"]),
-        .target(name: "StrataOCI", dependencies: ["StrataModel", "StrataJSON", "StrataStore"]),
+        .target(name: "StrataOCI", dependencies: ["StrataModel", "StrataJSON"]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
         .target(name: "Strata", dependencies: [
             "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox",

@@ -1,1 +1,207 @@
-// OCI image layouts as layer sources.
+import StrataJSON
+import StrataModel
+
+/// Why an OCI image could not be read. Each case names the file or reference.
+public enum OCIError: Error, Equatable, Sendable {
+    case unreadable(path: String, reason: String)
+    /// A document that is not what the OCI image spec says it must be.
+    case invalid(path: String, problem: String)
+    /// The tag is not in the layout's index (the tags it has are listed).
+    case tagNotFound(layout: String, tag: String, available: [String])
+    /// A blob whose bytes do not hash to the digest that names it.
+    case digestMismatch(path: String, expected: Digest, actual: Digest)
+    case unsupportedMediaType(path: String, mediaType: String)
+}
+
+/// A layer of an image, as its manifest describes it.
+public struct OCILayerDescriptor: Sendable, Equatable {
+    public var mediaType: String
+    public var digest: Digest
+    public var size: Int64
+}
+
+/// An image resolved from an OCI image layout on disk, every document verified
+/// against its digest.
+public struct OCIImage: Sendable, Equatable {
+    /// The layout directory (absolute).
+    public var layout: String
+    public var manifestDigest: Digest
+    /// Bottom first, paired with `diffIDs`.
+    public var layers: [OCILayerDescriptor]
+    public var diffIDs: [Digest]
+    public var defaults: ImageDefaults
+
+    /// Where the layout keeps `digest`.
+    public func blobPath(_ digest: Digest) -> String { OCILayout.blobPath(layout, digest) }
+}
+
+/// Reads OCI image layouts (`oci-layout`, `index.json`, `blobs/sha256/`), as
+/// skopeo, umoci and buildah write them.
+public enum OCILayout {
+    static let indexTypes: Set<String> = [
+        "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+    static let manifestTypes: Set<String> = [
+        "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+    /// Layer media types whose blobs are tar streams libarchive reads (plain, gzip, zstd).
+    public static let layerTypes: Set<String> = [
+        "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",
+        "application/vnd.oci.image.layer.v1.tar+zstd", "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    ]
+    static let refNameAnnotation = "org.opencontainers.image.ref.name"
+
+    public static func blobPath(_ layout: String, _ digest: Digest) -> String { layout + "/blobs/sha256/" + digest.hex }
+
+    /// Resolves `tag` (or the layout's only image when `tag` is nil) to a verified image
+    /// for `platform`.
+    public static func resolve(layout: String, tag: String?, platform: Platform = .current) throws(OCIError) -> OCIImage {
+        let indexPath = layout + "/index.json"
+        let index = try document(at: indexPath)
+        let descriptors = try manifestList(index, path: indexPath)
+        let chosen: Descriptor
+        if let tag {
+            guard let match = descriptors.last(where: { $0.refName == tag }) else {
+                throw .tagNotFound(layout: layout, tag: tag, available: descriptors.compactMap(\.refName).sorted())
+            }
+            chosen = match
+        } else {
+            guard descriptors.count == 1, let only = descriptors.first else {
+                throw .tagNotFound(layout: layout, tag: "", available: descriptors.compactMap(\.refName).sorted())
+            }
+            chosen = only
+        }
+        let manifest = try selectManifest(chosen, layout: layout, platform: platform, depth: 0)
+        return try image(manifest: manifest, layout: layout)
+    }
+
+    struct Descriptor {
+        var mediaType: String
+        var digest: Digest
+        var size: Int64
+        var refName: String?
+        var platform: Platform?
+    }
+
+    static func document(at path: String) throws(OCIError) -> JSONValue {
+        let bytes: [UInt8]
+        do { bytes = try HostFile.read(path, limit: 4 << 20) } catch {
+            throw .unreadable(path: path, reason: error.reason)
+        }
+        do { return try JSON.parse(bytes) } catch { throw .invalid(path: path, problem: "is not JSON: \(error)") }
+    }
+
+    /// A blob's bytes, checked against its digest (and size) before they are parsed.
+    static func verifiedBlob(layout: String, _ descriptor: Descriptor) throws(OCIError) -> JSONValue {
+        let path = blobPath(layout, descriptor.digest)
+        let bytes: [UInt8]
+        do { bytes = try HostFile.read(path, limit: 4 << 20) } catch {
+            throw .unreadable(path: path, reason: error.reason)
+        }
+        let actual = Digest.sha256(of: bytes)
+        guard actual == descriptor.digest else { throw .digestMismatch(path: path, expected: descriptor.digest, actual: actual) }
+        guard Int64(bytes.count) == descriptor.size else {
+            throw .invalid(path: path, problem: "is \(bytes.count) bytes, its descriptor says \(descriptor.size)")
+        }
+        do { return try JSON.parse(bytes) } catch { throw .invalid(path: path, problem: "is not JSON: \(error)") }
+    }
+
+    static func descriptor(_ value: JSONValue, path: String) throws(OCIError) -> Descriptor {
+        guard case .object(let fields) = value,
+              case .string(let mediaType)? = fields["mediaType"],
+              case .string(let digestText)? = fields["digest"],
+              case .int(let size)? = fields["size"], size >= 0 else {
+            throw .invalid(path: path, problem: "has a descriptor without mediaType, digest and size")
+        }
+        let digest: Digest
+        do { digest = try Digest(parsing: digestText) } catch {
+            throw .invalid(path: path, problem: "names \"\(digestText)\", which is not a sha256 digest")
+        }
+        var refName: String?
+        if case .object(let annotations)? = fields["annotations"], case .string(let name)? = annotations[refNameAnnotation] {
+            refName = name
+        }
+        var platform: Platform?
+        if case .object(let p)? = fields["platform"], case .string(let os)? = p["os"], case .string(let arch)? = p["architecture"] {
+            platform = Platform(os: os, architecture: arch)
+        }
+        return Descriptor(mediaType: mediaType, digest: digest, size: size, refName: refName, platform: platform)
+    }
+
+    static func manifestList(_ index: JSONValue, path: String) throws(OCIError) -> [Descriptor] {
+        guard case .object(let fields) = index, case .array(let manifests)? = fields["manifests"] else {
+            throw .invalid(path: path, problem: "has no \"manifests\" array")
+        }
+        var out: [Descriptor] = []
+        for item in manifests { out.append(try descriptor(item, path: path)) }
+        return out
+    }
+
+    /// Follows image indexes down to the image manifest for `platform`.
+    static func selectManifest(_ descriptor: Descriptor, layout: String, platform: Platform, depth: Int) throws(OCIError) -> (Descriptor, JSONValue) {
+        let path = blobPath(layout, descriptor.digest)
+        if manifestTypes.contains(descriptor.mediaType) {
+            return (descriptor, try verifiedBlob(layout: layout, descriptor))
+        }
+        guard indexTypes.contains(descriptor.mediaType), depth < 4 else {
+            throw .unsupportedMediaType(path: path, mediaType: descriptor.mediaType)
+        }
+        let nested = try manifestList(try verifiedBlob(layout: layout, descriptor), path: path)
+        guard let match = nested.first(where: { $0.platform == platform }) ?? (nested.count == 1 ? nested.first : nil) else {
+            throw .invalid(path: path, problem: "has no image for \(platform)")
+        }
+        return try selectManifest(match, layout: layout, platform: platform, depth: depth + 1)
+    }
+
+    static func image(manifest: (Descriptor, JSONValue), layout: String) throws(OCIError) -> OCIImage {
+        let (descriptor, document) = manifest
+        let path = blobPath(layout, descriptor.digest)
+        guard case .object(let fields) = document, let configValue = fields["config"],
+              case .array(let layerValues)? = fields["layers"] else {
+            throw .invalid(path: path, problem: "is not an image manifest (no config or layers)")
+        }
+        let configDescriptor = try self.descriptor(configValue, path: path)
+        var layers: [OCILayerDescriptor] = []
+        for value in layerValues {
+            let layer = try self.descriptor(value, path: path)
+            guard layerTypes.contains(layer.mediaType) else {
+                throw .unsupportedMediaType(path: path, mediaType: layer.mediaType)
+            }
+            layers.append(OCILayerDescriptor(mediaType: layer.mediaType, digest: layer.digest, size: layer.size))
+        }
+        let configPath = blobPath(layout, configDescriptor.digest)
+        guard case .object(let config) = try verifiedBlob(layout: layout, configDescriptor) else {
+            throw .invalid(path: configPath, problem: "is not an image config")
+        }
+        guard case .object(let rootfs)? = config["rootfs"], case .array(let diffValues)? = rootfs["diff_ids"] else {
+            throw .invalid(path: configPath, problem: "has no rootfs.diff_ids")
+        }
+        var diffIDs: [Digest] = []
+        for value in diffValues {
+            guard case .string(let text) = value, let digest = try? Digest(parsing: text) else {
+                throw .invalid(path: configPath, problem: "has a diff id that is not a sha256 digest")
+            }
+            diffIDs.append(digest)
+        }
+        guard diffIDs.count == layers.count else {
+            throw .invalid(path: configPath, problem: "lists \(diffIDs.count) diff ids for \(layers.count) layers")
+        }
+        var defaults = ImageDefaults()
+        if case .object(let runtime)? = config["config"] {
+            defaults.env = strings(runtime["Env"]) ?? []
+            if case .string(let dir)? = runtime["WorkingDir"], !dir.isEmpty { defaults.workingDir = dir }
+            defaults.entrypoint = strings(runtime["Entrypoint"])
+            defaults.cmd = strings(runtime["Cmd"])
+        }
+        return OCIImage(layout: layout, manifestDigest: descriptor.digest, layers: layers, diffIDs: diffIDs, defaults: defaults)
+    }
+
+    static func strings(_ value: JSONValue?) -> [String]? {
+        guard case .array(let items)? = value else { return nil }
+        var out: [String] = []
+        for item in items { if case .string(let text) = item { out.append(text) } }
+        return out
+    }
+}

@@ -1,0 +1,66 @@
+import StrataArchive
+import StrataModel
+import StrataOCI
+import StrataStore
+
+/// What `strata build` did.
+public struct BuildResult: Sendable, Equatable {
+    /// The chain id of the environment's layers.
+    public var snapshot: Digest
+    /// Layers this build unpacked (0 when everything was cached).
+    public var unpackedLayers: Int
+    public var warnings: [String]
+}
+
+extension Engine {
+    /// Fetches, verifies and unpacks every layer the lockfile pins that the store
+    /// lacks, then records the snapshot. Cached layers are not touched.
+    public func build(_ environment: LoadedEnvironment, lockfile: Lockfile) throws(StrataError) -> BuildResult {
+        if let snapshot = lockfile.snapshotID, store.hasSnapshot(snapshot) {
+            return BuildResult(snapshot: snapshot, unpackedLayers: 0, warnings: [])
+        }
+        var unpacked = 0
+        var warnings: [String] = []
+        var diffIDs: [Digest] = []
+        for layer in lockfile.layers {
+            diffIDs.append(layer.diffID)
+            if store.hasLayer(layer.diffID) { continue }
+            if !store.hasBlob(layer.digest) { try fetch(layer, environment: environment) }
+            do {
+                let outcome = try store.publishLayer(diffID: layer.diffID, fromBlob: layer.digest)
+                if outcome.unpacked { unpacked += 1 }
+                warnings += outcome.warnings
+            } catch { throw .store(error) }
+        }
+        if diffIDs.isEmpty {
+            do { diffIDs = [try store.emptyLayer()] } catch { throw .store(error) }
+        }
+        do {
+            let snapshot = try store.publishSnapshot(diffIDs: diffIDs)
+            return BuildResult(snapshot: snapshot, unpackedLayers: unpacked, warnings: warnings)
+        } catch { throw .store(error) }
+    }
+
+    /// Brings the exact pinned bytes of `layer` into the store, verified.
+    func fetch(_ layer: LockedLayer, environment: LoadedEnvironment) throws(StrataError) {
+        let paths = environment.paths
+        switch layer.source {
+        case .image:
+            guard case .ociLayout(let directory, _) = environment.manifest.base else {
+                throw .staleLock(lockfile: paths.lockfile, reason: "it pins an image layer but the manifest has no image")
+            }
+            let source = OCILayout.blobPath(paths.resolve(directory), layer.digest)
+            do { try store.ingestBlob(copying: source, expected: layer.digest, size: layer.size) } catch { throw .store(error) }
+        case .tar(let path):
+            do { try store.ingestBlob(copying: paths.resolve(path), expected: layer.digest, size: layer.size) } catch {
+                throw .store(error)
+            }
+        case .copy(let from, let to):
+            let temporary = store.temporaryPath("copy")
+            do { _ = try TreeArchiver.archive(source: paths.resolve(from), target: to, to: temporary) } catch {
+                throw .archive(path: paths.resolve(from), error)
+            }
+            do { _ = try store.publishBlob(temporaryFile: temporary, expected: layer.digest) } catch { throw .store(error) }
+        }
+    }
+}

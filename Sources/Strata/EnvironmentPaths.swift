@@ -1,0 +1,63 @@
+import Glibc
+
+/// Where an environment's manifest and lockfile live.
+///
+/// `ENV` on the command line is a manifest path, or a bare `NAME` meaning
+/// `envs/NAME.json` under the current directory. The lockfile of
+/// `DIR/envs/NAME.json` is `DIR/lockfiles/NAME.lock.json`; a manifest outside an
+/// `envs/` directory gets `NAME.lock.json` beside it.
+public struct EnvironmentPaths: Sendable, Equatable {
+    /// The environment's name: the manifest's file name without `.json`.
+    public var name: String
+    /// Absolute path of the manifest.
+    public var manifest: String
+    /// Absolute directory the manifest's relative paths are relative to.
+    public var directory: String
+    public var lockfile: String
+
+    public init(argument: String, lockfileOverride: String? = nil, currentDirectory: String = EnvironmentPaths.currentDirectory()) throws(StrataError) {
+        guard !argument.isEmpty else { throw .usage("the environment name is empty; give NAME (for envs/NAME.json) or a manifest path") }
+        let isPath = argument.contains("/") || argument.hasSuffix(".json")
+        let relative = isPath ? argument : "envs/\(argument).json"
+        let absolute = EnvironmentPaths.absolute(relative, from: currentDirectory)
+        guard access(absolute, F_OK) == 0 else {
+            throw .usage(isPath
+                ? "no manifest at \(argument)"
+                : "no environment \"\(argument)\": \(relative) does not exist under \(currentDirectory)")
+        }
+        manifest = absolute
+        let slash = absolute.lastIndex(of: "/")!
+        directory = slash == absolute.startIndex ? "/" : String(absolute[..<slash])
+        var file = String(absolute[absolute.index(after: slash)...])
+        if file.hasSuffix(".json") { file.removeLast(5) }
+        name = file
+        if let lockfileOverride {
+            lockfile = EnvironmentPaths.absolute(lockfileOverride, from: currentDirectory)
+        } else if directory.hasSuffix("/envs") {
+            lockfile = String(directory.dropLast(5)) + "/lockfiles/\(name).lock.json"
+        } else {
+            lockfile = directory + "/\(name).lock.json"
+        }
+    }
+
+    /// A path from the manifest (relative to its directory, or absolute), made absolute.
+    public func resolve(_ path: String) -> String { EnvironmentPaths.absolute(path, from: directory) }
+
+    /// Joins and normalises `.`/`..` lexically.
+    static func absolute(_ path: String, from base: String) -> String {
+        let joined = path.hasPrefix("/") ? path : base + "/" + path
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    public static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return String(cString: buffer)
+    }
+}

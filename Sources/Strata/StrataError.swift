@@ -1,0 +1,95 @@
+import StrataArchive
+import StrataModel
+import StrataOCI
+import StrataSandbox
+import StrataStore
+
+/// Everything that can stop a strata command, each rendered as one sentence
+/// that says what is wrong and what to do.
+public enum StrataError: Error, CustomStringConvertible {
+    case usage(String)
+    case manifest(ManifestError)
+    case lockfile(LockfileError)
+    /// The lockfile is missing or does not match its inputs, and `--frozen` forbids re-locking.
+    case staleLock(lockfile: String, reason: String)
+    case input(path: String, reason: String)
+    case image(OCIError)
+    case archive(path: String, ArchiveError)
+    case store(StoreError)
+    case sandbox(SandboxError)
+
+    /// 2 for usage and manifest errors (as the CLI convention says), 1 otherwise.
+    public var exitCode: Int32 {
+        switch self {
+        case .usage, .manifest: return 2
+        default: return 1
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .usage(let text): return text
+        case .manifest(let error): return error.description
+        case .lockfile(let error): return "\(error); run `strata lock` to rewrite it"
+        case .staleLock(let lockfile, let reason):
+            return "\(lockfile) is out of date (\(reason)); run `strata lock` and commit the result, or drop --frozen"
+        case .input(let path, let reason): return "\(path): \(reason)"
+        case .image(let error): return Self.describe(error)
+        case .archive(let path, let error): return "\(path): " + Self.describe(error)
+        case .store(let error): return Self.describe(error)
+        case .sandbox(let error): return Self.describe(error)
+        }
+    }
+
+    static func describe(_ error: OCIError) -> String {
+        switch error {
+        case .unreadable(let path, let reason): return "cannot read image file \(path): \(reason)"
+        case .invalid(let path, let problem): return "image file \(path) \(problem)"
+        case .tagNotFound(let layout, let tag, let available):
+            let have = available.isEmpty ? "it has no tagged images" : "it has " + available.joined(separator: ", ")
+            return tag.isEmpty
+                ? "the OCI layout \(layout) holds several images; name one as oci:DIR:TAG (\(have))"
+                : "the OCI layout \(layout) has no image tagged \"\(tag)\" (\(have))"
+        case .digestMismatch(let path, let expected, let actual):
+            return "image blob \(path) is corrupt: it hashes to \(actual), not \(expected)"
+        case .unsupportedMediaType(let path, let mediaType):
+            return "\(path) uses media type \(mediaType), which strata does not read"
+        }
+    }
+
+    static func describe(_ error: ArchiveError) -> String {
+        switch error {
+        case .unreadable(let path, let reason): return "cannot read \(path): \(reason)"
+        case .corrupt(let path, let reason): return "\(path) is not a valid tar archive: \(reason)"
+        case .unsafeEntry(let entry, let reason): return "refused entry \"\(entry)\": \(reason)"
+        case .limitExceeded(let entry, let limit): return "entry \"\(entry)\" exceeds the limit on \(limit)"
+        case .io(let path, let reason): return "cannot write \(path): \(reason)"
+        }
+    }
+
+    static func describe(_ error: StoreError) -> String {
+        switch error {
+        case .io(let path, let reason): return "store: \(path): \(reason)"
+        case .digestMismatch(let expected, let actual, let source):
+            return "\(source) hashes to \(actual), but the lockfile pins \(expected); nothing was stored (run `strata lock` if the change is intended)"
+        case .sizeMismatch(let digest, let expected, let actual, let source):
+            return "\(source) is \(actual) bytes, but \(digest) is pinned at \(expected) bytes; nothing was stored"
+        case .missingBlob(let digest): return "the store has no blob \(digest); run `strata build` again"
+        case .unpack(let blob, let error): return "cannot unpack layer \(blob): " + describe(error)
+        case .diffIDMismatch(let blob, let expected, let actual):
+            return "layer \(blob) unpacks to \(actual), but its diff id is pinned as \(expected); nothing was stored"
+        case .sessionExists(let name): return "a session named \"\(name)\" already exists; remove it first or pick another --name"
+        case .noSuchSession(let name): return "no session named \"\(name)\""
+        @unknown default: return "store: \(error)"
+        }
+    }
+
+    static func describe(_ error: SandboxError) -> String {
+        switch error {
+        case .setup(let step, let path, let reason): return "cannot start the session: \(step) \(path): \(reason)"
+        case .exec(let path, let reason): return "cannot run \(path) in the session: \(reason)"
+        case .invalidSpec(let text): return "cannot start the session: \(text)"
+        @unknown default: return "cannot start the session: \(error)"
+        }
+    }
+}

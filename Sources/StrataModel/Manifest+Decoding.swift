@@ -1,0 +1,209 @@
+import StrataJSON
+
+extension Manifest {
+    /// Parses and validates manifest bytes. `file` is only used in error messages.
+    public static func decode(_ bytes: [UInt8], file: String) throws(ManifestError) -> Manifest {
+        let document: LocatedJSON
+        do {
+            document = try JSON.parseLocated(bytes)
+        } catch {
+            switch error {
+            case .syntax(let location, let reason):
+                throw ManifestError(file: file, location: location, path: .root, problem: reason, expected: "strict JSON")
+            case .duplicateKey(let path, let key, let location):
+                throw ManifestError(file: file, location: location, path: path, problem: "duplicate key \"\(key)\"",
+                                    expected: "each key once")
+            case .unsupported(let location, let reason):
+                throw ManifestError(file: file, location: location, path: .root, problem: reason)
+            }
+        }
+        var decoder = ManifestDecoder(file: file, document: document)
+        return try decoder.manifest()
+    }
+}
+
+/// Walks a located JSON document, turning every mismatch into a `ManifestError`
+/// that points at the offending value.
+private struct ManifestDecoder {
+    let file: String
+    let document: LocatedJSON
+
+    func fail(_ path: JSONPath, _ problem: String, expected: String? = nil) -> ManifestError {
+        ManifestError(file: file, location: document.location(of: path), path: path, problem: problem, expected: expected)
+    }
+
+    func object(_ value: JSONValue, _ path: JSONPath, allowed: [String]) throws(ManifestError) -> [String: JSONValue] {
+        guard case .object(let members) = value else {
+            throw fail(path, "is \(value.typeName)", expected: "an object")
+        }
+        for key in members.keys.sorted() where !allowed.contains(key) {
+            throw fail(path.appending(key), "unknown field \"\(key)\"",
+                       expected: "one of " + allowed.map { "\"\($0)\"" }.joined(separator: ", "))
+        }
+        return members
+    }
+
+    func string(_ value: JSONValue, _ path: JSONPath, nonEmpty: Bool = true) throws(ManifestError) -> String {
+        guard case .string(let text) = value else { throw fail(path, "is \(value.typeName)", expected: "a string") }
+        if nonEmpty && text.isEmpty { throw fail(path, "is empty", expected: "a non-empty string") }
+        return text
+    }
+
+    func absolutePath(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> String {
+        let text = try string(value, path)
+        guard text.hasPrefix("/") else {
+            throw fail(path, "\"\(text)\" is a relative path", expected: "an absolute path such as \"/work\"")
+        }
+        if text.split(separator: "/").contains("..") {
+            throw fail(path, "\"\(text)\" contains \"..\"", expected: "an absolute path without \"..\"")
+        }
+        return text
+    }
+
+    func bool(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Bool {
+        guard case .bool(let flag) = value else { throw fail(path, "is \(value.typeName)", expected: "true or false") }
+        return flag
+    }
+
+    func array(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> [JSONValue] {
+        guard case .array(let items) = value else { throw fail(path, "is \(value.typeName)", expected: "an array") }
+        return items
+    }
+
+    mutating func manifest() throws(ManifestError) -> Manifest {
+        let root = JSONPath.root
+        let fields = try object(document.value, root, allowed: [
+            "from", "steps", "env", "workdir", "shell", "hostname", "network", "mounts",
+        ])
+        var manifest = Manifest()
+        if let from = fields["from"] { manifest.base = try base(from, root.appending("from")) }
+        if let steps = fields["steps"] {
+            let path = root.appending("steps")
+            for (index, step) in try array(steps, path).enumerated() {
+                manifest.steps.append(try self.step(step, path.appending(index)))
+            }
+        }
+        if let env = fields["env"] {
+            let path = root.appending("env")
+            guard case .object(let members) = env else { throw fail(path, "is \(env.typeName)", expected: "an object of strings") }
+            for key in members.keys.sorted() {
+                let valuePath = path.appending(key)
+                if key.isEmpty || key.contains("=") || key.utf8.contains(0) {
+                    throw fail(valuePath, "\"\(key)\" is not a valid variable name", expected: "a name without \"=\"")
+                }
+                manifest.env[key] = try string(members[key]!, valuePath, nonEmpty: false)
+            }
+        }
+        if let workdir = fields["workdir"] { manifest.workdir = try absolutePath(workdir, root.appending("workdir")) }
+        if let shell = fields["shell"] {
+            let path = root.appending("shell")
+            let items = try array(shell, path)
+            if items.isEmpty { throw fail(path, "is empty", expected: "a command and its arguments, such as [\"/bin/sh\"]") }
+            var argv: [String] = []
+            for (index, item) in items.enumerated() { argv.append(try string(item, path.appending(index))) }
+            manifest.shell = argv
+        }
+        if let hostname = fields["hostname"] {
+            let path = root.appending("hostname")
+            let name = try string(hostname, path)
+            let valid = name.utf8.count <= 64 && name.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x2e
+            }
+            if !valid { throw fail(path, "\"\(name)\" is not a valid host name", expected: "up to 64 letters, digits, \"-\" or \".\"") }
+            manifest.hostname = name
+        }
+        if let network = fields["network"] {
+            let path = root.appending("network")
+            let mode = try string(network, path)
+            guard let parsed = Manifest.Network(rawValue: mode) else {
+                throw fail(path, "\"\(mode)\" is not a network mode", expected: "\"none\" or \"host\"")
+            }
+            manifest.network = parsed
+        }
+        if let mounts = fields["mounts"] {
+            let path = root.appending("mounts")
+            for (index, item) in try array(mounts, path).enumerated() {
+                manifest.mounts.append(try mount(item, path.appending(index)))
+            }
+        }
+        return manifest
+    }
+
+    func base(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Manifest.Base {
+        if case .string(let word) = value {
+            guard word == "scratch" else {
+                throw fail(path, "\"\(word)\" is not a base", expected: "\"scratch\" or {\"image\": \"oci:DIR[:TAG]\"}")
+            }
+            return .scratch
+        }
+        guard case .object = value else {
+            throw fail(path, "is \(value.typeName)", expected: "\"scratch\" or {\"image\": \"oci:DIR[:TAG]\"}")
+        }
+        let fields = try object(value, path, allowed: ["image"])
+        guard let image = fields["image"] else {
+            throw fail(path, "names no base", expected: "{\"image\": \"oci:DIR[:TAG]\"}")
+        }
+        let imagePath = path.appending("image")
+        let reference = try string(image, imagePath)
+        guard reference.hasPrefix("oci:"), reference.count > 4 else {
+            throw fail(imagePath, "\"\(reference)\" is not an image reference strata can read yet",
+                       expected: "an OCI layout on disk, \"oci:DIR[:TAG]\"")
+        }
+        let rest = reference.dropFirst(4)
+        if let colon = rest.lastIndex(of: ":"), !rest[rest.index(after: colon)...].contains("/") {
+            let directory = String(rest[..<colon])
+            let tag = String(rest[rest.index(after: colon)...])
+            guard !directory.isEmpty, isValidTag(tag) else {
+                throw fail(imagePath, "\"\(reference)\" has an invalid tag", expected: "\"oci:DIR[:TAG]\" with TAG like \"latest\"")
+            }
+            return .ociLayout(directory: directory, tag: tag)
+        }
+        return .ociLayout(directory: String(rest), tag: nil)
+    }
+
+    func isValidTag(_ tag: String) -> Bool {
+        let bytes = Array(tag.utf8)
+        guard let first = bytes.first, bytes.count <= 128 else { return false }
+        func word(_ b: UInt8) -> Bool { (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b == 0x5f }
+        return word(first) && bytes.allSatisfy { word($0) || $0 == 0x2e || $0 == 0x2d }
+    }
+
+    func step(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Manifest.Step {
+        let fields = try object(value, path, allowed: ["copy", "tar"])
+        guard fields.count == 1, let kind = fields.keys.first else {
+            throw fail(path, fields.isEmpty ? "is an empty step" : "has more than one kind of step",
+                       expected: "exactly one of \"copy\" or \"tar\"")
+        }
+        let inner = path.appending(kind)
+        switch kind {
+        case "copy":
+            let copy = try object(fields[kind]!, inner, allowed: ["from", "to"])
+            guard let from = copy["from"] else { throw fail(inner, "has no \"from\"", expected: "a file or directory relative to the manifest") }
+            guard let to = copy["to"] else { throw fail(inner, "has no \"to\"", expected: "an absolute path in the environment") }
+            return .copy(from: try string(from, inner.appending("from")), to: try absolutePath(to, inner.appending("to")))
+        default:
+            return .tar(try string(fields[kind]!, inner))
+        }
+    }
+
+    func mount(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Manifest.Mount {
+        guard case .object(let raw) = value else { throw fail(path, "is \(value.typeName)", expected: "an object") }
+        guard let typeValue = raw["type"] else { throw fail(path, "has no \"type\"", expected: "\"bind\" or \"tmpfs\"") }
+        let type = try string(typeValue, path.appending("type"))
+        switch type {
+        case "bind":
+            let fields = try object(value, path, allowed: ["type", "source", "target", "readonly"])
+            guard let source = fields["source"] else { throw fail(path, "has no \"source\"", expected: "a host path") }
+            guard let target = fields["target"] else { throw fail(path, "has no \"target\"", expected: "an absolute path in the environment") }
+            let readOnly = try fields["readonly"].map { v throws(ManifestError) in try bool(v, path.appending("readonly")) } ?? false
+            return .bind(source: try string(source, path.appending("source")),
+                         target: try absolutePath(target, path.appending("target")), readOnly: readOnly)
+        case "tmpfs":
+            let fields = try object(value, path, allowed: ["type", "target"])
+            guard let target = fields["target"] else { throw fail(path, "has no \"target\"", expected: "an absolute path in the environment") }
+            return .tmpfs(target: try absolutePath(target, path.appending("target")))
+        default:
+            throw fail(path.appending("type"), "\"\(type)\" is not a mount type", expected: "\"bind\" or \"tmpfs\"")
+        }
+    }
+}

@@ -1,0 +1,56 @@
+/// A parsed, validated manifest (`envs/NAME.json`): what an environment contains.
+///
+/// Guarantees: every path a user wrote is kept as written (relative to the
+/// manifest's directory) and every in-session path is absolute; the fields are
+/// exactly those the manifest had, with no defaults filled in — defaults belong
+/// to the session that applies them.
+public struct Manifest: Sendable, Equatable {
+    /// Where the bottom layers come from.
+    public enum Base: Sendable, Equatable {
+        case scratch
+        /// An OCI image layout on disk: `oci:DIR[:TAG]`, DIR relative to the manifest.
+        case ociLayout(directory: String, tag: String?)
+
+        /// The reference as a user writes it.
+        public var reference: String {
+            switch self {
+            case .scratch: return "scratch"
+            case .ociLayout(let directory, let tag): return "oci:" + directory + (tag.map { ":" + $0 } ?? "")
+            }
+        }
+    }
+
+    /// One step, one layer.
+    public enum Step: Sendable, Equatable {
+        /// A host file or directory (relative to the manifest) placed at an absolute path.
+        case copy(from: String, to: String)
+        /// A local tarball (relative to the manifest), any compression libarchive reads.
+        case tar(String)
+    }
+
+    public enum Network: String, Sendable, Equatable {
+        case none
+        case host
+    }
+
+    public enum Mount: Sendable, Equatable {
+        /// `source` relative to the manifest (or absolute); `target` absolute in the session.
+        case bind(source: String, target: String, readOnly: Bool)
+        case tmpfs(target: String)
+    }
+
+    public var base: Base
+    public var steps: [Step]
+    public var env: [String: String]
+    public var workdir: String?
+    public var shell: [String]?
+    public var hostname: String?
+    public var network: Network
+    public var mounts: [Mount]
+
+    public init(base: Base = .scratch, steps: [Step] = [], env: [String: String] = [:], workdir: String? = nil,
+                shell: [String]? = nil, hostname: String? = nil, network: Network = .none, mounts: [Mount] = []) {
+        self.base = base; self.steps = steps; self.env = env; self.workdir = workdir
+        self.shell = shell; self.hostname = hostname; self.network = network; self.mounts = mounts
+    }
+}
