@@ -23,7 +23,7 @@ public enum HostFile {
         var filled = 0
         while true {
             if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: 4096)) }
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw Failure(path: path, errno: errno)
@@ -78,7 +78,7 @@ extension HostFile {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
-            let n = read(fd, buffer.baseAddress!, buffer.count)
+            let n = Glibc.read(fd, buffer.baseAddress!, buffer.count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw Failure(path: path, errno: errno)

@@ -28,13 +28,25 @@ private struct ManifestDecoder {
     let file: String
     let document: LocatedJSON
 
+    /// How a value's type is named in error messages.
+    func kind(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+
     func fail(_ path: JSONPath, _ problem: String, expected: String? = nil) -> ManifestError {
         ManifestError(file: file, location: document.location(of: path), path: path, problem: problem, expected: expected)
     }
 
     func object(_ value: JSONValue, _ path: JSONPath, allowed: [String]) throws(ManifestError) -> [String: JSONValue] {
         guard case .object(let members) = value else {
-            throw fail(path, "is \(value.typeName)", expected: "an object")
+            throw fail(path, "is \(kind(value))", expected: "an object")
         }
         for key in members.keys.sorted() where !allowed.contains(key) {
             throw fail(path.appending(key), "unknown field \"\(key)\"",
@@ -44,7 +56,7 @@ private struct ManifestDecoder {
     }
 
     func string(_ value: JSONValue, _ path: JSONPath, nonEmpty: Bool = true) throws(ManifestError) -> String {
-        guard case .string(let text) = value else { throw fail(path, "is \(value.typeName)", expected: "a string") }
+        guard case .string(let text) = value else { throw fail(path, "is \(kind(value))", expected: "a string") }
         if nonEmpty && text.isEmpty { throw fail(path, "is empty", expected: "a non-empty string") }
         return text
     }
@@ -61,12 +73,12 @@ private struct ManifestDecoder {
     }
 
     func bool(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Bool {
-        guard case .bool(let flag) = value else { throw fail(path, "is \(value.typeName)", expected: "true or false") }
+        guard case .bool(let flag) = value else { throw fail(path, "is \(kind(value))", expected: "true or false") }
         return flag
     }
 
     func array(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> [JSONValue] {
-        guard case .array(let items) = value else { throw fail(path, "is \(value.typeName)", expected: "an array") }
+        guard case .array(let items) = value else { throw fail(path, "is \(kind(value))", expected: "an array") }
         return items
     }
 
@@ -85,7 +97,7 @@ private struct ManifestDecoder {
         }
         if let env = fields["env"] {
             let path = root.appending("env")
-            guard case .object(let members) = env else { throw fail(path, "is \(env.typeName)", expected: "an object of strings") }
+            guard case .object(let members) = env else { throw fail(path, "is \(kind(env))", expected: "an object of strings") }
             for key in members.keys.sorted() {
                 let valuePath = path.appending(key)
                 if key.isEmpty || key.contains("=") || key.utf8.contains(0) {
@@ -137,7 +149,7 @@ private struct ManifestDecoder {
             return .scratch
         }
         guard case .object = value else {
-            throw fail(path, "is \(value.typeName)", expected: "\"scratch\" or {\"image\": \"oci:DIR[:TAG]\"}")
+            throw fail(path, "is \(kind(value))", expected: "\"scratch\" or {\"image\": \"oci:DIR[:TAG]\"}")
         }
         let fields = try object(value, path, allowed: ["image"])
         guard let image = fields["image"] else {
@@ -187,7 +199,7 @@ private struct ManifestDecoder {
     }
 
     func mount(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Manifest.Mount {
-        guard case .object(let raw) = value else { throw fail(path, "is \(value.typeName)", expected: "an object") }
+        guard case .object(let raw) = value else { throw fail(path, "is \(kind(value))", expected: "an object") }
         guard let typeValue = raw["type"] else { throw fail(path, "has no \"type\"", expected: "\"bind\" or \"tmpfs\"") }
         let type = try string(typeValue, path.appending("type"))
         switch type {

@@ -1,0 +1,103 @@
+import Glibc
+import StrataModel
+import StrataSandbox
+import StrataStore
+
+/// How to start a session.
+public struct RunOptions: Sendable {
+    /// The command; nil runs the image's entrypoint+cmd, else the manifest's shell.
+    public var argv: [String]?
+    /// Keep the session (its upper dir) after the command ends.
+    public var keep: Bool
+    public var name: String?
+    /// Prefer the manifest's `shell` (default `/bin/sh`) when `argv` is nil.
+    public var shell: Bool
+
+    public init(argv: [String]? = nil, keep: Bool = false, name: String? = nil, shell: Bool = false) {
+        self.argv = argv; self.keep = keep; self.name = name; self.shell = shell
+    }
+}
+
+extension Engine {
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// Builds what is missing, starts a session on the snapshot, runs the command in
+    /// it, and returns its exit status (128+N when killed by signal N). The session
+    /// is removed afterwards unless it is kept or named.
+    public func run(_ environment: LoadedEnvironment, lockfile: Lockfile, options: RunOptions) throws(StrataError) -> Int32 {
+        let built = try build(environment, lockfile: lockfile)
+        for warning in built.warnings { note(warning) }
+        let spec0 = try sessionSpec(environment, lockfile: lockfile, options: options)
+        let session: SessionRecord
+        do { session = try store.createSession(snapshot: built.snapshot, name: options.name, environment: environment.paths.name) }
+        catch { throw .store(error) }
+        let keep = options.keep || options.name != nil
+        defer {
+            if !keep {
+                do { try store.removeSession(session.id) } catch { note("could not remove session \(session.id): \(error)") }
+            }
+        }
+        let lowerDirs: [String]
+        do { lowerDirs = try store.lowerDirs(for: built.snapshot) } catch { throw .store(error) }
+        var spec = spec0
+        spec.lowerDirs = lowerDirs
+        spec.upperDir = session.upperPath
+        spec.workDir = session.workPath
+        spec.rootDir = session.rootPath
+        do { return try Sandbox.run(spec).status } catch { throw .sandbox(error) }
+    }
+
+    /// The session's command, environment, working directory and mounts: the
+    /// manifest's settings over the base image's defaults over strata's defaults.
+    func sessionSpec(_ environment: LoadedEnvironment, lockfile: Lockfile, options: RunOptions) throws(StrataError) -> SessionSpec {
+        let manifest = environment.manifest
+        var defaults = ImageDefaults()
+        if case .image(_, _, let config) = lockfile.base { defaults = config }
+
+        var variables: [(String, String)] = []
+        func set(_ key: String, _ value: String) {
+            if let index = variables.firstIndex(where: { $0.0 == key }) { variables[index].1 = value } else { variables.append((key, value)) }
+        }
+        for entry in defaults.env {
+            guard let equals = entry.firstIndex(of: "=") else { continue }
+            set(String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
+        }
+        for key in manifest.env.keys.sorted() { set(key, manifest.env[key]!) }
+        let hostname = manifest.hostname ?? "strata"
+        if !variables.contains(where: { $0.0 == "PATH" }) { set("PATH", Self.defaultPath) }
+        if !variables.contains(where: { $0.0 == "HOME" }) { set("HOME", "/root") }
+        set("HOSTNAME", hostname)
+        if options.shell, isatty(0) != 0, let term = getenv("TERM"), !variables.contains(where: { $0.0 == "TERM" }) {
+            set("TERM", String(cString: term))
+        }
+
+        let imageCommand = (defaults.entrypoint ?? []) + (defaults.cmd ?? [])
+        let argv: [String]
+        if let given = options.argv, !given.isEmpty {
+            argv = given
+        } else if !options.shell, !imageCommand.isEmpty {
+            argv = imageCommand
+        } else {
+            argv = manifest.shell ?? ["/bin/sh"]
+        }
+
+        var mounts: [SessionMount] = []
+        for mount in manifest.mounts {
+            switch mount {
+            case .bind(let source, let target, let readOnly):
+                let host = environment.paths.resolve(source)
+                guard access(host, F_OK) == 0 else {
+                    throw .input(path: host, reason: "the bind mount source for \(target) does not exist; create it or fix \"mounts\" in \(environment.paths.manifest)")
+                }
+                mounts.append(.bind(source: host, target: target, readOnly: readOnly))
+            case .tmpfs(let target):
+                mounts.append(.tmpfs(target: target))
+            }
+        }
+        return SessionSpec(
+            lowerDirs: [], upperDir: "", workDir: "", rootDir: "",
+            argv: argv, environment: variables.map { "\($0.0)=\($0.1)" },
+            workingDirectory: manifest.workdir ?? defaults.workingDir ?? "/",
+            hostname: hostname, isolateNetwork: manifest.network == .none, mounts: mounts)
+    }
+}

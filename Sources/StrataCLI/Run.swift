@@ -1,0 +1,60 @@
+import ArgumentParser
+import Glibc
+import Strata
+
+extension StrataCommand {
+    /// `strata run ENV -- CMD ARGS…`: run a command in a fresh session.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a command in a new session of an environment; exit with its status.",
+            discussion: """
+            The session is a writable overlay over the environment's read-only snapshot, in new
+            mount, PID, UTS, IPC and network namespaces. It is removed when the command ends unless
+            --keep or --name is given. The exit status is the command's (128+N if killed by signal N).
+
+              strata run busybox -- sh -c 'echo hello > /tmp/x; cat /tmp/x'
+            """)
+
+        @OptionGroup var options: StoreOptions
+        @Flag(name: .long, help: "Keep the session after the command ends.") var keep = false
+        @Option(name: .long, help: "Name the session (implies --keep).") var name: String?
+        @Argument(help: "The environment: NAME or a manifest path.") var env: String
+        @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
+        var command: [String] = []
+
+        func run() throws {
+            var argv = command
+            if argv.first == "--" { argv.removeFirst() }
+            let engine = try options.engine()
+            let environment = try options.load(env)
+            let lockfile = try engine.lockfileForUse(environment)
+            let status = try engine.run(environment, lockfile: lockfile,
+                                        options: RunOptions(argv: argv.isEmpty ? nil : argv, keep: keep, name: name))
+            throw ExitCode(status)
+        }
+    }
+
+    /// `strata shell ENV`: the manifest's shell in a new session, on this terminal.
+    struct Shell: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start the environment's shell (default /bin/sh) in a new session.",
+            discussion: """
+              strata shell busybox
+              echo 'echo hi' | strata shell busybox
+            """)
+
+        @OptionGroup var options: StoreOptions
+        @Flag(name: .long, help: "Keep the session after the shell exits.") var keep = false
+        @Option(name: .long, help: "Name the session (implies --keep).") var name: String?
+        @Argument(help: "The environment: NAME or a manifest path.") var env: String
+
+        func run() throws {
+            let engine = try options.engine()
+            let environment = try options.load(env)
+            let lockfile = try engine.lockfileForUse(environment)
+            let status = try engine.run(environment, lockfile: lockfile,
+                                        options: RunOptions(argv: nil, keep: keep, name: name, shell: true))
+            throw ExitCode(status)
+        }
+    }
+}
