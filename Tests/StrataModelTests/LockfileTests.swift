@@ -1,0 +1,36 @@
+import Testing
+@testable import StrataModel
+
+@Suite struct LockfileTests {
+    static let a = Digest.sha256(of: Array("a".utf8))
+    static let b = Digest.sha256(of: Array("b".utf8))
+
+    static let sample = Lockfile(
+        manifestDigest: a, platform: Platform(os: "linux", architecture: "amd64"),
+        base: .image(reference: "oci:img:latest", manifestDigest: b,
+                     config: ImageDefaults(env: ["PATH=/bin"], workingDir: "/", entrypoint: nil, cmd: ["/bin/sh"])),
+        layers: [
+            LockedLayer(source: .image(reference: "oci:img:latest"), digest: a, diffID: b, size: 10),
+            LockedLayer(source: .copy(from: "./files", to: "/opt"), digest: b, diffID: b, size: 20),
+            LockedLayer(source: .tar(path: "x.tar.gz"), digest: a, diffID: b, size: 30),
+        ])
+
+    @Test func roundTrips() throws {
+        let bytes = Self.sample.encoded()
+        #expect(try Lockfile.decode(bytes, file: "l") == Self.sample)
+        #expect(Self.sample.encoded() == bytes, "encoding is stable")
+        #expect(bytes.last == 0x0a)
+    }
+
+    @Test func refusesOtherVersionsAndBadDigests() {
+        var text = String(decoding: Self.sample.encoded(), as: UTF8.self)
+        text = text.replacingOccurrences(of: "\"lockfileVersion\": 1", with: "\"lockfileVersion\": 99")
+        #expect(throws: LockfileError.self) { try Lockfile.decode(Array(text.utf8), file: "l") }
+        let bad = String(decoding: Self.sample.encoded(), as: UTF8.self).replacingOccurrences(of: "sha256:", with: "md5:")
+        #expect(throws: LockfileError.self) { try Lockfile.decode(Array(bad.utf8), file: "l") }
+    }
+
+    @Test func snapshotIsTheChainID() {
+        #expect(Self.sample.snapshotID == Digest.chainID(of: [Self.b, Self.b, Self.b]))
+    }
+}
