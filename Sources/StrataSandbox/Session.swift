@@ -53,10 +53,16 @@ public enum SandboxError: Error, Equatable, Sendable {
 }
 
 /// Runs commands in isolated sessions.
+///
+/// A session gets new mount, PID, UTS, IPC and cgroup namespaces (and a network
+/// namespace with only `lo` when `isolateNetwork`), the overlay as its root after
+/// `pivot_root`, fresh `/proc`, a minimal `/dev`, read-only `/sys` and a tmpfs `/tmp`.
+/// Every mount lives only in the session's mount namespace: nothing stays mounted on
+/// the host when `run` returns. Safe to call from several threads at once.
 public enum Sandbox {
     /// Runs `spec.argv` in a new session and waits for it. Stdin/stdout/stderr are
     /// inherited. SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to this process are forwarded.
     public static func run(_ spec: SessionSpec) throws(SandboxError) -> SessionExit {
-        throw .invalidSpec("not implemented")
+        try runSession(spec)
     }
 }

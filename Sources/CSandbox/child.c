@@ -1,0 +1,561 @@
+/*
+ * The session child, from clone(2) to execve(2). Everything here must be
+ * async-signal-safe: plain syscalls, no malloc, no stdio, no locks. Buffers
+ * live on the stack. Each step reports {step, errno, index} over the
+ * close-on-exec pipe and exits; the parent names the path.
+ *
+ * The order of operations is the design (bubblewrap, crun):
+ *   private propagation → overlay → /proc /dev /sys /tmp → spec mounts →
+ *   hostname → pivot_root + detach old root → working directory → init
+ *   → (fork) command: reset signals, close fds, [seccomp, caps], execve.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Our own names for the new mount API, so older glibc headers still build. */
+#define CSB_FSOPEN_CLOEXEC 0x00000001u
+#define CSB_FSMOUNT_CLOEXEC 0x00000001u
+#define CSB_FSCONFIG_SET_FLAG 0u
+#define CSB_FSCONFIG_SET_STRING 1u
+#define CSB_FSCONFIG_CMD_CREATE 6u
+#define CSB_MOVE_MOUNT_F_EMPTY_PATH 0x00000004u
+#define CSB_MOVE_MOUNT_T_EMPTY_PATH 0x00000040u
+#define CSB_OPEN_TREE_CLONE 0x00000001u
+#define CSB_AT_RECURSIVE 0x8000
+#define CSB_AT_EMPTY_PATH 0x1000
+#define CSB_MOUNT_ATTR_RDONLY 0x00000001u
+#define CSB_MOUNT_ATTR_NOSUID 0x00000002u
+#define CSB_MOUNT_ATTR_NODEV 0x00000004u
+#define CSB_MOUNT_ATTR_NOEXEC 0x00000008u
+#define CSB_CLOSE_RANGE_CLOEXEC (1u << 2)
+
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#define SYS_fsconfig 431
+#define SYS_fsmount 432
+#define SYS_move_mount 429
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+struct csb_mount_attr {
+    unsigned long long attr_set;
+    unsigned long long attr_clr;
+    unsigned long long propagation;
+    unsigned long long userns_fd;
+};
+
+const char *const csb_device_names[] = {"null", "zero", "full", "random", "urandom", "tty"};
+const int csb_device_count = 6;
+
+static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+#define FORWARDED_COUNT ((int)(sizeof forwarded_signals / sizeof forwarded_signals[0]))
+
+static const char *const default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/* ---- reporting ---------------------------------------------------------- */
+
+static void send_message(int fd, int kind, int step, int error, int index) {
+    struct csb_message m = {kind, step, error, index};
+    ssize_t n;
+    do {
+        n = write(fd, &m, sizeof m);
+    } while (n < 0 && errno == EINTR);
+}
+
+__attribute__((noreturn)) static void fail(int fd, int step, int error, int index) {
+    send_message(fd, CSB_MSG_SETUP_FAILED, step, error, index);
+    _exit(125);
+}
+
+/* ---- syscall shims -------------------------------------------------------- */
+
+static int sys_fsopen(const char *fs) { return (int)syscall(SYS_fsopen, fs, CSB_FSOPEN_CLOEXEC); }
+static int sys_fsconfig(int fd, unsigned cmd, const char *key, const void *value) {
+    return (int)syscall(SYS_fsconfig, fd, cmd, key, value, 0);
+}
+static int sys_fsmount(int fd, unsigned attrs) { return (int)syscall(SYS_fsmount, fd, CSB_FSMOUNT_CLOEXEC, attrs); }
+static int sys_move_mount(int from_fd, int to_fd, const char *to_path) {
+    unsigned flags = CSB_MOVE_MOUNT_F_EMPTY_PATH | (to_path[0] == '\0' ? CSB_MOVE_MOUNT_T_EMPTY_PATH : 0);
+    return (int)syscall(SYS_move_mount, from_fd, "", to_fd, to_path, flags);
+}
+static int sys_open_tree(const char *path, int recursive) {
+    unsigned flags = CSB_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? CSB_AT_RECURSIVE : 0);
+    return (int)syscall(SYS_open_tree, AT_FDCWD, path, flags);
+}
+static int sys_make_readonly(int tree_fd) {
+    struct csb_mount_attr attr = {CSB_MOUNT_ATTR_RDONLY, 0, 0, 0};
+    return (int)syscall(SYS_mount_setattr, tree_fd, "", CSB_AT_EMPTY_PATH | CSB_AT_RECURSIVE, &attr, sizeof attr);
+}
+
+/* ---- paths inside the new root -------------------------------------------- */
+
+/*
+ * Opens the directory `path` (absolute, inside the root) relative to
+ * `root_fd`, one component at a time and never following a symlink, creating
+ * missing directories (mode 0755). A symlink or a non-directory anywhere on
+ * the way is refused, so a hostile image cannot redirect a mount to the host.
+ * Returns an fd, or -error.
+ */
+static int open_dir_in_root(int root_fd, const char *path) {
+    int dir = (int)fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+    if (dir < 0) return -errno;
+    const char *p = path;
+    for (;;) {
+        while (*p == '/') p++;
+        if (*p == '\0') return dir;
+        char name[NAME_MAX + 1];
+        size_t len = 0;
+        while (p[len] != '\0' && p[len] != '/') len++;
+        if (len > NAME_MAX) { close(dir); return -ENAMETOOLONG; }
+        memcpy(name, p, len);
+        name[len] = '\0';
+        p += len;
+        if (len == 1 && name[0] == '.') continue;
+        if (len == 2 && name[0] == '.' && name[1] == '.') { close(dir); return -CSB_ERR_DOTDOT; }
+
+        int next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0 && errno == ENOENT) {
+            if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) { int e = errno; close(dir); return -e; }
+            next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (next < 0) {
+            int e = errno;
+            if (e == ENOTDIR || e == ELOOP) {
+                /* Tell "is a symlink" apart from "is not a directory". */
+                struct stat st;
+                if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) e = CSB_ERR_SYMLINK;
+                else e = ENOTDIR;
+            }
+            close(dir);
+            return -e;
+        }
+        close(dir);
+        dir = next;
+    }
+}
+
+static int resolve_target(int fd, int root_fd, const char *path, int which) {
+    int dir = open_dir_in_root(root_fd, path);
+    if (dir < 0) fail(fd, CSB_STEP_MOUNT_POINT, -dir, which);
+    return dir;
+}
+
+/* ---- fresh filesystems ---------------------------------------------------- */
+
+/* One fsconfig option: value NULL sets a flag. */
+struct fs_option {
+    const char *key;
+    const char *value;
+};
+
+/* Creates a detached mount of a fresh `fstype`; returns the mount fd or -errno. */
+static int fresh_mount(const char *fstype, const struct fs_option *options, int count, unsigned attrs) {
+    int fs = sys_fsopen(fstype);
+    if (fs < 0) return -errno;
+    for (int i = 0; i < count; i++) {
+        int r = options[i].value != NULL
+            ? sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, options[i].key, options[i].value)
+            : sys_fsconfig(fs, CSB_FSCONFIG_SET_FLAG, options[i].key, NULL);
+        if (r < 0) { int e = errno; close(fs); return -e; }
+    }
+    if (sys_fsconfig(fs, CSB_FSCONFIG_CMD_CREATE, NULL, NULL) < 0) { int e = errno; close(fs); return -e; }
+    int mnt = sys_fsmount(fs, attrs);
+    int e = errno;
+    close(fs);
+    return mnt < 0 ? -e : mnt;
+}
+
+/* Mounts a fresh filesystem on the directory `dir_fd`; returns the new mount's root fd. */
+static int mount_fresh_on(int fd, int step, int dir_fd, const char *fstype,
+                          const struct fs_option *options, int count, unsigned attrs) {
+    int mnt = fresh_mount(fstype, options, count, attrs);
+    if (mnt < 0) fail(fd, step, -mnt, 0);
+    if (sys_move_mount(mnt, dir_fd, "") < 0) fail(fd, step, errno, 0);
+    return mnt;
+}
+
+/* ---- the overlay ---------------------------------------------------------- */
+
+static void mount_overlay(int fd, const struct csb_spec *spec) {
+    int fs = sys_fsopen("overlay");
+    if (fs < 0 && errno == ENOSYS) {
+        /* Old kernel: mount(2) only with an option string that provably fits. */
+        if (spec->legacy_overlay_options == NULL) fail(fd, CSB_STEP_OVERLAY_LEGACY, CSB_ERR_OPTIONS_TOO_LONG, 0);
+        if (mount("overlay", spec->root_dir, "overlay", 0, spec->legacy_overlay_options) < 0)
+            fail(fd, CSB_STEP_OVERLAY_LEGACY, errno, 0);
+        return;
+    }
+    if (fs < 0) fail(fd, CSB_STEP_OVERLAY_OPEN, errno, 0);
+    if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "source", "overlay") < 0) fail(fd, CSB_STEP_OVERLAY_OPEN, errno, 0);
+    for (size_t i = 0; i < spec->lower_count; i++) {
+        /* One layer per call: no string limit, and every layer is accounted for. */
+        if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "lowerdir+", spec->lower_dirs[i]) < 0)
+            fail(fd, CSB_STEP_OVERLAY_LOWER, errno, (int)i);
+    }
+    if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "upperdir", spec->upper_dir) < 0)
+        fail(fd, CSB_STEP_OVERLAY_UPPER, errno, 0);
+    if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "workdir", spec->work_dir) < 0)
+        fail(fd, CSB_STEP_OVERLAY_WORK, errno, 0);
+    if (sys_fsconfig(fs, CSB_FSCONFIG_CMD_CREATE, NULL, NULL) < 0) fail(fd, CSB_STEP_OVERLAY_CREATE, errno, 0);
+    int mnt = sys_fsmount(fs, 0);
+    if (mnt < 0) fail(fd, CSB_STEP_OVERLAY_MOUNT, errno, 0);
+    if (sys_move_mount(mnt, AT_FDCWD, spec->root_dir) < 0) fail(fd, CSB_STEP_OVERLAY_MOUNT, errno, 0);
+    close(mnt);
+    close(fs);
+}
+
+/* ---- /proc /dev /sys /tmp ------------------------------------------------- */
+
+static void mount_proc(int fd, int root_fd) {
+    int dir = resolve_target(fd, root_fd, "/proc", CSB_BUILTIN_PROC);
+    static const struct fs_option proc_options[] = {{"source", "proc"}};
+    int mnt = mount_fresh_on(fd, CSB_STEP_MOUNT_PROC, dir, "proc", proc_options, 1,
+                             CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NODEV | CSB_MOUNT_ATTR_NOEXEC);
+    close(mnt);
+    close(dir);
+}
+
+static void mount_dev(int fd, int root_fd) {
+    int dir = resolve_target(fd, root_fd, "/dev", CSB_BUILTIN_DEV);
+    static const struct fs_option dev_options[] = {{"source", "tmpfs"}, {"mode", "0755"}};
+    int dev = mount_fresh_on(fd, CSB_STEP_MOUNT_DEV, dir, "tmpfs", dev_options, 2, CSB_MOUNT_ATTR_NOSUID);
+    close(dir);
+
+    for (int i = 0; i < csb_device_count; i++) {
+        /* Bind the host's node onto an empty file in our fresh tmpfs: no mknod, no symlinks. */
+        char host[32] = "/dev/";
+        size_t n = strlen(csb_device_names[i]);
+        memcpy(host + 5, csb_device_names[i], n + 1);
+        int file = openat(dev, csb_device_names[i], O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (file < 0) fail(fd, CSB_STEP_DEV_NODE, errno, i);
+        close(file);
+        int tree = sys_open_tree(host, 0);
+        if (tree < 0) fail(fd, CSB_STEP_DEV_NODE, errno, i);
+        if (sys_move_mount(tree, dev, csb_device_names[i]) < 0) fail(fd, CSB_STEP_DEV_NODE, errno, i);
+        close(tree);
+    }
+
+    if (mkdirat(dev, "pts", 0755) < 0) fail(fd, CSB_STEP_MOUNT_DEVPTS, errno, 0);
+    int pts_dir = openat(dev, "pts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pts_dir < 0) fail(fd, CSB_STEP_MOUNT_DEVPTS, errno, 0);
+    static const struct fs_option pts_options[] = {
+        {"source", "devpts"}, {"newinstance", NULL}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"},
+    };
+    close(mount_fresh_on(fd, CSB_STEP_MOUNT_DEVPTS, pts_dir, "devpts", pts_options, 5,
+                         CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NOEXEC));
+    close(pts_dir);
+
+    if (mkdirat(dev, "shm", 01777) < 0) fail(fd, CSB_STEP_MOUNT_SHM, errno, 0);
+    int shm_dir = openat(dev, "shm", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (shm_dir < 0) fail(fd, CSB_STEP_MOUNT_SHM, errno, 0);
+    static const struct fs_option shm_options[] = {{"source", "shm"}, {"mode", "1777"}};
+    close(mount_fresh_on(fd, CSB_STEP_MOUNT_SHM, shm_dir, "tmpfs", shm_options, 2,
+                         CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NODEV | CSB_MOUNT_ATTR_NOEXEC));
+    close(shm_dir);
+
+    static const char *const links[][2] = {
+        {"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
+        {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+    };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        if (symlinkat(links[i][0], dev, links[i][1]) < 0) fail(fd, CSB_STEP_DEV_SYMLINK, errno, (int)i);
+    }
+    close(dev);
+}
+
+static void mount_sys(int fd, int root_fd) {
+    int dir = resolve_target(fd, root_fd, "/sys", CSB_BUILTIN_SYS);
+    unsigned attrs = CSB_MOUNT_ATTR_RDONLY | CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NODEV | CSB_MOUNT_ATTR_NOEXEC;
+    static const struct fs_option sys_options[] = {{"source", "sysfs"}};
+    int mnt = fresh_mount("sysfs", sys_options, 1, attrs);
+    if (mnt < 0) {
+        /* A fresh sysfs can be refused (e.g. sharing a network namespace we do not own): bind the host's, read-only. */
+        mnt = sys_open_tree("/sys", 1);
+        if (mnt < 0) fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
+        if (sys_make_readonly(mnt) < 0) fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
+    }
+    if (sys_move_mount(mnt, dir, "") < 0) fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
+    close(mnt);
+    close(dir);
+}
+
+static void mount_tmp(int fd, int root_fd) {
+    int dir = resolve_target(fd, root_fd, "/tmp", CSB_BUILTIN_TMP);
+    static const struct fs_option options[] = {{"source", "tmpfs"}, {"mode", "1777"}};
+    close(mount_fresh_on(fd, CSB_STEP_MOUNT_TMP, dir, "tmpfs", options, 2,
+                         CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NODEV));
+    close(dir);
+}
+
+/* ---- the spec's mounts ---------------------------------------------------- */
+
+static void mount_spec(int fd, int root_fd, const struct csb_spec *spec) {
+    for (size_t i = 0; i < spec->mount_count; i++) {
+        const struct csb_mount *m = &spec->mounts[i];
+        int index = (int)i;
+        int tree;
+        if (m->kind == CSB_MOUNT_BIND) {
+            /* open_tree(OPEN_TREE_CLONE|AT_RECURSIVE) is MS_BIND|MS_REC on a detached copy;
+             * the source is a host path, resolved before pivot_root. */
+            tree = sys_open_tree(m->source, 1);
+            if (tree < 0) fail(fd, CSB_STEP_MOUNT_SOURCE, errno, index);
+            /* Read-only before it becomes visible, and for every submount too. */
+            if (m->read_only && sys_make_readonly(tree) < 0) fail(fd, CSB_STEP_MOUNT_READONLY, errno, index);
+        } else {
+            static const struct fs_option tmpfs_options[] = {{"source", "tmpfs"}};
+            tree = fresh_mount("tmpfs", tmpfs_options, 1, CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NODEV);
+            if (tree < 0) fail(fd, CSB_STEP_MOUNT, -tree, index);
+        }
+        int dir = resolve_target(fd, root_fd, m->target, CSB_SPEC_MOUNT_BASE + index);
+        if (sys_move_mount(tree, dir, "") < 0) fail(fd, CSB_STEP_MOUNT, errno, index);
+        close(tree);
+        close(dir);
+    }
+}
+
+/* ---- network, root, working directory -------------------------------------- */
+
+static void bring_loopback_up(int fd) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) fail(fd, CSB_STEP_LOOPBACK, errno, 0);
+    struct ifreq req;
+    memset(&req, 0, sizeof req);
+    memcpy(req.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &req) < 0) fail(fd, CSB_STEP_LOOPBACK, errno, 0);
+    req.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &req) < 0) fail(fd, CSB_STEP_LOOPBACK, errno, 0);
+    close(s);
+}
+
+static void enter_root(int fd, int root_fd) {
+    /* pivot_root(".", ".") stacks the old root on the new one; no put_old
+     * directory is needed, so nothing is written to the session's upper dir. */
+    if (fchdir(root_fd) < 0) fail(fd, CSB_STEP_PIVOT_ROOT, errno, 0);
+    if (syscall(SYS_pivot_root, ".", ".") < 0) fail(fd, CSB_STEP_PIVOT_ROOT, errno, 0);
+    if (umount2(".", MNT_DETACH) < 0) fail(fd, CSB_STEP_DETACH_OLD_ROOT, errno, 0);
+    if (chdir("/") < 0) fail(fd, CSB_STEP_DETACH_OLD_ROOT, errno, 0);
+}
+
+static void enter_working_directory(int fd, const char *path) {
+    int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) fail(fd, CSB_STEP_WORKING_DIRECTORY, errno, 0);
+    int dir = open_dir_in_root(root, path);
+    if (dir < 0) fail(fd, CSB_STEP_WORKING_DIRECTORY, -dir, 0);
+    if (fchdir(dir) < 0) fail(fd, CSB_STEP_WORKING_DIRECTORY, errno, 0);
+    close(dir);
+    close(root);
+    /* The kernel answers with "(unreachable)" or ENOENT for a cwd outside the root. */
+    char cwd[PATH_MAX];
+    if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0 || cwd[0] != '/')
+        fail(fd, CSB_STEP_WORKING_DIRECTORY, CSB_ERR_OUTSIDE_ROOT, 0);
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+/* execve(argv[0]) searched in the session's PATH, like execvpe but async-signal-safe.
+ * Returns the errno to report. */
+static int exec_search(char *const argv[], char *const envp[]) {
+    const char *file = argv[0];
+    if (file[0] == '\0') return ENOENT;
+    if (strchr(file, '/') != NULL) {
+        execve(file, argv, envp);
+        return errno;
+    }
+    const char *path = default_path;
+    for (char *const *e = envp; *e != NULL; e++) {
+        if (strncmp(*e, "PATH=", 5) == 0) { path = *e + 5; break; }
+    }
+    size_t file_len = strlen(file);
+    int saw_eacces = 0;
+    int last = ENOENT;
+    const char *p = path;
+    for (;;) {
+        const char *end = strchrnul(p, ':');
+        size_t dir_len = (size_t)(end - p);
+        char candidate[PATH_MAX];
+        if (dir_len + 1 + file_len + 1 > sizeof candidate) {
+            last = ENAMETOOLONG;
+        } else {
+            /* An empty PATH entry means the working directory, as in POSIX. */
+            size_t n = 0;
+            if (dir_len == 0) candidate[n++] = '.';
+            memcpy(candidate + n, p, dir_len);
+            n += dir_len;
+            candidate[n++] = '/';
+            memcpy(candidate + n, file, file_len + 1);
+            execve(candidate, argv, envp);
+            switch (errno) {
+            case EACCES: saw_eacces = 1; break;
+            case ENOENT: case ENOTDIR: case ESTALE: case ENODEV: case ETIMEDOUT: break;
+            default: return errno;
+            }
+        }
+        if (*end == '\0') break;
+        p = end + 1;
+    }
+    return saw_eacces ? EACCES : last;
+}
+
+static void reset_signals(void) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        (void)sigaction(sig, &dfl, NULL); /* fails harmlessly for SIGKILL, SIGSTOP and libc-internal signals */
+    }
+}
+
+static void mark_fds_cloexec(void) {
+    if (syscall(SYS_close_range, 3u, ~0u, CSB_CLOSE_RANGE_CLOEXEC) == 0) return;
+    struct rlimit lim;
+    int max = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < 1048576)
+        max = (int)lim.rlim_cur;
+    for (int fd = 3; fd < max; fd++) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void close_fds_except(int keep) {
+    if (keep > 3) (void)syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
+    if (syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0) return;
+    struct rlimit lim;
+    int max = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < 1048576)
+        max = (int)lim.rlim_cur;
+    for (int fd = 3; fd < max; fd++) {
+        if (fd != keep) (void)close(fd);
+    }
+}
+
+__attribute__((noreturn)) static void exec_command(const struct csb_spec *spec, int fd) {
+    reset_signals();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Every fd above 2 closes at execve; the report pipe stays open until then
+     * so a failed execve can still be reported. */
+    mark_fds_cloexec();
+    /* Seccomp (a BPF program prepared by the parent) and the capability drop
+     * belong here: after everything else, right before execve. */
+    int error = exec_search(spec->argv, spec->envp);
+    send_message(fd, CSB_MSG_EXEC_FAILED, CSB_STEP_EXEC, error, 0);
+    _exit(127);
+}
+
+/* ---- init ------------------------------------------------------------------ */
+
+static void ignore_signal(int sig) { (void)sig; }
+
+/*
+ * PID 1 of the session: runs the command, forwards signals to it, reaps
+ * every child (orphans included), reports how the command ended, then kills
+ * whatever is left. Signals stay blocked (inherited from csb_run) and are
+ * taken with sigwaitinfo, so none is lost between clone and here; the no-op
+ * handlers make sure no signal is discarded as "default action for init".
+ */
+__attribute__((noreturn)) static void run_init(const struct csb_spec *spec, int fd) {
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    sigaddset(&wanted, SIGCHLD);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = ignore_signal;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(SIGCHLD, &sa, NULL) < 0) fail(fd, CSB_STEP_INIT, errno, 0);
+    for (int i = 0; i < FORWARDED_COUNT; i++) {
+        sigaddset(&wanted, forwarded_signals[i]);
+        if (sigaction(forwarded_signals[i], &sa, NULL) < 0) fail(fd, CSB_STEP_INIT, errno, 0);
+    }
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+
+    /* The init is a copy of strata and so holds all of strata's fds; the
+     * command could reach them through /proc/1/fd. Keep only 0-2 and the pipe. */
+    close_fds_except(fd);
+
+    long command = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
+    if (command < 0) fail(fd, CSB_STEP_INIT, errno, 0);
+    if (command == 0) exec_command(spec, fd);
+
+    int status = 0;
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&wanted, &info);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            (void)kill((pid_t)command, sig);
+            continue;
+        }
+        int done = 0;
+        for (;;) {
+            int st;
+            pid_t pid = waitpid(-1, &st, WNOHANG);
+            if (pid <= 0) break;
+            if (pid == (pid_t)command) { done = 1; status = st; }
+        }
+        if (done) break;
+    }
+
+    if (WIFSIGNALED(status)) send_message(fd, CSB_MSG_SIGNALED, 0, WTERMSIG(status), 0);
+    else send_message(fd, CSB_MSG_EXITED, 0, WEXITSTATUS(status), 0);
+    close(fd);
+    /* The command is done: whatever it left behind goes with the session. */
+    (void)kill(-1, SIGKILL);
+    for (;;) {
+        pid_t pid = waitpid(-1, NULL, 0);
+        if (pid > 0 || (pid < 0 && errno == EINTR)) continue;
+        break;
+    }
+    _exit(0);
+}
+
+/* ---- the sequence ----------------------------------------------------------- */
+
+void csb_child_main(const struct csb_spec *spec, int fd) {
+    /* The session must not outlive strata. */
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    reset_signals();
+
+    /* Nothing mounted from here on may propagate back to the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail(fd, CSB_STEP_MAKE_PRIVATE, errno, 0);
+    mount_overlay(fd, spec);
+    int root_fd = open(spec->root_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) fail(fd, CSB_STEP_OPEN_ROOT, errno, 0);
+
+    mount_proc(fd, root_fd);
+    mount_dev(fd, root_fd);
+    mount_sys(fd, root_fd);
+    mount_tmp(fd, root_fd);
+    mount_spec(fd, root_fd, spec);
+
+    size_t host_len = strlen(spec->hostname);
+    if (host_len > 0 && sethostname(spec->hostname, host_len) < 0) fail(fd, CSB_STEP_HOSTNAME, errno, 0);
+    if (spec->isolate_network) bring_loopback_up(fd);
+
+    enter_root(fd, root_fd);
+    close(root_fd);
+    enter_working_directory(fd, spec->working_directory);
+    run_init(spec, fd);
+}

@@ -1,0 +1,171 @@
+import CSandbox
+
+
+/// The page the legacy mount(2) data string must fit in (MACHINE.md: longer strings are cut silently).
+let legacyOptionsLimit = 4096
+
+extension Sandbox {
+    /// Validates `spec`, copies it into plain C memory, and hands it to `csb_run`.
+    /// All allocation happens here, before the clone: the C child only reads.
+    static func runSession(_ spec: SessionSpec) throws(SandboxError) -> SessionExit {
+        try validate(spec)
+        let arena = CArena()
+        defer { arena.free() }
+
+        let lowers = arena.stringArray(spec.lowerDirs)
+        let argv = arena.stringArray(spec.argv)
+        let envp = arena.stringArray(spec.environment)
+        let mounts = arena.mounts(spec.mounts)
+        var cSpec = csb_spec()
+        cSpec.lower_dirs = UnsafeRawPointer(lowers).assumingMemoryBound(to: UnsafePointer<CChar>?.self)
+        cSpec.lower_count = spec.lowerDirs.count
+        cSpec.upper_dir = UnsafePointer(arena.string(spec.upperDir))
+        cSpec.work_dir = UnsafePointer(arena.string(spec.workDir))
+        cSpec.root_dir = UnsafePointer(arena.string(spec.rootDir))
+        if let legacy = legacyOverlayOptions(spec) {
+            cSpec.legacy_overlay_options = UnsafePointer(arena.string(legacy))
+        }
+        cSpec.argv = UnsafePointer(argv)
+        cSpec.envp = UnsafePointer(envp)
+        cSpec.working_directory = UnsafePointer(arena.string(spec.workingDirectory))
+        cSpec.hostname = UnsafePointer(arena.string(spec.hostname))
+        cSpec.isolate_network = spec.isolateNetwork ? 1 : 0
+        cSpec.mounts = UnsafePointer(mounts)
+        cSpec.mount_count = spec.mounts.count
+
+        var result = csb_result()
+        _ = csb_run(&cSpec, &result)
+        let reason = String(cString: csb_error_text(result.error))
+        switch Int(result.kind) {
+        case Int(CSB_EXITED.rawValue):
+            return .exited(result.code)
+        case Int(CSB_SIGNALED.rawValue):
+            return .signaled(result.code)
+        case Int(CSB_EXEC_FAILED.rawValue):
+            return try failure(.exec(path: spec.argv[0], reason: reason))
+        default:
+            let step = String(cString: csb_step_name(result.step))
+            let path = String(cString: csb_step_path(&cSpec, result.step, result.index))
+            return try failure(.setup(step: step, path: path, reason: reason))
+        }
+    }
+
+    private static func failure(_ error: SandboxError) throws(SandboxError) -> SessionExit {
+        throw error
+    }
+
+    /// Everything the C side relies on without checking: absolute paths, no `..`
+    /// inside the session, no NUL bytes, a command to run.
+    static func validate(_ spec: SessionSpec) throws(SandboxError) {
+        if spec.lowerDirs.isEmpty {
+            throw .invalidSpec("a session needs at least one lower dir (use an empty layer for scratch)")
+        }
+        for dir in spec.lowerDirs { try requireHostPath(dir, what: "lower dir") }
+        try requireHostPath(spec.upperDir, what: "upper dir")
+        try requireHostPath(spec.workDir, what: "work dir")
+        try requireHostPath(spec.rootDir, what: "root dir")
+        guard let command = spec.argv.first, !command.isEmpty else {
+            throw .invalidSpec("argv is empty: nothing to run")
+        }
+        for arg in spec.argv where arg.utf8.contains(0) {
+            throw .invalidSpec("argument \(arg.debugDescription) contains a NUL byte")
+        }
+        for entry in spec.environment where entry.utf8.contains(0) || !entry.contains("=") {
+            throw .invalidSpec("environment entry \(entry.debugDescription) is not KEY=VALUE")
+        }
+        try requireSessionPath(spec.workingDirectory, what: "working directory")
+        if spec.hostname.utf8.count > 64 || spec.hostname.utf8.contains(0) {
+            throw .invalidSpec("hostname \(spec.hostname.debugDescription) is longer than 64 bytes")
+        }
+        for mount in spec.mounts {
+            switch mount {
+            case .bind(let source, let target, _):
+                try requireHostPath(source, what: "bind mount source")
+                try requireSessionPath(target, what: "mount target")
+            case .tmpfs(let target):
+                try requireSessionPath(target, what: "mount target")
+            }
+        }
+    }
+
+    private static func requireHostPath(_ path: String, what: String) throws(SandboxError) {
+        if !path.hasPrefix("/") || path.utf8.contains(0) {
+            throw .invalidSpec("\(what) \(path.debugDescription) must be an absolute path")
+        }
+    }
+
+    private static func requireSessionPath(_ path: String, what: String) throws(SandboxError) {
+        try requireHostPath(path, what: what)
+        if path.split(separator: "/").contains("..") {
+            throw .invalidSpec("\(what) \(path.debugDescription) must not contain \"..\"")
+        }
+    }
+
+    /// The mount(2) option string for kernels without fsopen(2), or nil when it
+    /// would not fit in a page (and so would silently lose layers).
+    static func legacyOverlayOptions(_ spec: SessionSpec) -> String? {
+        func escaped(_ path: String) -> String {
+            var out = ""
+            for ch in path {
+                if ch == "\\" || ch == ":" || ch == "," { out.append("\\") }
+                out.append(ch)
+            }
+            return out
+        }
+        let options = "lowerdir=" + spec.lowerDirs.map(escaped).joined(separator: ":")
+            + ",upperdir=" + escaped(spec.upperDir) + ",workdir=" + escaped(spec.workDir)
+        return options.utf8.count < legacyOptionsLimit ? options : nil
+    }
+}
+
+/// Owns the C copies of a spec's strings and arrays until `free()`.
+/// Used by one thread, for one `csb_run` call.
+final class CArena {
+    private var strings: [UnsafeMutablePointer<CChar>] = []
+    private var raw: [UnsafeMutableRawPointer] = []
+
+    func string(_ s: String) -> UnsafeMutablePointer<CChar> {
+        let bytes = Array(s.utf8)
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+        for (i, byte) in bytes.enumerated() { copy[i] = CChar(bitPattern: byte) }
+        copy[bytes.count] = 0
+        strings.append(copy)
+        return copy
+    }
+
+    /// A NULL-terminated `char *[]`.
+    func stringArray(_ items: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        let array = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: items.count + 1)
+        for (i, item) in items.enumerated() { array[i] = string(item) }
+        array[items.count] = nil
+        raw.append(UnsafeMutableRawPointer(array))
+        return array
+    }
+
+    func mounts(_ items: [SessionMount]) -> UnsafeMutablePointer<csb_mount> {
+        let array = UnsafeMutablePointer<csb_mount>.allocate(capacity: max(items.count, 1))
+        for (i, item) in items.enumerated() {
+            var m = csb_mount()
+            switch item {
+            case .bind(let source, let target, let readOnly):
+                m.kind = Int32(CSB_MOUNT_BIND.rawValue)
+                m.source = UnsafePointer(string(source))
+                m.target = UnsafePointer(string(target))
+                m.read_only = readOnly ? 1 : 0
+            case .tmpfs(let target):
+                m.kind = Int32(CSB_MOUNT_TMPFS.rawValue)
+                m.target = UnsafePointer(string(target))
+            }
+            array[i] = m
+        }
+        raw.append(UnsafeMutableRawPointer(array))
+        return array
+    }
+
+    func free() {
+        for s in strings { s.deallocate() }
+        for p in raw { p.deallocate() }
+        strings = []
+        raw = []
+    }
+}
