@@ -1,3 +1,4 @@
+import Glibc
 import StrataModel
 import StrataArchive
 
@@ -13,6 +14,18 @@ public enum StoreError: Error, Equatable, Sendable {
     case diffIDMismatch(blob: Digest, expected: Digest, actual: Digest)
     case sessionExists(String)
     case noSuchSession(String)
+    /// A snapshot names a layer that is not in `layers/`.
+    case missingLayer(Digest)
+    /// No snapshot with this chain id was published.
+    case missingSnapshot(Digest)
+    /// A snapshot needs at least one layer (`scratch` uses `Store.emptyLayer()`).
+    case emptySnapshot
+    /// A stored record (snapshot, session) is unreadable or contradicts its name.
+    case corrupt(path: String, reason: String)
+    /// A session name, environment name or lock name that the store cannot hold.
+    case invalidName(String, reason: String)
+    /// The session is locked by a running process or still mounted.
+    case sessionInUse(String)
 }
 
 /// The on-disk, content-addressed home of blobs, layers, snapshots and sessions
@@ -20,42 +33,92 @@ public enum StoreError: Error, Equatable, Sendable {
 ///
 /// Guarantees: every object appears by rename(2) from `tmp/`, complete and
 /// verified; published blobs, layers and snapshots are never modified; several
-/// processes may use one store at once (flock in `locks/`).
+/// processes may use one store at once (flock in `locks/`). Store directories are
+/// created mode 0700. The type holds only its root path, so it is freely shared.
 public final class Store: Sendable {
+    /// Absolute path of the store root, without a trailing slash.
     public let root: String
 
+    /// Diff id of an empty tar (1024 zero bytes): the layer `scratch` environments stand on.
+    public static let emptyLayerDiffID: Digest = {
+        do { return try Digest(hex: "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef") } catch {
+            preconditionFailure("the empty layer's diff id is a valid literal")
+        }
+    }()
+
+    static let subdirectories = ["blobs", "blobs/sha256", "layers", "snapshots", "sessions", "tmp", "locks"]
+    static let ociLayoutDocument = #"{"imageLayoutVersion": "1.0.0"}"# + "\n"
+    static let emptyIndexDocument = #"{"schemaVersion": 2, "manifests": []}"# + "\n"
+
     /// Opens (creating if needed, mode 0700) the store at `root`.
+    ///
+    /// Opening an existing store costs a few mkdir/access calls and no directory
+    /// scan: it is on the start-up path of `strata run`. A relative `root` is made
+    /// absolute against the working directory, because layer paths handed to
+    /// overlayfs must be absolute.
     public init(root: String) throws(StoreError) {
-        self.root = root
-        throw .io(path: root, reason: "not implemented")
+        self.root = try Store.absolute(root)
+        try createLayout()
     }
 
     /// `$STRATA_ROOT`, else `/var/lib/strata` for root, else `$XDG_DATA_HOME/strata`
     /// (`~/.local/share/strata`).
-    public static func defaultRoot(environment: [String: String]) -> String { "/var/lib/strata" }
-
-    // MARK: blobs
-    public func blobPath(_ digest: Digest) -> String { root + "/blobs/sha256/" + digest.hex }
-    public func hasBlob(_ digest: Digest) -> Bool { false }
-    /// Copies the file at `path` into the store as blob `digest`, hashing while copying;
-    /// publishes only if size (when given) and digest match.
-    public func ingestBlob(copying path: String, expected digest: Digest, size: Int64? = nil) throws(StoreError) {}
-    /// Stores `bytes` and returns their digest.
-    public func ingestBlob(bytes: [UInt8]) throws(StoreError) -> Digest { throw .io(path: root, reason: "not implemented") }
-
-    // MARK: layers
-    public func layerPath(_ diffID: Digest) -> String { root + "/layers/" + diffID.hex }
-    public func hasLayer(_ diffID: Digest) -> Bool { false }
-    /// Unpacks blob `blob` into layer `diffID` unless that layer exists. Returns true if
-    /// this call did the unpacking. Two processes asking for the same layer unpack it once.
-    @discardableResult
-    public func publishLayer(diffID: Digest, fromBlob blob: Digest) throws(StoreError) -> (unpacked: Bool, warnings: [String]) {
-        throw .io(path: root, reason: "not implemented")
+    public static func defaultRoot(environment: [String: String]) -> String {
+        defaultRoot(environment: environment, effectiveUserID: geteuid())
     }
 
-    // MARK: snapshots
-    /// Records the snapshot made of `diffIDs` (bottom first), returning its chain id.
-    /// All layers must already be published.
-    public func publishSnapshot(diffIDs: [Digest]) throws(StoreError) -> Digest { throw .io(path: root, reason: "not implemented") }
-    public func hasSnapshot(_ chainID: Digest) -> Bool { false }
+    static func defaultRoot(environment: [String: String], effectiveUserID: uid_t) -> String {
+        if let root = environment["STRATA_ROOT"], !root.isEmpty { return root }
+        if effectiveUserID == 0 { return "/var/lib/strata" }
+        // The XDG spec says relative values are invalid and must be ignored.
+        if let data = environment["XDG_DATA_HOME"], data.hasPrefix("/") { return data + "/strata" }
+        if let home = environment["HOME"], !home.isEmpty { return home + "/.local/share/strata" }
+        if let entry = getpwuid(effectiveUserID), let directory = entry.pointee.pw_dir {
+            return String(cString: directory) + "/.local/share/strata"
+        }
+        return "/tmp/strata-\(effectiveUserID)"
+    }
+
+    private static func absolute(_ path: String) throws(StoreError) -> String {
+        var result = path
+        while result.count > 1 && result.hasSuffix("/") { result.removeLast() }
+        if result.hasPrefix("/") { return result }
+        guard let cwd = getcwd(nil, 0) else { throw FileSystem.failure(path, "getcwd") }
+        defer { free(cwd) }
+        let base = String(cString: cwd)
+        if result.isEmpty || result == "." { return base }
+        return (base == "/" ? "" : base) + "/" + result
+    }
+
+    private func createLayout() throws(StoreError) {
+        try FileSystem.makeDirectories(root, mode: 0o700)
+        for directory in Store.subdirectories {
+            try FileSystem.makeDirectory(root + "/" + directory, mode: 0o700)
+        }
+        try createIfMissing(root + "/oci-layout", contents: Store.ociLayoutDocument)
+        try createIfMissing(root + "/index.json", contents: Store.emptyIndexDocument)
+    }
+
+    /// Publishes a fixed document unless one exists. link(2), unlike rename(2),
+    /// never replaces: an `index.json` another process filled in meanwhile survives.
+    private func createIfMissing(_ path: String, contents: String) throws(StoreError) {
+        if FileSystem.exists(path) { return }
+        let temporary = temporaryPath("layout")
+        try FileSystem.createFile(temporary, contents: Array(contents.utf8), mode: 0o644)
+        defer { unlink(temporary) }
+        if link(temporary, path) != 0 && errno != EEXIST {
+            throw FileSystem.failure(path, "link")
+        }
+    }
+
+    /// A fresh path directly under `tmp/` for a file the caller writes and then
+    /// hands to `publishBlob(temporaryFile:expected:)`. Nothing is created.
+    public func temporaryPath(_ hint: String) -> String {
+        var cleanHint = String(hint.unicodeScalars.prefix(48).map { scalar -> Character in
+            let c = Character(scalar)
+            return (c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "_")) ? c : "_"
+        })
+        if cleanHint.isEmpty { cleanHint = "tmp" }
+        return root + "/tmp/" + cleanHint + "." + String(getpid()) + "." + FileSystem.randomHex(bytes: 8)
+    }
 }

@@ -1,0 +1,71 @@
+import Glibc
+import StrataModel
+import StrataArchive
+
+extension Store {
+    public func layerPath(_ diffID: Digest) -> String { root + "/layers/" + diffID.hex }
+
+    public func hasLayer(_ diffID: Digest) -> Bool { FileSystem.exists(layerPath(diffID)) }
+
+    /// Unpacks blob `blob` into layer `diffID` unless that layer exists. Returns true if
+    /// this call did the unpacking. Two processes asking for the same layer unpack it once.
+    ///
+    /// The unpacked tree must hash (as a tar stream) to `diffID`; otherwise nothing
+    /// is published and the error is `diffIDMismatch`.
+    @discardableResult
+    public func publishLayer(diffID: Digest, fromBlob blob: Digest) throws(StoreError) -> (unpacked: Bool, warnings: [String]) {
+        // Layers appear only complete (by rename), so seeing one needs no lock.
+        if hasLayer(diffID) { return (false, []) }
+        guard hasBlob(blob) else { throw .missingBlob(blob) }
+        let archive = blobPath(blob)
+        return try publishLayerTree(diffID) { (directory) throws(StoreError) -> [String] in
+            let report: UnpackReport
+            do throws(ArchiveError) {
+                report = try LayerUnpacker().unpack(archiveAt: archive, into: directory)
+            } catch {
+                throw .unpack(blob: blob, error)
+            }
+            guard report.diffID == diffID else {
+                throw .diffIDMismatch(blob: blob, expected: diffID, actual: report.diffID)
+            }
+            return report.warnings
+        }
+    }
+
+    /// Publishes the empty layer that `scratch` environments stand on, under the
+    /// diff id of an empty tar, and returns that diff id.
+    @discardableResult
+    public func emptyLayer() throws(StoreError) -> Digest {
+        let diffID = Store.emptyLayerDiffID
+        if !hasLayer(diffID) {
+            _ = try publishLayerTree(diffID) { (_) throws(StoreError) -> [String] in [] }
+        }
+        return diffID
+    }
+
+    /// The one way a layer comes into being: under `locks/layer-<hex>`, `fill`
+    /// writes a fresh `tmp/layer-<hex>`, which is then synced and renamed to
+    /// `layers/<hex>`. Returns whether this call published it.
+    func publishLayerTree(
+        _ diffID: Digest, fill: (String) throws(StoreError) -> [String]
+    ) throws(StoreError) -> (unpacked: Bool, warnings: [String]) {
+        try withLock("layer-" + diffID.hex) { () throws(StoreError) -> (unpacked: Bool, warnings: [String]) in
+            if hasLayer(diffID) { return (false, []) }
+            let work = root + "/tmp/layer-" + diffID.hex
+            // Whatever is there was left by a crashed attempt: the lock says nobody else is at it.
+            try FileSystem.removeTree(work)
+            try FileSystem.makeDirectory(work, mode: 0o755)
+            let warnings: [String]
+            do throws(StoreError) {
+                warnings = try fill(work)
+                try FileSystem.syncFileSystem(containing: work)
+                try FileSystem.rename(work, to: layerPath(diffID))
+            } catch {
+                // Best effort: a leftover is removed by the next attempt anyway.
+                do throws(StoreError) { try FileSystem.removeTree(work) } catch {}
+                throw error
+            }
+            return (true, warnings)
+        }
+    }
+}

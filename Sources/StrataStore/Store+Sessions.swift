@@ -1,0 +1,199 @@
+import Glibc
+import StrataModel
+
+/// What the store knows of one session (a writable instance of a snapshot;
+/// Docker calls it a container). Immutable once created; `path` is the
+/// session directory holding `upper/`, `work/` and `root/`.
+public struct SessionRecord: Sendable, Equatable {
+    /// 12 random lowercase hex characters, unique in the store.
+    public let id: String
+    /// Optional user-chosen name, unique in the store among names and ids.
+    public let name: String?
+    /// Chain id of the snapshot the session's lower dirs come from.
+    public let snapshot: Digest
+    /// Name of the environment the session was made for.
+    public let environment: String
+    /// Creation time, seconds since the Unix epoch.
+    public let created: Int64
+    /// Absolute path of the session directory.
+    public let path: String
+
+    public init(id: String, name: String?, snapshot: Digest, environment: String, created: Int64, path: String) {
+        self.id = id; self.name = name; self.snapshot = snapshot
+        self.environment = environment; self.created = created; self.path = path
+    }
+
+    /// The overlay upper dir: the session's writes.
+    public var upperPath: String { path + "/upper" }
+    /// The overlay work dir (same file system as `upperPath`, empty at creation).
+    public var workPath: String { path + "/work" }
+    /// Where the overlay is mounted.
+    public var rootPath: String { path + "/root" }
+}
+
+extension Store {
+    static let sessionRecordFile = "record"
+    static let sessionsLock = "sessions"
+
+    public func sessionPath(_ id: String) -> String { root + "/sessions/" + id }
+
+    /// Creates `sessions/<id>/` with empty `upper/`, `work/`, `root/` and a record.
+    /// Names follow Docker's rule (`[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 128) and
+    /// share one namespace with ids; a name in use is `sessionExists`.
+    public func createSession(snapshot: Digest, name: String?, environment: String) throws(StoreError) -> SessionRecord {
+        if let name { try Store.validateSessionName(name) }
+        guard !environment.isEmpty, !environment.contains("\n"), !environment.contains("\r"),
+              !environment.utf8.contains(0)
+        else { throw .invalidName(environment, reason: "an environment name is one non-empty line") }
+        guard hasSnapshot(snapshot) else { throw .missingSnapshot(snapshot) }
+
+        return try withLock(Store.sessionsLock) { () throws(StoreError) -> SessionRecord in
+            let existing = try listSessions()
+            if let name, existing.contains(where: { $0.name == name || $0.id == name }) {
+                throw .sessionExists(name)
+            }
+            var id = FileSystem.randomHex(bytes: 6)
+            while FileSystem.exists(sessionPath(id)) || existing.contains(where: { $0.name == id }) {
+                id = FileSystem.randomHex(bytes: 6)
+            }
+            let final = sessionPath(id)
+            let record = SessionRecord(
+                id: id, name: name, snapshot: snapshot, environment: environment,
+                created: Int64(time(nil)), path: final)
+            let work = root + "/tmp/session-" + id
+            try FileSystem.removeTree(work)
+            do throws(StoreError) {
+                try FileSystem.makeDirectory(work, mode: 0o700)
+                try FileSystem.makeDirectory(work + "/upper", mode: 0o755)
+                try FileSystem.makeDirectory(work + "/work", mode: 0o700)
+                try FileSystem.makeDirectory(work + "/root", mode: 0o755)
+                try FileSystem.createFile(
+                    work + "/" + Store.sessionRecordFile, contents: Array(Store.encode(record).utf8), mode: 0o600)
+                try FileSystem.syncDirectory(work)
+                try FileSystem.rename(work, to: final)
+            } catch {
+                do throws(StoreError) { try FileSystem.removeTree(work) } catch {}
+                throw error
+            }
+            return record
+        }
+    }
+
+    /// Removes the session with this id (or, failing that, this name) and all its files.
+    /// A session whose `session-<id>` lock is held (a runner should hold it while the
+    /// session is in use) or whose `root/` is still a mount point is `sessionInUse`.
+    public func removeSession(_ idOrName: String) throws(StoreError) {
+        try withLock(Store.sessionsLock) { () throws(StoreError) in
+            guard let record = try findSession(idOrName) else { throw .noSuchSession(idOrName) }
+            guard let inUse = try tryLock("session-" + record.id) else { throw .sessionInUse(idOrName) }
+            let outcome: Result<Void, StoreError>
+            do throws(StoreError) {
+                try removeSessionFiles(record, requestedAs: idOrName)
+                outcome = .success(())
+            } catch {
+                outcome = .failure(error)
+            }
+            inUse.release()
+            try outcome.get()
+        }
+    }
+
+    private func removeSessionFiles(_ record: SessionRecord, requestedAs idOrName: String) throws(StoreError) {
+        var directoryInfo = stat()
+        var rootInfo = stat()
+        guard stat(record.path, &directoryInfo) == 0 else { throw FileSystem.failure(record.path, "stat") }
+        if stat(record.rootPath, &rootInfo) == 0 && rootInfo.st_dev != directoryInfo.st_dev {
+            throw .sessionInUse(idOrName)
+        }
+        // Out of `sessions/` first, so that a crash mid-removal leaves only garbage in `tmp/`.
+        let doomed = temporaryPath("session-removed-" + record.id)
+        try FileSystem.rename(record.path, to: doomed)
+        // Unlinked while still held, so nobody can lock the file of a session that is gone.
+        unlink(lockPath("session-" + record.id))
+        try FileSystem.removeTree(doomed)
+    }
+
+    /// The session with this id, or else with this name; `nil` if there is none.
+    public func session(named idOrName: String) throws(StoreError) -> SessionRecord? {
+        try findSession(idOrName)
+    }
+
+    /// Every session, oldest first.
+    public func listSessions() throws(StoreError) -> [SessionRecord] {
+        let directory = root + "/sessions"
+        guard let handle = opendir(directory) else { throw FileSystem.failure(directory, "opendir") }
+        defer { closedir(handle) }
+        var ids: [String] = []
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        while true {
+            errno = 0
+            guard let entry = readdir(handle) else {
+                if errno != 0 { throw FileSystem.failure(directory, "readdir") }
+                break
+            }
+            let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
+            if name.hasPrefix(".") { continue }
+            ids.append(name)
+        }
+        var records: [SessionRecord] = []
+        for id in ids {
+            // A session removed while we listed is simply gone; anything else unreadable is reported.
+            if let record = try readSession(id) { records.append(record) }
+        }
+        return records.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
+    }
+
+    private func findSession(_ idOrName: String) throws(StoreError) -> SessionRecord? {
+        if Store.isSessionID(idOrName), let record = try readSession(idOrName) { return record }
+        return try listSessions().first { $0.name == idOrName }
+    }
+
+    private func readSession(_ id: String) throws(StoreError) -> SessionRecord? {
+        let directory = sessionPath(id)
+        let path = directory + "/" + Store.sessionRecordFile
+        guard let bytes = try FileSystem.readFile(path, limit: 64 << 10) else {
+            if FileSystem.exists(directory) { throw .corrupt(path: path, reason: "missing session record") }
+            return nil
+        }
+        var fields: [String: String] = [:]
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else {
+                throw .corrupt(path: path, reason: "not key=value: \(line)")
+            }
+            fields[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        guard fields["id"] == id else { throw .corrupt(path: path, reason: "id is not \(id)") }
+        guard let snapshotText = fields["snapshot"], let snapshot = try? Digest(parsing: snapshotText) else {
+            throw .corrupt(path: path, reason: "snapshot is missing or not a digest")
+        }
+        guard let environment = fields["environment"] else { throw .corrupt(path: path, reason: "environment is missing") }
+        guard let createdText = fields["created"], let created = Int64(createdText) else {
+            throw .corrupt(path: path, reason: "created is missing or not a number")
+        }
+        return SessionRecord(
+            id: id, name: fields["name"], snapshot: snapshot, environment: environment, created: created,
+            path: directory)
+    }
+
+    static func encode(_ record: SessionRecord) -> String {
+        var text = "id=\(record.id)\n"
+        if let name = record.name { text += "name=\(name)\n" }
+        text += "snapshot=\(record.snapshot)\nenvironment=\(record.environment)\ncreated=\(record.created)\n"
+        return text
+    }
+
+    static func isSessionID(_ text: String) -> Bool {
+        text.utf8.count == 12 && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+
+    static func validateSessionName(_ name: String) throws(StoreError) {
+        let bytes = Array(name.utf8)
+        func allowed(_ byte: UInt8, first: Bool) -> Bool {
+            let alphanumeric = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+            return alphanumeric || (!first && (byte == 0x5f || byte == 0x2e || byte == 0x2d))
+        }
+        guard let first = bytes.first, bytes.count <= 128, allowed(first, first: true),
+              bytes.dropFirst().allSatisfy({ allowed($0, first: false) })
+        else { throw .invalidName(name, reason: "a session name is [A-Za-z0-9][A-Za-z0-9_.-]*, at most 128 characters") }
+    }
+}
