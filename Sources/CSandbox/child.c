@@ -198,21 +198,26 @@ static int mount_fresh_on(int fd, int step, int dir_fd, const char *fstype,
 
 /* ---- the overlay ---------------------------------------------------------- */
 
+/* Kernels without fsopen(2), or before "lowerdir+" (6.8): mount(2), but only
+ * with an option string that provably fits in the page mount(2) copies. */
+static void mount_overlay_legacy(int fd, const struct csb_spec *spec) {
+    if (spec->legacy_overlay_options == NULL) fail(fd, CSB_STEP_OVERLAY_LEGACY, CSB_ERR_OPTIONS_TOO_LONG, 0);
+    if (mount("overlay", spec->root_dir, "overlay", 0, spec->legacy_overlay_options) < 0)
+        fail(fd, CSB_STEP_OVERLAY_LEGACY, errno, 0);
+}
+
 static void mount_overlay(int fd, const struct csb_spec *spec) {
+    if (spec->force_legacy_overlay) { mount_overlay_legacy(fd, spec); return; }
     int fs = sys_fsopen("overlay");
-    if (fs < 0 && errno == ENOSYS) {
-        /* Old kernel: mount(2) only with an option string that provably fits. */
-        if (spec->legacy_overlay_options == NULL) fail(fd, CSB_STEP_OVERLAY_LEGACY, CSB_ERR_OPTIONS_TOO_LONG, 0);
-        if (mount("overlay", spec->root_dir, "overlay", 0, spec->legacy_overlay_options) < 0)
-            fail(fd, CSB_STEP_OVERLAY_LEGACY, errno, 0);
-        return;
-    }
+    if (fs < 0 && errno == ENOSYS) { mount_overlay_legacy(fd, spec); return; }
     if (fs < 0) fail(fd, CSB_STEP_OVERLAY_OPEN, errno, 0);
     if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "source", "overlay") < 0) fail(fd, CSB_STEP_OVERLAY_OPEN, errno, 0);
     for (size_t i = 0; i < spec->lower_count; i++) {
         /* One layer per call: no string limit, and every layer is accounted for. */
-        if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "lowerdir+", spec->lower_dirs[i]) < 0)
+        if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "lowerdir+", spec->lower_dirs[i]) < 0) {
+            if (i == 0 && errno == EINVAL) { close(fs); mount_overlay_legacy(fd, spec); return; }
             fail(fd, CSB_STEP_OVERLAY_LOWER, errno, (int)i);
+        }
     }
     if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "upperdir", spec->upper_dir) < 0)
         fail(fd, CSB_STEP_OVERLAY_UPPER, errno, 0);

@@ -7,7 +7,8 @@ let legacyOptionsLimit = 4096
 extension Sandbox {
     /// Validates `spec`, copies it into plain C memory, and hands it to `csb_run`.
     /// All allocation happens here, before the clone: the C child only reads.
-    static func runSession(_ spec: SessionSpec) throws(SandboxError) -> SessionExit {
+    /// `forceLegacyOverlay` (tests only) takes the mount(2) path kernels without fsopen(2) take.
+    static func runSession(_ spec: SessionSpec, forceLegacyOverlay: Bool = false) throws(SandboxError) -> SessionExit {
         try validate(spec)
         let arena = CArena()
         defer { arena.free() }
@@ -25,6 +26,7 @@ extension Sandbox {
         if let legacy = legacyOverlayOptions(spec) {
             cSpec.legacy_overlay_options = UnsafePointer(arena.string(legacy))
         }
+        cSpec.force_legacy_overlay = forceLegacyOverlay ? 1 : 0
         cSpec.argv = UnsafePointer(argv)
         cSpec.envp = UnsafePointer(envp)
         cSpec.working_directory = UnsafePointer(arena.string(spec.workingDirectory))

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
-import StrataSandbox
+import Synchronization
+@testable import StrataSandbox
 import Testing
 
 // Serialized: a test below signals this whole process, and the forwarding
@@ -174,6 +175,56 @@ struct SandboxTests {
         #expect(exit == .exited(0))
         #expect(fixture.output("top") == "layer 0\n")
         #expect(fixture.output("count").trimmingCharacters(in: .whitespaces) == "120\n")
+    }
+
+    @Test("without fsopen: mount(2) when the options fit in a page, a clear refusal when not")
+    func legacyOverlay() throws {
+        let fixture = try SessionFixture()
+        let fm = FileManager.default
+        let top = fixture.base + "/layers/top"
+        try fm.createDirectory(atPath: top + "/etc", withIntermediateDirectories: true)
+        try fixture.write(top + "/etc/keep", "top keep\n")
+        fixture.layers = [top]
+        let small = fixture.spec(["sh", "-c", "cat /etc/keep > /out/keep"])
+        #expect(Sandbox.legacyOverlayOptions(small) != nil)
+        #expect(try Sandbox.runSession(small, forceLegacyOverlay: true) == .exited(0))
+        #expect(fixture.output("keep") == "top keep\n")
+
+        for i in 0..<119 {
+            let layer = fixture.base + "/layers/layer-\(String(repeating: "y", count: 80))-\(i)"
+            try fm.createDirectory(atPath: layer, withIntermediateDirectories: true)
+            fixture.layers.append(layer)
+        }
+        let big = fixture.spec(["true"])
+        #expect(Sandbox.legacyOverlayOptions(big) == nil)
+        let error = #expect(throws: SandboxError.self) {
+            try Sandbox.runSession(big, forceLegacyOverlay: true)
+        }
+        guard case .setup(let step, let path, let reason)? = error else {
+            Issue.record("expected a setup error, got \(String(describing: error))")
+            return
+        }
+        #expect(step == "overlay legacy mount" && path == fixture.root)
+        #expect(reason.contains("exceed one page"))
+        // The same stack mounts fine through fsopen.
+        #expect(try Sandbox.run(big) == .exited(0))
+    }
+
+    @Test("sessions run concurrently from several threads")
+    func concurrent() throws {
+        let fixtures = try (0..<6).map { _ in try SessionFixture() }
+        let specs = fixtures.enumerated().map { i, fixture in
+            fixture.spec(["sh", "-c", "echo \(i) > /out/n; exit \(i)"])
+        }
+        let results = Mutex([Int32](repeating: -1, count: specs.count))
+        DispatchQueue.concurrentPerform(iterations: specs.count) { i in
+            let status = (try? Sandbox.run(specs[i]))?.status ?? -1
+            results.withLock { $0[i] = status }
+        }
+        for (i, fixture) in fixtures.enumerated() {
+            #expect(results.withLock { $0[i] } == Int32(i))
+            #expect(fixture.output("n") == "\(i)\n")
+        }
     }
 
     @Test("a missing command is an exec error with the reason")

@@ -42,6 +42,8 @@ struct csb_spec {
      * option string, or NULL when it would not fit in one page (mount(2)
      * silently truncates longer strings, dropping layers). */
     const char *legacy_overlay_options;
+    /* Tests only: take the mount(2) path as if fsopen(2) were missing. */
+    int force_legacy_overlay;
     char *const *argv;              /* NULL-terminated, argv[0] non-empty */
     char *const *envp;              /* NULL-terminated KEY=VALUE; PATH is searched from here */
     const char *working_directory;  /* absolute, inside the session */
