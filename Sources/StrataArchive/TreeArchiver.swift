@@ -1,15 +1,169 @@
+import CArchive
+import Glibc
 import StrataModel
 
 /// Writes a deterministic, uncompressed PAX tar of a host file or directory,
 /// placed under an absolute target path inside the layer.
 ///
-/// Deterministic: entries sorted by path, uid/gid 0, mtimes 0, no atime/ctime,
-/// no user or group names, modes and symlink targets and xattrs (except
-/// `trusted.*`/`security.*` overlay internals) kept, hardlinks kept as hardlinks.
-/// The same tree always gives the same bytes, so its sha256 is the tree's digest.
+/// Deterministic: entries sorted by path bytes, uid/gid 0, mtimes 0, no atime/ctime,
+/// no user or group names, modes and symlink targets and xattrs (except the overlay's
+/// `trusted.*`/`user.overlay.*`) kept, hardlinks within the tree kept as hardlinks,
+/// sockets and device nodes skipped. Every parent directory of the target gets an entry
+/// (mode 0755). The same tree always gives the same bytes, so its sha256 is the tree's digest.
 public enum TreeArchiver {
     /// Writes the tar to `output` and returns its sha256 (which is also its diff id).
     public static func archive(source: String, target: String, to output: String) throws(ArchiveError) -> Digest {
-        throw .unreadable(path: source, reason: "not implemented")
+        guard target.hasPrefix("/") else {
+            throw .unsafeEntry(entry: target, reason: "the target must be an absolute path")
+        }
+        guard let targetPath = EntryPath(cleaning: target) else {
+            throw .unsafeEntry(entry: target, reason: "the target climbs above the layer root with '..'")
+        }
+        var sourceStat = stat()
+        guard lstat(source, &sourceStat) == 0 else { throw .unreadable(path: source, reason: errnoText()) }
+        let isDirectory = (sourceStat.st_mode & S_IFMT) == S_IFDIR
+        if targetPath.isRoot && !isDirectory {
+            throw .unsafeEntry(entry: target, reason: "only a directory can be placed at the layer root")
+        }
+
+        var items: [TreeItem] = []
+        var prefix: [UInt8] = []
+        for component in targetPath.components.dropLast() {
+            prefix += component.nameBytes + [0x2F]
+            items.append(TreeItem(name: prefix, host: nil, info: nil))
+        }
+        let sourceHost = Array(source.utf8CString)
+        let rootName = targetPath.isRoot ? [] : targetPath.components.map { $0.nameBytes }.joined(separator: [0x2F]).map { $0 }
+        if !targetPath.isRoot {
+            items.append(TreeItem(name: rootName + (isDirectory ? [0x2F] : []), host: sourceHost, info: sourceStat))
+        }
+        if isDirectory {
+            try collect(directory: sourceHost, name: rootName, into: &items)
+        }
+        items.sort { $0.name.lexicographicallyPrecedes($1.name) }
+
+        let writer = try TarWriter(sink: try HashingFileSink(path: output))
+        var firstLink: [FileIdentity: [UInt8]] = [:]
+        for item in items {
+            try write(item, to: writer, hardlinks: &firstLink)
+        }
+        return try writer.close()
     }
+
+    private static func collect(directory: [CChar], name: [UInt8], into items: inout [TreeItem]) throws(ArchiveError) {
+        let hostText = String(decoding: directory.nameBytes, as: UTF8.self)
+        guard let listing = opendir(directory) else { throw .unreadable(path: hostText, reason: errnoText()) }
+        var children: [[UInt8]] = []
+        while let item = readdir(listing) {
+            let child = withUnsafeBytes(of: item.pointee.d_name) { raw -> [UInt8] in
+                Array(raw.prefix(while: { $0 != 0 }))
+            }
+            if child == [0x2E] || child == [0x2E, 0x2E] { continue }
+            children.append(child)
+        }
+        closedir(listing)
+        for child in children {
+            let host = Array(directory.dropLast()) + [0x2F] + child.map { CChar(bitPattern: $0) } + [0]
+            var info = stat()
+            guard lstat(host, &info) == 0 else {
+                throw .unreadable(path: String(decoding: host.nameBytes, as: UTF8.self), reason: errnoText())
+            }
+            let childName = (name.isEmpty ? [] : name + [0x2F]) + child
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                items.append(TreeItem(name: childName + [0x2F], host: host, info: info))
+                try collect(directory: host, name: childName, into: &items)
+            case S_IFREG, S_IFLNK, S_IFIFO:
+                items.append(TreeItem(name: childName, host: host, info: info))
+            default:
+                continue  // sockets and device nodes have no place in a layer
+            }
+        }
+    }
+
+    private static func write(_ item: TreeItem, to writer: TarWriter, hardlinks: inout [FileIdentity: [UInt8]]) throws(ArchiveError) {
+        guard let entry = archive_entry_new() else { throw .io(path: writer.sink.path, reason: "libarchive: out of memory") }
+        defer { archive_entry_free(entry) }
+        let nameC = item.name.map { CChar(bitPattern: $0) } + [0]
+        archive_entry_copy_pathname(entry, nameC)
+        archive_entry_set_uid(entry, 0)
+        archive_entry_set_gid(entry, 0)
+        archive_entry_set_mtime(entry, 0, 0)
+        guard let host = item.host, let info = item.info else {
+            archive_entry_set_filetype(entry, UInt32(Glibc.S_IFDIR))
+            archive_entry_set_perm(entry, 0o755)
+            try writeHeader(entry, writer: writer, name: item.name)
+            return
+        }
+        let hostText = String(decoding: host.nameBytes, as: UTF8.self)
+        let type = info.st_mode & S_IFMT
+        archive_entry_set_filetype(entry, UInt32(type))
+        archive_entry_set_perm(entry, info.st_mode & 0o7777)
+        if type != S_IFLNK {
+            guard let xattrs = Xattr.list(path: host) else { throw .unreadable(path: hostText, reason: errnoText()) }
+            for xattr in xattrs where !xattr.name.hasPrefix("trusted.") && !xattr.name.hasPrefix("user.overlay.") {
+                xattr.value.withUnsafeBytes { archive_entry_xattr_add_entry(entry, xattr.name, $0.baseAddress, $0.count) }
+            }
+        }
+        switch type {
+        case S_IFLNK:
+            var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let length = readlink(host, &target, Int(PATH_MAX))
+            guard length >= 0 else { throw .unreadable(path: hostText, reason: errnoText()) }
+            target[length] = 0
+            archive_entry_copy_symlink(entry, target)
+            try writeHeader(entry, writer: writer, name: item.name)
+        case S_IFREG:
+            let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+            if info.st_nlink > 1, let first = hardlinks[identity] {
+                archive_entry_copy_hardlink(entry, first.map { CChar(bitPattern: $0) } + [0])
+                archive_entry_set_size(entry, 0)
+                try writeHeader(entry, writer: writer, name: item.name)
+                return
+            }
+            if info.st_nlink > 1 { hardlinks[identity] = item.name }
+            archive_entry_set_size(entry, Int64(info.st_size))
+            try writeHeader(entry, writer: writer, name: item.name)
+            try copyContents(of: host, size: Int64(info.st_size), to: writer, hostText: hostText)
+        default:
+            try writeHeader(entry, writer: writer, name: item.name)
+        }
+        guard archive_write_finish_entry(writer.handle) == ARCHIVE_OK else { throw writer.failure() }
+    }
+
+    private static func writeHeader(_ entry: OpaquePointer, writer: TarWriter, name: [UInt8]) throws(ArchiveError) {
+        guard archive_write_header(writer.handle, entry) == ARCHIVE_OK else { throw writer.failure() }
+    }
+
+    private static func copyContents(of host: [CChar], size: Int64, to writer: TarWriter, hostText: String) throws(ArchiveError) {
+        let fd = open(host, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(path: hostText, reason: errnoText()) }
+        let file = FileDescriptor(owning: fd)
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var remaining = size
+        // A file that shrank while being read is padded with zeros by libarchive; one that
+        // grew is cut at the size in its header.
+        while remaining > 0 {
+            let count = buffer.withUnsafeMutableBytes { read(file.raw, $0.baseAddress, Int(min(Int64($0.count), remaining))) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw .unreadable(path: hostText, reason: errnoText()) }
+            if count == 0 { break }
+            let written = buffer.withUnsafeBytes { archive_write_data(writer.handle, $0.baseAddress, count) }
+            guard written == count else { throw writer.failure() }
+            remaining -= Int64(count)
+        }
+    }
+}
+
+private struct TreeItem {
+    /// The entry name: no leading `/`, directories end in `/`.
+    var name: [UInt8]
+    /// NUL-terminated host path; nil for a synthesized parent directory.
+    var host: [CChar]?
+    var info: stat?
+}
+
+private struct FileIdentity: Hashable {
+    var device: UInt64
+    var inode: UInt64
 }

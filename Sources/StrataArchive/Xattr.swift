@@ -24,7 +24,7 @@ enum Xattr {
 
     /// The xattrs of `path` itself (not following a symlink), sorted by name; nil with
     /// errno set on failure.
-    static func list(path: String) -> [(name: String, value: [UInt8])]? {
+    static func list(path: [CChar]) -> [(name: String, value: [UInt8])]? {
         guard let llistxattr, let lgetxattr else { errno = ENOSYS; return nil }
         var size = llistxattr(path, nil, 0)
         guard size >= 0 else { return errno == ENOTSUP ? [] : nil }

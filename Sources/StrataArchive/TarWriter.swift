@@ -1,0 +1,67 @@
+import CArchive
+import Glibc
+import StrataModel
+
+/// Where a `TarWriter`'s bytes go: a file, hashed on the way.
+final class HashingFileSink {
+    let path: String
+    let file: FileDescriptor
+    var hasher = SHA256Stream()
+    var failure: ArchiveError?
+
+    init(path: String) throws(ArchiveError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(path: path, reason: errnoText()) }
+        self.path = path
+        file = FileDescriptor(owning: fd)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let count = Glibc.write(file.raw, bytes.baseAddress! + done, bytes.count - done)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { failure = .io(path: path, reason: errnoText()); return false }
+            done += count
+        }
+        hasher.update(bytes)
+        return true
+    }
+}
+
+/// A libarchive PAX (restricted: ustar unless an entry needs more) tar writer into a
+/// `HashingFileSink`. Owns one `struct archive *`. Not thread-safe.
+final class TarWriter {
+    let handle: OpaquePointer
+    let sink: HashingFileSink
+    private var closed = false
+
+    init(sink: HashingFileSink) throws(ArchiveError) {
+        guard let handle = archive_write_new() else { throw .io(path: sink.path, reason: "libarchive: out of memory") }
+        self.handle = handle
+        self.sink = sink
+        archive_write_set_format_pax_restricted(handle)
+        archive_write_add_filter_none(handle)
+        let context = Unmanaged.passUnretained(sink).toOpaque()
+        let status = archive_write_open(handle, context, nil, { _, context, buffer, length in
+            guard let context, let buffer else { return -1 }
+            let sink = Unmanaged<HashingFileSink>.fromOpaque(context).takeUnretainedValue()
+            return sink.write(UnsafeRawBufferPointer(start: buffer, count: length)) ? length : -1
+        }, nil)
+        guard status == ARCHIVE_OK else { throw failure() }
+    }
+
+    deinit { archive_write_free(handle) }
+
+    func failure() -> ArchiveError {
+        sink.failure ?? .io(path: sink.path, reason: libarchiveError(handle))
+    }
+
+    /// Writes the end-of-archive blocks and returns the sha256 of every byte written.
+    func close() throws(ArchiveError) -> Digest {
+        guard archive_write_close(handle) == ARCHIVE_OK else { throw failure() }
+        closed = true
+        guard fsync(sink.file.raw) == 0 else { throw .io(path: sink.path, reason: errnoText()) }
+        return sink.hasher.finalize()
+    }
+}
