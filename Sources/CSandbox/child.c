@@ -66,6 +66,17 @@ struct csb_mount_attr {
     unsigned long long userns_fd;
 };
 
+const struct csb_protected_path csb_protected_paths[] = {
+    {0, 0, "acpi", "/proc/acpi"}, {0, 0, "asound", "/proc/asound"}, {0, 0, "interrupts", "/proc/interrupts"},
+    {0, 0, "kcore", "/proc/kcore"}, {0, 0, "keys", "/proc/keys"}, {0, 0, "latency_stats", "/proc/latency_stats"},
+    {0, 0, "sched_debug", "/proc/sched_debug"}, {0, 0, "scsi", "/proc/scsi"},
+    {0, 0, "timer_list", "/proc/timer_list"}, {0, 0, "timer_stats", "/proc/timer_stats"},
+    {0, 1, "bus", "/proc/bus"}, {0, 1, "fs", "/proc/fs"}, {0, 1, "irq", "/proc/irq"},
+    {0, 1, "sys", "/proc/sys"}, {0, 1, "sysrq-trigger", "/proc/sysrq-trigger"},
+    {1, 0, "firmware", "/sys/firmware"}, {1, 0, "devices/virtual/powercap", "/sys/devices/virtual/powercap"},
+};
+const int csb_protected_count = (int)(sizeof csb_protected_paths / sizeof csb_protected_paths[0]);
+
 const char *const csb_device_names[] = {"null", "zero", "full", "random", "urandom", "tty"};
 const int csb_device_count = 6;
 
@@ -100,10 +111,11 @@ static int sys_move_mount(int from_fd, int to_fd, const char *to_path) {
     unsigned flags = CSB_MOVE_MOUNT_F_EMPTY_PATH | (to_path[0] == '\0' ? CSB_MOVE_MOUNT_T_EMPTY_PATH : 0);
     return (int)syscall(SYS_move_mount, from_fd, "", to_fd, to_path, flags);
 }
-static int sys_open_tree(const char *path, int recursive) {
+static int sys_open_tree_at(int dir_fd, const char *path, int recursive) {
     unsigned flags = CSB_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? CSB_AT_RECURSIVE : 0);
-    return (int)syscall(SYS_open_tree, AT_FDCWD, path, flags);
+    return (int)syscall(SYS_open_tree, dir_fd, path, flags);
 }
+static int sys_open_tree(const char *path, int recursive) { return sys_open_tree_at(AT_FDCWD, path, recursive); }
 static int sys_make_readonly(int tree_fd) {
     struct csb_mount_attr attr = {CSB_MOUNT_ATTR_RDONLY, 0, 0, 0};
     return (int)syscall(SYS_mount_setattr, tree_fd, "", CSB_AT_EMPTY_PATH | CSB_AT_RECURSIVE, &attr, sizeof attr);
@@ -233,11 +245,47 @@ static void mount_overlay(int fd, const struct csb_spec *spec) {
 
 /* ---- /proc /dev /sys /tmp ------------------------------------------------- */
 
+/*
+ * Hides or freezes the kernel interfaces Docker hides or freezes, under the
+ * fresh /proc (under_sys 0) or /sys (1) whose mount root is `base`: a masked
+ * directory gets an empty read-only tmpfs, a masked file the host's
+ * /dev/null, a read-only path a read-only bind of itself. Paths this kernel
+ * does not have are skipped.
+ */
+static void protect_paths(int fd, int base, int under_sys) {
+    for (int i = 0; i < csb_protected_count; i++) {
+        const struct csb_protected_path *p = &csb_protected_paths[i];
+        if (p->under_sys != under_sys) continue;
+        struct stat st;
+        if (fstatat(base, p->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT) continue;
+            fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
+        }
+        int tree;
+        if (p->read_only) {
+            tree = sys_open_tree_at(base, p->name, 1);
+            if (tree < 0) fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
+            if (sys_make_readonly(tree) < 0) fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
+        } else if (S_ISDIR(st.st_mode)) {
+            static const struct fs_option options[] = {{"source", "tmpfs"}};
+            tree = fresh_mount("tmpfs", options, 1, CSB_MOUNT_ATTR_RDONLY | CSB_MOUNT_ATTR_NOSUID |
+                                                        CSB_MOUNT_ATTR_NODEV | CSB_MOUNT_ATTR_NOEXEC);
+            if (tree < 0) fail(fd, CSB_STEP_PROTECT_PATH, -tree, i);
+        } else {
+            tree = sys_open_tree("/dev/null", 0);
+            if (tree < 0) fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
+        }
+        if (sys_move_mount(tree, base, p->name) < 0) fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
+        close(tree);
+    }
+}
+
 static void mount_proc(int fd, int root_fd) {
     int dir = resolve_target(fd, root_fd, "/proc", CSB_BUILTIN_PROC);
     static const struct fs_option proc_options[] = {{"source", "proc"}};
     int mnt = mount_fresh_on(fd, CSB_STEP_MOUNT_PROC, dir, "proc", proc_options, 1,
                              CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NODEV | CSB_MOUNT_ATTR_NOEXEC);
+    protect_paths(fd, mnt, 0);
     close(mnt);
     close(dir);
 }
@@ -302,6 +350,7 @@ static void mount_sys(int fd, int root_fd) {
         if (sys_make_readonly(mnt) < 0) fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
     }
     if (sys_move_mount(mnt, dir, "") < 0) fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
+    protect_paths(fd, mnt, 1);
     close(mnt);
     close(dir);
 }

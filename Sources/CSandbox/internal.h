@@ -21,6 +21,17 @@ struct csb_message {
 extern const char *const csb_device_names[];
 extern const int csb_device_count;
 
+/* Docker's masked and read-only paths (moby daemon/pkg/oci/defaults.go),
+ * relative to /proc or /sys; the full names are for error messages. */
+struct csb_protected_path {
+    int under_sys;      /* 0: under /proc, 1: under /sys */
+    int read_only;      /* 1: made read-only; 0: masked (hidden) */
+    const char *name;   /* relative to /proc or /sys */
+    const char *full;   /* absolute, for messages */
+};
+extern const struct csb_protected_path csb_protected_paths[];
+extern const int csb_protected_count;
+
 /* The cloned child: sets up the session and becomes its init. Never returns. */
 __attribute__((noreturn)) void csb_child_main(const struct csb_spec *spec, int report_fd);
 

@@ -177,6 +177,7 @@ const char *csb_step_name(int step) {
     case CSB_STEP_MOUNT_SHM: return "mount shm";
     case CSB_STEP_DEV_SYMLINK: return "dev symlink";
     case CSB_STEP_MOUNT_SYS: return "mount sysfs";
+    case CSB_STEP_PROTECT_PATH: return "mask path";
     case CSB_STEP_MOUNT_TMP: return "mount tmp";
     case CSB_STEP_MOUNT_SOURCE: return "open mount source";
     case CSB_STEP_MOUNT: return "mount";
@@ -224,6 +225,8 @@ const char *csb_step_path(const struct csb_spec *spec, int step, int index) {
     case CSB_STEP_MOUNT_SHM: return "/dev/shm";
     case CSB_STEP_DEV_SYMLINK: return index >= 0 && index < 5 ? dev_symlink_paths[index] : "/dev";
     case CSB_STEP_MOUNT_SYS: return "/sys";
+    case CSB_STEP_PROTECT_PATH:
+        return index >= 0 && index < csb_protected_count ? csb_protected_paths[index].full : "/proc";
     case CSB_STEP_MOUNT_TMP: return "/tmp";
     case CSB_STEP_MOUNT_SOURCE: {
         const char *source = index >= 0 && (size_t)index < spec->mount_count ? spec->mounts[index].source : NULL;

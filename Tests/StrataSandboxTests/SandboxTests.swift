@@ -129,6 +129,25 @@ struct SandboxTests {
         #expect(mounts.contains("proc /proc proc rw,nosuid,nodev,noexec"))
     }
 
+    @Test("Docker's masked paths are hidden and its read-only paths frozen")
+    func protectedPaths() throws {
+        let fixture = try SessionFixture()
+        // Which masked files exist depends on the kernel's config: test those the host has.
+        let maskedFiles = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/interrupts"]
+            .filter { FileManager.default.fileExists(atPath: $0) }
+        let exit = try fixture.sh("""
+            for f in \(maskedFiles.joined(separator: " ")); do wc -c < $f; done > /out/masked
+            ls -A /proc/acpi /sys/firmware > /out/dirs 2>&1
+            if echo x 2> /out/sysctl > /proc/sys/kernel/hostname; then exit 10; fi
+            """)
+        #expect(exit == .exited(0))
+        #expect(!maskedFiles.isEmpty)
+        let sizes = fixture.output("masked").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(sizes == Array(repeating: "0", count: maskedFiles.count))
+        #expect(!fixture.output("dirs").split(separator: "\n").contains { !$0.hasSuffix(":") && !$0.isEmpty })
+        #expect(fixture.output("sysctl").contains("Read-only file system"))
+    }
+
     @Test("an isolated network has only lo, and it is up")
     func network() throws {
         let fixture = try SessionFixture()

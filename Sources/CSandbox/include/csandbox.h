@@ -81,6 +81,7 @@ enum csb_step {
     CSB_STEP_MOUNT_SHM,
     CSB_STEP_DEV_SYMLINK,
     CSB_STEP_MOUNT_SYS,
+    CSB_STEP_PROTECT_PATH,       /* index = entry of the masked/read-only path table */
     CSB_STEP_MOUNT_TMP,
     CSB_STEP_MOUNT_SOURCE,       /* index = spec mount */
     CSB_STEP_MOUNT,              /* index = spec mount */
