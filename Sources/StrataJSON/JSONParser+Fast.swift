@@ -56,7 +56,7 @@ struct FastParser {
             i = end
         }
         if !finished {
-            guard tokenizer.depth == 0, tokenizer.state == json_tokener_state_number else { throw GiveUp() }
+            guard tokenizer.depth == 0 else { throw GiveUp() }
             var nul: UInt8 = 0
             let obj = withUnsafePointer(to: &nul) { tokenizer.feed($0, count: 1) }
             guard tokenizer.error == json_tokener_success else { throw GiveUp() }

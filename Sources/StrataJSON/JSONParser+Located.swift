@@ -162,18 +162,15 @@ struct LocatedParser {
     private mutating func finish() throws(JSONError) {
         if finished { return }
         let end = bytes.count
-        // A number at the top level ends only at the end of input, which
+        // A top-level number (or `null`) ends only at the end of input, which
         // json-c learns from a NUL byte.
-        if rootSeen, tokenizer.depth == 0, tokenizer.state == json_tokener_state_number {
+        if rootSeen, tokenizer.depth == 0 {
             var nul: UInt8 = 0
             let obj = withUnsafePointer(to: &nul) { tokenizer.feed($0, count: 1) }
             if tokenizer.error == json_tokener_success {
                 result = obj
                 finished = true
                 return
-            }
-            if tokenizer.error != json_tokener_continue {
-                throw .syntax(lines.location(of: end), tokenizer.error.reason)
             }
         }
         throw .syntax(lines.location(of: end), json_tokener_error_parse_eof.reason)
