@@ -62,6 +62,12 @@ public enum SandboxError: Error, Equatable, Sendable {
 public enum Sandbox {
     /// Runs `spec.argv` in a new session and waits for it. Stdin/stdout/stderr are
     /// inherited. SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to this process are forwarded.
+    ///
+    /// Blocks the calling thread until the command ends (call it from a thread that
+    /// may block, not from a cooperative-pool task that must stay responsive).
+    /// Returns how the command ended; throws `.invalidSpec` before anything starts,
+    /// `.setup` naming the step and path when the session cannot be built, and
+    /// `.exec` when `argv[0]` cannot be executed.
     public static func run(_ spec: SessionSpec) throws(SandboxError) -> SessionExit {
         try runSession(spec)
     }

@@ -157,6 +157,11 @@ struct SandboxTests {
             .compactMap { $0.split(separator: ":").first?.trimmingCharacters(in: .whitespaces) }
         #expect(interfaces == ["lo"])
         #expect(fixture.output("lo") == "unknown\n")
+
+        let hostNet = try fixture.sh("cat /proc/net/dev > /out/hostnet", isolateNetwork: false)
+        #expect(hostNet == .exited(0))
+        let host = (try? String(contentsOfFile: "/proc/net/dev", encoding: .utf8)) ?? ""
+        #expect(fixture.output("hostnet").split(separator: "\n").count == host.split(separator: "\n").count)
     }
 
     @Test("writes and deletes land in the upper dir, never in a lower dir")
@@ -326,7 +331,8 @@ struct SandboxTests {
         let started = fixture.out + "/started"
         let sender = Thread {
             for _ in 0..<500 where !FileManager.default.fileExists(atPath: started) { usleep(10_000) }
-            kill(getpid(), SIGHUP)
+            // Only while the session runs: then the forwarding handler is installed.
+            if FileManager.default.fileExists(atPath: started) { kill(getpid(), SIGHUP) }
         }
         sender.start()
         let exit = try fixture.sh("echo > /out/started; sleep 10; exit 0")
