@@ -40,6 +40,10 @@ public struct LayerUnpacker: Sendable {
 
     /// `destination` must be an existing, empty directory.
     public func unpack(archiveAt path: String, into destination: String) throws(ArchiveError) -> UnpackReport {
+        try withUTF8Locale { () throws(ArchiveError) -> UnpackReport in try unpackInLocale(path, destination) }
+    }
+
+    private func unpackInLocale(_ path: String, _ destination: String) throws(ArchiveError) -> UnpackReport {
         let stream = try DecompressedStream.open(path: path, maxBytes: limits.maxUncompressedBytes)
         let reader = try TarReader(stream: stream)
         let layer = try LayerDirectory(path: destination)

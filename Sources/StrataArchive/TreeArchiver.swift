@@ -13,6 +13,10 @@ import StrataModel
 public enum TreeArchiver {
     /// Writes the tar to `output` and returns its sha256 (which is also its diff id).
     public static func archive(source: String, target: String, to output: String) throws(ArchiveError) -> Digest {
+        try withUTF8Locale { () throws(ArchiveError) -> Digest in try archiveInLocale(source, target, output) }
+    }
+
+    private static func archiveInLocale(_ source: String, _ target: String, _ output: String) throws(ArchiveError) -> Digest {
         guard target.hasPrefix("/") else {
             throw .unsafeEntry(entry: target, reason: "the target must be an absolute path")
         }

@@ -324,3 +324,19 @@ struct LayerUnpackerTests {
         #expect(scratch.unpackError(scratch.base + "/missing.tar") == .unreadable(path: scratch.base + "/missing.tar", reason: "No such file or directory"))
     }
 }
+
+@Suite("LayerUnpacker names")
+struct LayerUnpackerNameTests {
+    @Test func nonASCIINamesKeepTheirBytes() throws {
+        let scratch = try Scratch()
+        let long = String(repeating: "d", count: 150) + "/" + String(repeating: "f", count: 150)
+        let tar = try scratch.tar("utf8.tar", """
+        add("caf\\u00e9/na\\u00efve", data=b"x")
+        add("\(long)", data=b"long")
+        """)
+        let report = try scratch.unpack(tar)
+        #expect(report.warnings.isEmpty, "\(report.warnings)")
+        #expect(contents(scratch.destination + "/caf\u{e9}/na\u{ef}ve") == Array("x".utf8))
+        #expect(contents(scratch.destination + "/" + long) == Array("long".utf8))
+    }
+}
