@@ -20,6 +20,8 @@ struct FastParser {
 
     func run() throws(GiveUp) -> JSONValue {
         guard let base = bytes.baseAddress else { throw GiveUp() }
+        // A key spelling U+0000 would be cut short by json-c: see LocatedParser.
+        if JSONParserSupport.containsEscapedNUL(bytes) { throw GiveUp() }
         let n = bytes.count
         var i = 0
         var result: JSONObject?

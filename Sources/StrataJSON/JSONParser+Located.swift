@@ -1,4 +1,5 @@
 import CJSON
+import Glibc
 
 /// Parses a whole document while recording where every value starts. Bytes go
 /// to json-c in small chunks cut so that each value's first byte is fed on its
@@ -122,6 +123,9 @@ struct LocatedParser {
     private mutating func lone(at i: Int) throws(JSONError) {
         let level = tokenizer.depth
         let awaitingKey = tokenizer.isAwaitingKey
+        if tokenizer.isAwaitingMemberValue {
+            try refuseTruncatedKey(level: level, valueStart: i)
+        }
         if tokenizer.isAwaitingMemberValue, tokenizer.fieldNameIsDuplicate(at: level) {
             let path = tokenizer.pathOfChild(ofLevel: level)
             throw .duplicateKey(JSONPath(path.components.dropLast()), tokenizer.fieldName(at: level) ?? "",
@@ -138,6 +142,24 @@ struct LocatedParser {
             try valueStarts(at: i, path: path)
         } else if awaitingKey, tokenizer.state == json_tokener_state_object_field {
             keyStart = i
+        }
+    }
+
+    /// json-c keeps keys as C strings, so `"a\u0000b"` would silently become
+    /// `"a"`. Keys whose source spells `\u0000` are decoded again by json-c
+    /// as a standalone string to compare lengths.
+    private mutating func refuseTruncatedKey(level: Int, valueStart: Int) throws(JSONError) {
+        var close = valueStart - 1
+        while close > keyStart, bytes[close] != 0x22 { close -= 1 }  // back over blanks and ':'
+        guard close > keyStart, let base = bytes.baseAddress else { return }
+        let keySource = UnsafeBufferPointer(start: base + keyStart, count: close - keyStart + 1)
+        guard JSONParserSupport.containsEscapedNUL(keySource) else { return }
+        guard let name = tokenizer.tok.pointee.stack[level].obj_field_name, let decoder = Tokenizer() else { return }
+        var text = Array(keySource)
+        text.append(0)
+        let decoded = text.withUnsafeBufferPointer { decoder.feed($0.baseAddress!, count: $0.count) }
+        if Int(json_object_get_string_len(decoded?.pointer)) != strlen(name) {
+            throw .unsupported(lines.location(of: keyStart), "object key contains U+0000")
         }
     }
 
@@ -226,5 +248,23 @@ enum JSONConvert {
         return p.withMemoryRebound(to: UInt8.self, capacity: len) {
             String(decoding: UnsafeBufferPointer(start: $0, count: len), as: UTF8.self)
         }
+    }
+}
+
+enum JSONParserSupport {
+    /// Whether the bytes contain the escape `\u0000` (possibly a false hit
+    /// such as `\\u0000`; callers only use this to decide to look closer).
+    static func containsEscapedNUL(_ buf: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = buf.baseAddress else { return false }
+        var from = 0
+        while from < buf.count, let hit = memchr(base + from, 0x5C, buf.count - from) {
+            let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if at + 6 <= buf.count, buf[at + 1] == 0x75,
+               buf[at + 2] == 0x30, buf[at + 3] == 0x30, buf[at + 4] == 0x30, buf[at + 5] == 0x30 {
+                return true
+            }
+            from = at + 1
+        }
+        return false
     }
 }

@@ -147,6 +147,14 @@ func syntaxError(_ text: String) -> (JSONError?, JSONError?) {
         }
     }
 
+    @Test func keyWithNULIsUnsupported() throws {
+        // json-c stores keys as C strings: "a\u0000b" would silently become "a".
+        let (fast, located) = syntaxError(#"{"x": {"a\u0000b": 1}}"#)
+        #expect(located == .unsupported(SourceLocation(line: 1, column: 8), "object key contains U+0000"))
+        #expect(fast == located)
+        #expect(try parseBoth(#"{"\\u0000": "\u0000"}"#) == .object(["\\u0000": .string("\u{0}")]))
+    }
+
     @Test func hugeExponentIsUnsupported() {
         let (fast, located) = syntaxError("[1e400]")
         #expect(located == .unsupported(SourceLocation(line: 1, column: 2), "number out of range"))
