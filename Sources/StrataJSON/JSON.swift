@@ -48,7 +48,8 @@ public enum JSON {
     /// This is byte-for-byte Python's `json.dumps(v, indent=2, sort_keys=True,
     /// ensure_ascii=False) + "\n"`; doubles are written in their shortest
     /// round-trip form (as Python's `repr`). NaN and infinities, which JSON
-    /// cannot represent, are written as `null`.
+    /// cannot represent, are written as `null`. Object keys cannot hold U+0000
+    /// (json-c keys are C strings: such a key is cut there; `parse` refuses them).
     public static func canonicalBytes(_ value: JSONValue) -> [UInt8] {
         var out = JSONWriter.serialize(
             value, flags: JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)

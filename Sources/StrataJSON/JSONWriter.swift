@@ -46,8 +46,11 @@ enum JSONWriter {
             if members.isEmpty { return printedAs("{}", obj) }
             let keys = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             for key in keys {
-                // `add_ex` with KEY_IS_NEW: keys are unique, skip json-c's lookup.
-                json_object_object_add_ex(obj, key, build(members[key] ?? .null), UInt32(JSON_C_OBJECT_ADD_KEY_IS_NEW))
+                // Keys are unique, so json-c's lookup is skipped (KEY_IS_NEW),
+                // except for keys holding U+0000: json-c cuts them there, and
+                // two of them could then collide.
+                let flags = key.utf8.contains(0) ? 0 : UInt32(JSON_C_OBJECT_ADD_KEY_IS_NEW)
+                json_object_object_add_ex(obj, key, build(members[key] ?? .null), flags)
             }
             return obj
         }
