@@ -35,11 +35,20 @@ extension Store {
     }
 
     /// Runs `body` holding the exclusive lock `name` (blocking until it is free).
-    /// For bodies that throw other error types, use `lock(_:)` and `release()`.
     public func withLock<T>(_ name: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        let held = try lock(name)
-        let result: Result<T, StoreError>
-        do throws(StoreError) { result = .success(try body()) } catch { result = .failure(error) }
+        try withLock(name, lockFailure: { $0 }, body)
+    }
+
+    /// Runs `body` holding the exclusive lock `name`, for bodies with their own error
+    /// type: a failure to take the lock is turned into `E` by `lockFailure`
+    /// (for example `StrataError.store`).
+    public func withLock<T, E: Error>(
+        _ name: String, lockFailure: (StoreError) -> E, _ body: () throws(E) -> T
+    ) throws(E) -> T {
+        let held: StoreLock
+        do throws(StoreError) { held = try lock(name) } catch { throw lockFailure(error) }
+        let result: Result<T, E>
+        do throws(E) { result = .success(try body()) } catch { result = .failure(error) }
         held.release()
         return try result.get()
     }

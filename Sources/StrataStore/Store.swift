@@ -76,18 +76,24 @@ public final class Store: Sendable {
         if let entry = getpwuid(effectiveUserID), let directory = entry.pointee.pw_dir {
             return String(cString: directory) + "/.local/share/strata"
         }
-        return "/tmp/strata-\(effectiveUserID)"
+        // Never a guessable directory under /tmp that another user could create first:
+        // for a non-root user this fails to open, naming the path.
+        return "/var/lib/strata"
     }
 
     private static func absolute(_ path: String) throws(StoreError) -> String {
+        if path.hasPrefix("/") { return absolute(path, workingDirectory: "/") }
+        guard let cwd = getcwd(nil, 0) else { throw FileSystem.failure(path, "getcwd") }
+        defer { free(cwd) }
+        return absolute(path, workingDirectory: String(cString: cwd))
+    }
+
+    static func absolute(_ path: String, workingDirectory: String) -> String {
         var result = path
         while result.count > 1 && result.hasSuffix("/") { result.removeLast() }
         if result.hasPrefix("/") { return result }
-        guard let cwd = getcwd(nil, 0) else { throw FileSystem.failure(path, "getcwd") }
-        defer { free(cwd) }
-        let base = String(cString: cwd)
-        if result.isEmpty || result == "." { return base }
-        return (base == "/" ? "" : base) + "/" + result
+        if result.isEmpty || result == "." { return workingDirectory }
+        return (workingDirectory == "/" ? "" : workingDirectory) + "/" + result
     }
 
     private func createLayout() throws(StoreError) {

@@ -37,11 +37,10 @@ struct LayoutTests {
             #expect(nested.root == directory + "/a/b/store")
             #expect(isDirectory(nested.root + "/blobs/sha256"))
 
-            let saved = FileManager.default.currentDirectoryPath
-            defer { _ = FileManager.default.changeCurrentDirectoryPath(saved) }
-            _ = FileManager.default.changeCurrentDirectoryPath(directory)
-            let relative = try Store(root: "rel")
-            #expect(relative.root == directory + "/rel")
+            #expect(Store.absolute("rel", workingDirectory: "/w") == "/w/rel")
+            #expect(Store.absolute("rel/", workingDirectory: "/") == "/rel")
+            #expect(Store.absolute(".", workingDirectory: "/w") == "/w")
+            #expect(Store.absolute("/abs//", workingDirectory: "/w") == "/abs")
         }
     }
 

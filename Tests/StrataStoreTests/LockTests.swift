@@ -64,6 +64,20 @@ struct LockTests {
         }
     }
 
+    @Test("withLock with another error type converts lock failures and keeps the body's errors")
+    func otherErrorType() throws {
+        struct Other: Error, Equatable { var text: String }
+        try withTemporaryStore { (store: Store) throws in
+            #expect(throws: Other(text: "body")) {
+                try store.withLock("w", lockFailure: { Other(text: "\($0)") }) { () throws(Other) in throw Other(text: "body") }
+            }
+            #expect(throws: Other.self) {
+                try store.withLock("a/b", lockFailure: { Other(text: "\($0)") }) { () throws(Other) in 1 }
+            }
+            #expect(try isFree(store, "w"))
+        }
+    }
+
     @Test("lock names must be one path component")
     func lockNames() throws {
         try withTemporaryStore { store in
