@@ -28,12 +28,12 @@ struct StrataCommand: ParsableCommand {
         } catch let error as StrataError {
             fail(error.description, code: error.exitCode)
         } catch let code as ExitCode {
-            exit(code.rawValue)
+            Glibc.exit(code.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
-                exit(0)
+                Glibc.exit(0)
             }
             fail(message(for: error) + "\nSee 'strata --help'.", code: 2)
         }
@@ -41,7 +41,7 @@ struct StrataCommand: ParsableCommand {
 
     static func fail(_ message: String, code: Int32) -> Never {
         FileHandleStderr.write("strata: " + message + "\n")
-        exit(code)
+        Glibc.exit(code)
     }
 }
 

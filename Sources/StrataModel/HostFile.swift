@@ -6,6 +6,7 @@ public enum HostFile {
     public struct Failure: Error, Equatable, Sendable, CustomStringConvertible {
         public var path: String
         public var errno: Int32
+        public init(path: String, errno: Int32) { self.path = path; self.errno = errno }
         public var reason: String { String(cString: strerror(errno)) }
         public var description: String { "\(path): \(reason)" }
     }
