@@ -22,10 +22,14 @@ extension FileSystem {
             if errno == ENOENT { return }
             throw failure(path, "fstatat")
         }
+        // The parent's file system is the reference, so that `path` itself being a
+        // mount point is refused too.
+        var parentInfo = stat()
+        guard fstat(parent, &parentInfo) == 0 else { throw failure(parentPath, "fstat") }
         var name = Array(leaf.utf8CString)
         try removeEntry(
             parent: parent, name: &name, isDirectory: (info.st_mode & S_IFMT) == S_IFDIR,
-            device: info.st_dev, displayPath: path)
+            device: parentInfo.st_dev, displayPath: path)
     }
 
     private static func split(_ path: String) -> (String, String) {
