@@ -40,11 +40,19 @@ extension Engine {
         let lowerDirs: [String]
         do { lowerDirs = try store.lowerDirs(for: built.snapshot) } catch { throw .store(error) }
         var spec = spec0
-        spec.lowerDirs = lowerDirs
+        spec.lowerDirs = Self.withoutRepeats(lowerDirs)
         spec.upperDir = session.upperPath
         spec.workDir = session.workPath
         spec.rootDir = session.rootPath
         do { return try Sandbox.run(spec).status } catch { throw .sandbox(error) }
+    }
+
+    /// overlayfs refuses a lower dir given twice (ELOOP). A layer that appears
+    /// again higher in the stack covers every path of its lower copy with the
+    /// same content, so keeping only the topmost occurrence mounts the same tree.
+    static func withoutRepeats(_ topmostFirst: [String]) -> [String] {
+        var seen = Set<String>()
+        return topmostFirst.filter { seen.insert($0).inserted }
     }
 
     /// The session's command, environment, working directory and mounts: the

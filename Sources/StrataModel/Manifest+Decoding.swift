@@ -62,6 +62,9 @@ private struct ManifestDecoder {
     }
 
     func absolutePath(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> String {
+        guard case .string = value else {
+            throw fail(path, "is \(kind(value))", expected: "an absolute path such as \"/work\"")
+        }
         let text = try string(value, path)
         guard text.hasPrefix("/") else {
             throw fail(path, "\"\(text)\" is a relative path", expected: "an absolute path such as \"/work\"")

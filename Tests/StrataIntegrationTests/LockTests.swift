@@ -78,7 +78,7 @@ import Testing
         #expect(copied.stderr.contains("copied ../files changed"), "\(copied.stderr)")
 
         #expect(harness.strata(["lock", "app"]).status == 0)
-        try harness.manifest("app", try harness.read("envs/app.json").replacingOccurrences(of: "test", with: "prod"))
+        try harness.manifest("app", try harness.read("envs/app.json").replacingOccurrences(of: "\"MODE\": \"test\"", with: "\"MODE\": \"prod\""))
         let manifest = harness.strata(["lock", "app", "--check"])
         #expect(manifest.status == 1)
         #expect(manifest.stderr.contains("manifest changed"), "\(manifest.stderr)")

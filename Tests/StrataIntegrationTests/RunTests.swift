@@ -38,7 +38,8 @@ import Testing
     }
 
     @Test func settingsAreApplied() throws {
-        let harness = try busybox(""",
+        let harness = try busybox("""
+        ,
           "env": {"GREETING": "hi there", "PATH": "/bin"},
           "workdir": "/srv/app",
           "hostname": "testhost",
