@@ -31,20 +31,29 @@ extension Engine {
         let session: SessionRecord
         do { session = try store.createSession(snapshot: built.snapshot, name: options.name, environment: environment.paths.name) }
         catch { throw .store(error) }
-        let keep = options.keep || options.name != nil
-        defer {
-            if !keep {
-                do { try store.removeSession(session.id) } catch { note("could not remove session \(session.id): \(error)") }
-            }
-        }
-        let lowerDirs: [String]
-        do { lowerDirs = try store.lowerDirs(for: built.snapshot) } catch { throw .store(error) }
         var spec = spec0
-        spec.lowerDirs = Self.withoutRepeats(lowerDirs)
+        do { spec.lowerDirs = Self.withoutRepeats(try store.lowerDirs(for: built.snapshot)) } catch {
+            removeSession(session.id)
+            throw .store(error)
+        }
         spec.upperDir = session.upperPath
         spec.workDir = session.workPath
         spec.rootDir = session.rootPath
-        do { return try Sandbox.run(spec).status } catch { throw .sandbox(error) }
+        // The session lock tells `removeSession` (and later `strata rm`) that it is in use.
+        let outcome: Result<SessionExit, StrataError>
+        do {
+            let held = try store.lock("session-" + session.id)
+            do { outcome = .success(try Sandbox.run(spec)) } catch { outcome = .failure(.sandbox(error)) }
+            held.release()
+        } catch {
+            outcome = .failure(.store(error))
+        }
+        if !(options.keep || options.name != nil) { removeSession(session.id) }
+        return try outcome.get().status
+    }
+
+    func removeSession(_ id: String) {
+        do { try store.removeSession(id) } catch { note("could not remove session \(id): \(StrataError.store(error))") }
     }
 
     /// overlayfs refuses a lower dir given twice (ELOOP). A layer that appears

@@ -80,7 +80,12 @@ public enum StrataError: Error, CustomStringConvertible {
             return "layer \(blob) unpacks to \(actual), but its diff id is pinned as \(expected); nothing was stored"
         case .sessionExists(let name): return "a session named \"\(name)\" already exists; remove it first or pick another --name"
         case .noSuchSession(let name): return "no session named \"\(name)\""
-        @unknown default: return "store: \(error)"
+        case .missingLayer(let diffID): return "the store has no layer \(diffID); run `strata build` again"
+        case .missingSnapshot(let id): return "the store has no snapshot \(id); run `strata build` again"
+        case .emptySnapshot: return "a snapshot needs at least one layer"
+        case .corrupt(let path, let reason): return "the store is damaged at \(path): \(reason)"
+        case .invalidName(let name, let reason): return "\"\(name)\" is not a usable session name: \(reason)"
+        case .sessionInUse(let name): return "session \"\(name)\" is in use; stop what runs in it first"
         }
     }
 
@@ -89,7 +94,6 @@ public enum StrataError: Error, CustomStringConvertible {
         case .setup(let step, let path, let reason): return "cannot start the session: \(step) \(path): \(reason)"
         case .exec(let path, let reason): return "cannot run \(path) in the session: \(reason)"
         case .invalidSpec(let text): return "cannot start the session: \(text)"
-        @unknown default: return "cannot start the session: \(error)"
         }
     }
 }
