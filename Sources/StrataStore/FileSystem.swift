@@ -53,8 +53,8 @@ enum FileSystem {
         }
     }
 
-    /// Writes a new file (it must not exist), fsyncs it and closes it.
-    static func createFile(_ path: String, contents: [UInt8], mode: mode_t) throws(StoreError) {
+    /// Writes a new file (it must not exist), fsyncs it when `durable`, and closes it.
+    static func createFile(_ path: String, contents: [UInt8], mode: mode_t, durable: Bool = true) throws(StoreError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw failure(path, "open") }
         do throws(StoreError) {
@@ -69,7 +69,7 @@ enum FileSystem {
             }
             try written.get()
             guard fchmod(fd, mode) == 0 else { throw failure(path, "fchmod") }
-            guard fsync(fd) == 0 else { throw failure(path, "fsync") }
+            guard !durable || fsync(fd) == 0 else { throw failure(path, "fsync") }
         } catch {
             close(fd)
             unlink(path)

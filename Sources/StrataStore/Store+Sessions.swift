@@ -48,7 +48,9 @@ extension Store {
         guard hasSnapshot(snapshot) else { throw .missingSnapshot(snapshot) }
 
         return try withLock(Store.sessionsLock) { () throws(StoreError) -> SessionRecord in
-            let existing = try listSessions()
+            // Listing reads every record: only a name needs it. Unnamed sessions are
+            // the `strata run` hot path, and a random 48-bit id only needs a stat.
+            let existing = name == nil ? [] : try listSessions()
             if let name, existing.contains(where: { $0.name == name || $0.id == name }) {
                 throw .sessionExists(name)
             }
@@ -67,9 +69,11 @@ extension Store {
                 try FileSystem.makeDirectory(work + "/upper", mode: 0o755)
                 try FileSystem.makeDirectory(work + "/work", mode: 0o700)
                 try FileSystem.makeDirectory(work + "/root", mode: 0o755)
+                // No fsync: a session lost to a power cut is garbage, not damage, and
+                // two fsyncs cost milliseconds on every `strata run`.
                 try FileSystem.createFile(
-                    work + "/" + Store.sessionRecordFile, contents: Array(Store.encode(record).utf8), mode: 0o600)
-                try FileSystem.syncDirectory(work)
+                    work + "/" + Store.sessionRecordFile, contents: Array(Store.encode(record).utf8), mode: 0o600,
+                    durable: false)
                 try FileSystem.rename(work, to: final)
             } catch {
                 do throws(StoreError) { try FileSystem.removeTree(work) } catch {}
