@@ -5,6 +5,7 @@ extension StrataCommand {
     /// `strata build ENV`: fetch, verify and unpack what is missing; print the snapshot id.
     struct Build: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "build",
             abstract: "Fetch, verify and unpack an environment's layers; print its snapshot id.",
             discussion: """
             Uses the lockfile as it is; a missing or stale one is re-locked (refused under --frozen).

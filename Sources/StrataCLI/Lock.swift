@@ -5,6 +5,7 @@ extension StrataCommand {
     /// `strata lock ENV [--check]`: resolve a manifest into its lockfile.
     struct Lock: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "lock",
             abstract: "Pin every input of an environment in its lockfile.",
             discussion: """
             Writes lockfiles/NAME.lock.json for envs/NAME.json (or NAME.lock.json beside a manifest

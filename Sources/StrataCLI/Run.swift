@@ -6,6 +6,7 @@ extension StrataCommand {
     /// `strata run ENV -- CMD ARGS…`: run a command in a fresh session.
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Run a command in a new session of an environment; exit with its status.",
             discussion: """
             The session is a writable overlay over the environment's read-only snapshot, in new
@@ -37,6 +38,7 @@ extension StrataCommand {
     /// `strata shell ENV`: the manifest's shell in a new session, on this terminal.
     struct Shell: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "shell",
             abstract: "Start the environment's shell (default /bin/sh) in a new session.",
             discussion: """
               strata shell busybox
