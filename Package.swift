@@ -16,7 +16,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(
-            name: "CArchive",
+            name: "CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(
             name: "CJSON", pkgConfig: "json-c",
@@ -28,14 +28,7 @@ let package = Package(
         .target(name: "StrataModel", dependencies: [
             "StrataJSON", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(
-            name: "StrataArchive", dependencies: ["CArchive", "StrataModel"],
-            // libarchive is linked statically: its shared library drags in libxml2, ICU,
-            // nettle and libstdc++, whose relocation cost ~1.6 ms on every `strata run`.
-            linkerSettings: [
-                .linkedLibrary(":libarchive.a"), .linkedLibrary(":libzstd.a"), .linkedLibrary(":liblz4.a"),
-                .linkedLibrary(":liblzma.a"), .linkedLibrary(":libbz2.a"), .linkedLibrary(":libz.a"),
-            ]),
+        .target(name: "StrataArchive", dependencies: ["CArchive", "StrataModel"]),
         .target(name: "StrataStore", dependencies: ["StrataModel", "StrataArchive"]),
         .target(name: "StrataOCI", dependencies: ["StrataModel", "StrataJSON"]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
