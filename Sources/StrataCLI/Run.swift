@@ -26,12 +26,8 @@ extension StrataCommand {
         func run() throws {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
-            let engine = try options.engine()
-            let environment = try options.load(env)
-            let lockfile = try engine.lockfileForUse(environment)
-            let status = try engine.run(environment, lockfile: lockfile,
-                                        options: RunOptions(argv: argv.isEmpty ? nil : argv, keep: keep, name: name))
-            throw ExitCode(status)
+            let invocation = RunInvocation(context: options.context, env: env, argv: argv, keep: keep, name: name)
+            throw ExitCode(try invocation.execute())
         }
     }
 

@@ -23,6 +23,9 @@ struct StrataCommand: ParsableCommand {
     /// convention) and renders strata's errors as one sentence.
     static func main() {
         do {
+            if let invocation = RunInvocation(fastPathArguments: Array(CommandLine.arguments.dropFirst())) {
+                throw ExitCode(try invocation.execute())
+            }
             var command = try parseAsRoot()
             try command.run()
         } catch let error as StrataError {
@@ -54,6 +57,17 @@ struct StoreOptions: ParsableArguments {
     var frozen = false
 
     @Option(name: .long, help: "Use this lockfile instead of the one beside the manifest.")
+    var lockfile: String?
+
+    var context: CommandContext { CommandContext(root: root, frozen: frozen, lockfile: lockfile) }
+    func engine() throws(StrataError) -> Engine { try context.engine() }
+    func load(_ argument: String) throws(StrataError) -> LoadedEnvironment { try context.load(argument) }
+}
+
+/// The store options once parsed, however they were parsed.
+struct CommandContext {
+    var root: String?
+    var frozen: Bool
     var lockfile: String?
 
     func engine() throws(StrataError) -> Engine {

@@ -27,6 +27,28 @@ import Testing
         #expect(missing.stderr.contains("/no/such/command"), "\(missing.stderr)")
     }
 
+    /// `run ENV -- CMD` skips ArgumentParser for start-up speed; every other shape goes
+    /// through it. Both must behave the same.
+    @Test func bothArgumentPathsAgree() throws {
+        let harness = try busybox()
+        defer { harness.cleanup() }
+        let fast = harness.strata(["run", "--root", harness.store, "--frozen", "bb", "--", "echo", "a", "--", "b"])
+        #expect(fast.status == 1, "frozen without a lockfile refuses: \(fast.stderr)")
+        #expect(harness.strata(["lock", "bb"]).status == 0)
+        let fastRun = harness.strata(["run", "--root", harness.store, "--frozen", "bb", "--", "echo", "a", "--", "b"])
+        #expect(fastRun.stdout == "a -- b\n", "\(fastRun.stderr)")
+        let parsed = harness.strata(["run", "bb", "echo", "no", "terminator"])
+        #expect(parsed.stdout == "no terminator\n", "\(parsed.stderr)")
+        let help = harness.strata(["run", "--help", "--", "x"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE"), "\(help.stdout)")
+        let unknown = harness.strata(["run", "--bogus", "bb", "--", "true"])
+        #expect(unknown.status == 2, "\(unknown.stderr)")
+        let named = harness.strata(["run", "--name", "n1", "bb", "--", "true"])
+        #expect(named.status == 0)
+        #expect(harness.strata(["run", "--name", "n1", "bb", "--", "true"]).stderr.contains("already exists"))
+    }
+
     @Test func stdinStreamsThrough() throws {
         let harness = try busybox()
         defer { harness.cleanup() }
