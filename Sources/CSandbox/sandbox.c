@@ -102,10 +102,16 @@ int csb_run(const struct csb_spec *spec, struct csb_result *result) {
     }
     int clone_errno = errno;
     if (pid > 0 && slot >= 0) session_pids[slot] = (sig_atomic_t)pid;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* While waiting, the forwarded signals must reach this thread even if the
+     * caller inherited them blocked (a supervisor's posix_spawn mask, say):
+     * otherwise a SIGTERM to strata would never reach the session. */
+    sigset_t waiting = old;
+    for (int i = 0; i < PARENT_SIGNAL_COUNT; i++) sigdelset(&waiting, parent_signals[i]);
+    pthread_sigmask(SIG_SETMASK, &waiting, NULL);
     close(report[1]);
     if (pid < 0) {
         close(report[0]);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         forward_end(slot);
         return failed(result, CSB_SETUP_FAILED, CSB_STEP_CLONE, clone_errno, 0);
     }
@@ -129,6 +135,7 @@ int csb_run(const struct csb_spec *spec, struct csb_result *result) {
     close(report[0]);
 
     /* Forwarding stops before the reap, so a recycled pid never gets a signal. */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     forward_end(slot);
     int status = 0;
     pid_t waited;

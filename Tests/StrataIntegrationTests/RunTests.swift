@@ -49,6 +49,27 @@ import Testing
         #expect(harness.strata(["run", "--name", "n1", "bb", "--", "true"]).stderr.contains("already exists"))
     }
 
+    /// A SIGTERM to strata reaches the command; strata exits with the command's status.
+    @Test func signalsAreForwarded() throws {
+        let harness = try busybox()
+        defer { harness.cleanup() }
+        #expect(harness.strata(["build", "bb"]).status == 0)
+        try harness.write("ready-dir/.keep", "")
+        try harness.manifest("sig", """
+        {"from": {"image": "oci:../images/busybox:latest"},
+         "mounts": [{"type": "bind", "source": "../ready-dir", "target": "/ready"}]}
+        """)
+        let process = try harness.start(["run", "sig", "--", "sh", "-c",
+                                         "trap 'exit 42' TERM; touch /ready/up; while true; do sleep 0.05; done"])
+        var waited = 0
+        while !FileManager.default.fileExists(atPath: harness.project + "/ready-dir/up"), waited < 200 {
+            usleep(50_000); waited += 1
+        }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 42)
+    }
+
     @Test func stdinStreamsThrough() throws {
         let harness = try busybox()
         defer { harness.cleanup() }
