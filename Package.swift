@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(
             name: "CJSON", pkgConfig: "json-c",
             providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "CLinux"),
         // The only code that runs between clone(2) and execve(2): C, async-signal-safe.
         .target(name: "CSandbox"),
 
@@ -28,8 +29,8 @@ let package = Package(
         .target(name: "StrataModel", dependencies: [
             "StrataJSON", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "StrataArchive", dependencies: ["CArchive", "StrataModel"]),
-        .target(name: "StrataStore", dependencies: ["StrataModel", "StrataArchive"]),
+        .target(name: "StrataArchive", dependencies: ["CArchive", "CLinux", "StrataModel"]),
+        .target(name: "StrataStore", dependencies: ["CLinux", "StrataModel", "StrataArchive"]),
         .target(name: "StrataOCI", dependencies: ["StrataModel", "StrataJSON"]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
         .target(name: "Strata", dependencies: [

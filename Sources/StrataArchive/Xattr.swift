@@ -1,31 +1,16 @@
+import CLinux
 import Glibc
 
-/// The xattr system calls, which the Glibc module does not export (`<sys/xattr.h>` is in
-/// neither it nor the CArchive shim). Looked up once from libc with their C signatures.
+/// The xattr system calls, through CLinux (Swift's Glibc module lacks `<sys/xattr.h>`).
 enum Xattr {
-    private typealias FSet = @convention(c) (Int32, UnsafePointer<CChar>, UnsafeRawPointer?, Int, Int32) -> Int32
-    private typealias LList = @convention(c) (UnsafePointer<CChar>, UnsafeMutablePointer<CChar>?, Int) -> Int
-    private typealias LGet = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int
-
-    private static let fsetxattr: FSet? = lookup("fsetxattr")
-    private static let llistxattr: LList? = lookup("llistxattr")
-    private static let lgetxattr: LGet? = lookup("lgetxattr")
-
-    private static func lookup<F>(_ name: String) -> F? {
-        guard let symbol = dlsym(nil, name) else { return nil }
-        return unsafeBitCast(symbol, to: F.self)
-    }
-
     /// `fsetxattr(2)`; returns 0 or -1 with errno set.
     static func set(fd: Int32, name: UnsafePointer<CChar>, value: UnsafeRawBufferPointer) -> Int32 {
-        guard let fsetxattr else { errno = ENOSYS; return -1 }
-        return fsetxattr(fd, name, value.baseAddress, value.count, 0)
+        CLinux.fsetxattr(fd, name, value.baseAddress, value.count, 0)
     }
 
     /// The xattrs of `path` itself (not following a symlink), sorted by name; nil with
     /// errno set on failure.
     static func list(path: [CChar]) -> [(name: String, value: [UInt8])]? {
-        guard let llistxattr, let lgetxattr else { errno = ENOSYS; return nil }
         var size = llistxattr(path, nil, 0)
         guard size >= 0 else { return errno == ENOTSUP ? [] : nil }
         var names = [CChar](repeating: 0, count: size + 1)

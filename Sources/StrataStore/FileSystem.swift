@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 /// Small wrappers over the system calls the store is built from. Every failure
@@ -124,26 +125,13 @@ enum FileSystem {
 
     // MARK: durability
 
-    private typealias SyncFSFunction = @convention(c) (Int32) -> Int32
-
-    /// glibc's syncfs(2) is declared only under _GNU_SOURCE, which Swift's Glibc
-    /// module does not see; the symbol itself is always there.
-    private static let syncfsFunction: SyncFSFunction? = {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "syncfs") else { return nil }
-        return unsafeBitCast(symbol, to: SyncFSFunction.self)
-    }()
-
     /// Flushes the file system holding `path`: an unpacked tree has too many
     /// files to fsync one by one before it is renamed into place.
     static func syncFileSystem(containing path: String) throws(StoreError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw failure(path, "open") }
         defer { close(fd) }
-        if let syncfs = syncfsFunction {
-            guard syncfs(fd) == 0 else { throw failure(path, "syncfs") }
-        } else {
-            sync()
-        }
+        guard syncfs(fd) == 0 else { throw failure(path, "syncfs") }
     }
 
     /// fsync(2) of a directory, so that a rename into it survives a power loss.
