@@ -26,16 +26,25 @@ root="$STRATA_ROOT/layers/$(head -1 "$STRATA_ROOT/snapshots/${snapshot#sha256:}"
 "$strata" run bb -- /bin/true
 bwrap --unshare-all --bind "$root" / --proc /proc --dev /dev /bin/true
 
-hyperfine -N --warmup 20 --runs "$runs" --export-json "$work/times.json" \
-  -n strata "$strata run bb -- /bin/true" \
-  -n bwrap "bwrap --unshare-all --bind $root / --proc /proc --dev /dev /bin/true" \
-  -n true "/bin/true" >/dev/null
+# The machines are shared and noisy: alternate short rounds of each command so
+# that drift hits both alike, and take medians over all rounds.
+rounds=$(( (runs + 39) / 40 ))
+for i in $(seq "$rounds"); do
+  hyperfine -N --warmup 5 --runs 40 --export-json "$work/round-$i.json" \
+    -n strata "$strata run bb -- /bin/true" \
+    -n bwrap "bwrap --unshare-all --bind $root / --proc /proc --dev /dev /bin/true" \
+    -n true "/bin/true" >/dev/null 2>&1
+done
 
-python3 - "$work/times.json" <<'PY'
-import json, sys
-results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-med = {name: results[name]["median"] * 1000 for name in results}
+python3 - "$work" "$rounds" <<'PY'
+import json, statistics, sys
+times = {}
+for i in range(1, int(sys.argv[2]) + 1):
+    for r in json.load(open(f"{sys.argv[1]}/round-{i}.json"))["results"]:
+        times.setdefault(r["command"], []).extend(r["times"])
+med = {name: statistics.median(t) * 1000 for name, t in times.items()}
 for name in ("strata", "bwrap", "true"):
-    print(f"{name:7s} median {med[name]:7.2f} ms  (mean {results[name]['mean']*1000:.2f}, stddev {results[name]['stddev']*1000:.2f})")
-print(f"ratio strata/bwrap: {med['strata'] / med['bwrap']:.2f}x")
+    t = sorted(times[name])
+    print(f"{name:7s} median {med[name]:6.2f} ms  p10 {t[len(t)//10]*1000:6.2f}  p90 {t[9*len(t)//10]*1000:6.2f}  ({len(t)} runs)")
+print(f"ratio strata/bwrap (medians): {med['strata'] / med['bwrap']:.2f}x")
 PY

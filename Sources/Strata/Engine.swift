@@ -1,3 +1,4 @@
+import Glibc
 import StrataModel
 import StrataStore
 
@@ -91,7 +92,6 @@ public struct Engine: Sendable {
     }
 }
 
-import Glibc
 
 func makeDirectory(_ path: String) throws(HostFile.Failure) {
     var current = ""

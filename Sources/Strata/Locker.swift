@@ -1,3 +1,4 @@
+import Glibc
 import StrataArchive
 import StrataModel
 import StrataOCI
@@ -68,7 +69,6 @@ struct Locker {
     }
 }
 
-import Glibc
 
 func fileSize(_ path: String) -> Int64 {
     var st = stat()

@@ -27,14 +27,14 @@ extension Lockfile {
     public static func decode(_ bytes: [UInt8], file: String) throws(LockfileError) -> Lockfile {
         let value: JSONValue
         do { value = try JSON.parse(bytes) } catch {
-            throw LockfileError(file: file, path: .root, problem: "is not valid JSON (\(error)); run `strata lock` to rewrite it")
+            throw LockfileError(file: file, path: .root, problem: "is not valid JSON (\(error))")
         }
         let reader = LockReader(file: file)
         let root = try reader.object(value, .root)
         let version = try reader.int(root, "lockfileVersion", .root)
         guard version == Lockfile.currentVersion else {
             throw LockfileError(file: file, path: JSONPath.root.appending("lockfileVersion"),
-                                problem: "version \(version) is not one this strata reads (\(Lockfile.currentVersion)); run `strata lock` to rewrite it")
+                                problem: "version \(version) is not one this strata reads (\(Lockfile.currentVersion))")
         }
         let platformPath = JSONPath.root.appending("platform")
         let platform = try reader.object(reader.field(root, "platform", .root), platformPath)
