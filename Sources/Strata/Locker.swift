@@ -12,6 +12,7 @@ import StrataStore
 /// their blobs already there.
 struct Locker {
     let store: Store
+    var cache: InputCache { InputCache(storeRoot: store.root) }
 
     func lock(_ environment: LoadedEnvironment) throws(StrataError) -> Lockfile {
         let paths = environment.paths
@@ -31,14 +32,8 @@ struct Locker {
                 let (digest, size) = try archiveCopy(source: paths.resolve(from), target: to)
                 layers.append(LockedLayer(source: .copy(from: from, to: to), digest: digest, diffID: digest, size: size))
             case .tar(let path):
-                let file = paths.resolve(path)
-                let pinned: (digest: Digest, size: Int64)
-                do { pinned = try HostFile.digest(of: file) } catch {
-                    throw .input(path: file, reason: "cannot read the tarball of a \"tar\" step: \(error.reason)")
-                }
-                let diffID: Digest
-                do { diffID = try TarDigest.diffID(ofArchiveAt: file) } catch { throw .archive(path: file, error) }
-                layers.append(LockedLayer(source: .tar(path: path), digest: pinned.digest, diffID: diffID, size: pinned.size))
+                let (digest, diffID, size) = try digestTarball(paths.resolve(path))
+                layers.append(LockedLayer(source: .tar(path: path), digest: digest, diffID: diffID, size: size))
             }
         }
         return Lockfile(manifestDigest: environment.manifestDigest, platform: .current, base: base, layers: layers)
@@ -48,8 +43,49 @@ struct Locker {
         do { return try OCILayout.resolve(layout: layout, tag: tag) } catch { throw .image(error) }
     }
 
-    /// Archives a copied tree deterministically into the store; returns the blob's digest and size.
+    /// A tarball's file digest, diff id (its decompressed stream's digest) and size.
+    func digestTarball(_ file: String) throws(StrataError) -> (Digest, Digest, Int64) {
+        var info = stat()
+        guard stat(file, &info) == 0 else {
+            throw .input(path: file, reason: "cannot read the tarball of a \"tar\" step: \(String(cString: strerror(errno)))")
+        }
+        let key = InputCache.fileKey("tar", path: file, info)
+        if let values = cache.lookup(key), values.count == 3, let digest = try? Digest(parsing: values[0]),
+           let diffID = try? Digest(parsing: values[1]), let size = Int64(values[2]) {
+            return (digest, diffID, size)
+        }
+        let pinned: (digest: Digest, size: Int64)
+        do { pinned = try HostFile.digest(of: file) } catch {
+            throw .input(path: file, reason: "cannot read the tarball of a \"tar\" step: \(error.reason)")
+        }
+        let diffID: Digest
+        do { diffID = try TarDigest.diffID(ofArchiveAt: file) } catch { throw .archive(path: file, error) }
+        cache.record(key, [pinned.digest.description, diffID.description, String(pinned.size)],
+                     newestChange: Int(info.st_ctim.tv_sec))
+        return (pinned.digest, diffID, pinned.size)
+    }
+
+    /// Archives a copied tree deterministically into the store; returns the blob's digest
+    /// and size. A tree whose fingerprint is cached is not archived again.
     func archiveCopy(source: String, target: String) throws(StrataError) -> (Digest, Int64) {
+        let fingerprint: (digest: Digest, newestChange: Int)
+        do { fingerprint = try TreeArchiver.fingerprint(source: source, target: target) } catch {
+            if case .unreadable(_, let reason) = error {
+                throw .input(path: source, reason: "cannot copy it into the environment: \(reason)")
+            }
+            throw .archive(path: source, error)
+        }
+        let key = Digest.sha256(of: Array("copy \(source) \(target) \(fingerprint.digest)".utf8))
+        if let values = cache.lookup(key), values.count == 2, let digest = try? Digest(parsing: values[0]),
+           let size = Int64(values[1]) {
+            return (digest, size)
+        }
+        let (digest, size) = try archiveTree(source: source, target: target)
+        cache.record(key, [digest.description, String(size)], newestChange: fingerprint.newestChange)
+        return (digest, size)
+    }
+
+    func archiveTree(source: String, target: String) throws(StrataError) -> (Digest, Int64) {
         let temporary = store.temporaryPath("copy")
         let digest: Digest
         do { digest = try TreeArchiver.archive(source: source, target: target, to: temporary) } catch {

@@ -17,6 +17,17 @@ public enum TreeArchiver {
     }
 
     private static func archiveInLocale(_ source: String, _ target: String, _ output: String) throws(ArchiveError) -> Digest {
+        let items = try collectItems(source: source, target: target)
+        let writer = try TarWriter(sink: try HashingFileSink(path: output))
+        var firstLink: [FileIdentity: [UInt8]] = [:]
+        for item in items {
+            try write(item, to: writer, hardlinks: &firstLink)
+        }
+        return try writer.close()
+    }
+
+    /// Every entry the tar of `source` at `target` will hold, sorted by name.
+    private static func collectItems(source: String, target: String) throws(ArchiveError) -> [TreeItem] {
         guard target.hasPrefix("/") else {
             throw .unsafeEntry(entry: target, reason: "the target must be an absolute path")
         }
@@ -45,13 +56,39 @@ public enum TreeArchiver {
             try collect(directory: sourceHost, name: rootName, into: &items)
         }
         items.sort { $0.name.lexicographicallyPrecedes($1.name) }
+        return items
+    }
 
-        let writer = try TarWriter(sink: try HashingFileSink(path: output))
-        var firstLink: [FileIdentity: [UInt8]] = [:]
+
+    /// A digest of what `lstat` says about every entry of the tree (names, types, modes,
+    /// owners, sizes, mtimes, ctimes, inodes, symlink targets): equal fingerprints mean
+    /// the tree was not touched, without reading any file. `newestChange` is the latest
+    /// ctime in seconds, so callers can refuse to trust a tree changed a moment ago
+    /// (timestamps are coarser than the writes they describe).
+    public static func fingerprint(source: String, target: String) throws(ArchiveError) -> (digest: Digest, newestChange: Int) {
+        let items = try collectItems(source: source, target: target)
+        var hasher = SHA256Stream()
+        var newest = 0
         for item in items {
-            try write(item, to: writer, hardlinks: &firstLink)
+            var record = item.name + [0]
+            if let info = item.info, let host = item.host {
+                newest = max(newest, Int(info.st_ctim.tv_sec))
+                let fields: [Int] = [
+                    Int(info.st_mode), Int(info.st_uid), Int(info.st_gid), Int(info.st_size), Int(info.st_ino),
+                    Int(info.st_dev), Int(info.st_nlink), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec),
+                    Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec),
+                ]
+                record += Array(fields.map(String.init).joined(separator: " ").utf8)
+                if (info.st_mode & S_IFMT) == S_IFLNK {
+                    var link = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                    let length = readlink(host, &link, Int(PATH_MAX))
+                    if length > 0 { record += [0] + link[0..<length].map { UInt8(bitPattern: $0) } }
+                }
+            }
+            record.append(0x0a)
+            hasher.update(record)
         }
-        return try writer.close()
+        return (hasher.finalize(), newest)
     }
 
     private static func collect(directory: [CChar], name: [UInt8], into items: inout [TreeItem]) throws(ArchiveError) {

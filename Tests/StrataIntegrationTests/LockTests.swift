@@ -102,6 +102,31 @@ import Testing
         #expect(harness.strata(["lock", "app", "--check"]).status == 0)
     }
 
+    /// Settled inputs are remembered by their stat fingerprint; any change to them
+    /// still makes the lock stale.
+    @Test func cachedInputDigestsStillSeeChanges() throws {
+        let harness = try project()
+        defer { harness.cleanup() }
+        sleep(3)  // let the inputs settle, so that their digests are cached
+        #expect(harness.strata(["lock", "app"]).status == 0)
+        let cached = try FileManager.default.contentsOfDirectory(atPath: harness.store + "/cache/inputs")
+        #expect(cached.count == 2, "a copied tree and a tarball: \(cached)")
+        #expect(harness.strata(["lock", "app", "--check"]).status == 0)
+
+        try harness.write("files/sub/b.txt", "betA\n")  // same size, new content
+        let copied = harness.strata(["lock", "app", "--check"])
+        #expect(copied.status == 1, "\(copied.stderr)")
+        #expect(copied.stderr.contains("copied ../files changed"), "\(copied.stderr)")
+        #expect(harness.strata(["lock", "app"]).status == 0)
+
+        let tarball = harness.project + "/images/busybox-rootfs.tar.gz"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: tarball))
+        bytes.append(contentsOf: [UInt8](repeating: 0, count: 1024))  // more end-of-archive padding
+        try bytes.write(to: URL(fileURLWithPath: tarball))
+        let tar = harness.strata(["lock", "app", "--check"])
+        #expect(tar.status != 0, "\(tar.stderr)")
+    }
+
     @Test func lockfileLocations() throws {
         let harness = try project()
         defer { harness.cleanup() }
