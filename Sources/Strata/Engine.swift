@@ -45,9 +45,16 @@ public struct Engine: Sendable {
 
     /// The lockfile the inputs resolve to now, and why the one on disk differs (nil: it does not).
     func assess(_ environment: LoadedEnvironment) throws(StrataError) -> (fresh: Lockfile, reason: String?) {
-        let existing = try readLockfile(environment.paths.lockfile)
+        let existing: Lockfile?
+        var unreadable: String?
+        do { existing = try readLockfile(environment.paths.lockfile) } catch {
+            // A damaged lockfile is just a stale one: re-locking (or --frozen) decides.
+            guard case .lockfile(let problem) = error else { throw error }
+            existing = nil
+            unreadable = "it cannot be read: \(problem.path): \(problem.problem)"
+        }
         let fresh = try Locker(store: store).lock(environment)
-        guard let existing else { return (fresh, "there is no lockfile yet") }
+        guard let existing else { return (fresh, unreadable ?? "there is no lockfile yet") }
         if existing.manifestDigest != environment.manifestDigest { return (fresh, "the manifest changed since it was locked") }
         if existing.platform != fresh.platform {
             return (fresh, "it was locked for \(existing.platform), this machine is \(fresh.platform)")

@@ -127,6 +127,19 @@ import Testing
         #expect(tar.status != 0, "\(tar.stderr)")
     }
 
+    @Test func damagedLockfileIsStale() throws {
+        let harness = try project()
+        defer { harness.cleanup() }
+        try harness.write("lockfiles/app.lock.json", "{ not json")
+        let frozen = harness.strata(["build", "--frozen", "app"])
+        #expect(frozen.status == 1)
+        #expect(frozen.stderr.contains("cannot be read"), "\(frozen.stderr)")
+        #expect(try harness.read("lockfiles/app.lock.json") == "{ not json", "frozen never rewrites")
+        let relocked = harness.strata(["build", "app"])
+        #expect(relocked.status == 0, "\(relocked.stderr)")
+        #expect(harness.strata(["lock", "--check", "app"]).status == 0)
+    }
+
     @Test func lockfileLocations() throws {
         let harness = try project()
         defer { harness.cleanup() }
