@@ -15,9 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
-        .systemLibrary(
-            name: "CArchive", pkgConfig: "libarchive",
-            providers: [.apt(["libarchive-dev"])]),
+        // No pkgConfig and no `link` in the module map: StrataArchive chooses the linkage.
+        .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev", "libzstd-dev", "liblz4-dev"])]),
         .systemLibrary(
             name: "CJSON", pkgConfig: "json-c",
             providers: [.apt(["libjson-c-dev"])]),
@@ -29,7 +28,23 @@ let package = Package(
         .target(name: "StrataModel", dependencies: [
             "StrataJSON", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "StrataArchive", dependencies: ["CArchive", "CLinux", "StrataModel"]),
+        .target(
+            name: "StrataArchive", dependencies: ["CArchive", "CLinux", "StrataModel"],
+            linkerSettings: [
+                // Release (what users run) links libarchive statically: the shared library
+                // loads libxml2, ICU and nettle, whose relocation costs ~1.6 ms on every
+                // `strata run`. Only the tar reader/writer and five decompressors are used,
+                // and release links drop the rest (--gc-sections); debug links keep every
+                // pulled object, whose xar/crypto parts need those libraries, so tests link
+                // the shared libarchive of the same package.
+                .linkedLibrary("archive", .when(configuration: .debug)),
+                .linkedLibrary(":libarchive.a", .when(configuration: .release)),
+                .linkedLibrary(":libzstd.a", .when(configuration: .release)),
+                .linkedLibrary(":liblz4.a", .when(configuration: .release)),
+                .linkedLibrary(":liblzma.a", .when(configuration: .release)),
+                .linkedLibrary(":libbz2.a", .when(configuration: .release)),
+                .linkedLibrary(":libz.a", .when(configuration: .release)),
+            ]),
         .target(name: "StrataStore", dependencies: ["CLinux", "StrataModel", "StrataArchive"]),
         .target(name: "StrataOCI", dependencies: ["StrataModel", "StrataJSON"]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
