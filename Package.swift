@@ -16,7 +16,7 @@ let package = Package(
     ],
     targets: [
         // No pkgConfig and no `link` in the module map: StrataArchive chooses the linkage.
-        .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev", "libzstd-dev", "liblz4-dev"])]),
+        .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev", "libzstd-dev", "liblz4-dev", "liblzma-dev", "libbz2-dev", "zlib1g-dev"])]),
         .systemLibrary(
             name: "CJSON", pkgConfig: "json-c",
             providers: [.apt(["libjson-c-dev"])]),
