@@ -47,6 +47,8 @@ let package = Package(
             ]),
         .target(name: "StrataStore", dependencies: ["CLinux", "StrataModel", "StrataArchive"]),
         .target(name: "StrataOCI", dependencies: ["StrataModel", "StrataJSON"]),
+        // Debian archives as a layer source (issue 3): versions, relations, indexes.
+        .target(name: "StrataDebian", dependencies: ["StrataModel"]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
         .target(name: "Strata", dependencies: [
             "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox",
@@ -57,6 +59,7 @@ let package = Package(
 
         .testTarget(name: "StrataJSONTests", dependencies: ["StrataJSON"]),
         .testTarget(name: "StrataModelTests", dependencies: ["StrataModel"]),
+        .testTarget(name: "StrataDebianTests", dependencies: ["StrataDebian"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataModel", "StrataArchive"]),
