@@ -93,6 +93,10 @@ extension Store {
             let outcome: Result<Void, StoreError>
             do throws(StoreError) {
                 try removeSessionFiles(record, requestedAs: idOrName)
+                // Unlike other lock files this one can go: session ids are never reused, so
+                // whoever still waits on it afterwards finds no session and stops. Without
+                // this, every `strata run` would leave a file in `locks/`.
+                _ = unlink(lockPath("session-" + record.id))
                 outcome = .success(())
             } catch {
                 outcome = .failure(error)

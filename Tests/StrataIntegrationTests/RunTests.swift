@@ -141,6 +141,8 @@ import Testing
         }
         let sessions = try FileManager.default.contentsOfDirectory(atPath: harness.store + "/sessions")
         #expect(sessions.isEmpty, "sessions are removed after run: \(sessions)")
+        let locks = try FileManager.default.contentsOfDirectory(atPath: harness.store + "/locks")
+        #expect(!locks.contains { $0.hasPrefix("session-") }, "no lock file per run is left behind: \(locks)")
     }
 
     @Test func keptSessionSurvives() throws {
