@@ -93,7 +93,11 @@ public struct PackageIndex: Sendable {
         var records: [PackageRecord] = []
         // bookworm main: ~790 bytes a stanza; a close guess saves the array's regrowth copies.
         records.reserveCapacity(raw.count / 700 + 16)
-        var fields = [RawField](repeating: RawField(nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0, line: 0, isMultiline: false), count: 15)
+        // One slot per kept field, reused for every stanza: no allocation or reference
+        // counting per stanza.
+        let fields = UnsafeMutablePointer<RawField>.allocate(capacity: 15)
+        defer { fields.deallocate() }
+        fields.initialize(repeating: RawField(nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0, line: 0, isMultiline: false), count: 15)
         while scanner.startParagraph() {
             let first = scanner.line
             var seen: UInt32 = 0
@@ -137,7 +141,7 @@ public struct PackageIndex: Sendable {
         }
     }
 
-    private static func record(_ fields: [RawField], seen: UInt32, line: Int, _ s: ControlScanner) throws(ControlFileError) -> PackageRecord {
+    private static func record(_ fields: UnsafeMutablePointer<RawField>, seen: UInt32, line: Int, _ s: ControlScanner) throws(ControlFileError) -> PackageRecord {
         func has(_ slot: Slot) -> Bool { seen & (UInt32(1) << UInt32(slot.rawValue)) != 0 }
         func text(_ slot: Slot) throws(ControlFileError) -> String? {
             guard has(slot) else { return nil }
