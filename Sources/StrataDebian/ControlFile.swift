@@ -66,7 +66,8 @@ public struct ControlParagraph: Sendable {
         }
     }
 
-    /// The value of field `name` (see `ControlField.value(in:)`), or nil if absent.
+    /// The value of field `name` (see `ControlField.value(in:)`), or nil if absent or not
+    /// UTF-8; `value(_:)` tells the two apart.
     public subscript(name: String) -> String? {
         guard let field = field(name) else { return nil }
         return try? field.value(in: self)
@@ -76,6 +77,16 @@ public struct ControlParagraph: Sendable {
     public func value(_ name: String) throws(ControlFileError) -> String? {
         guard let field = field(name) else { return nil }
         return try field.value(in: self)
+    }
+
+    /// Whether nothing but whitespace follows the colon on the field's own line.
+    func firstLineIsEmpty(_ field: ControlField) -> Bool {
+        var p = field.valueRange.lowerBound
+        while p < field.valueRange.upperBound, storage[p] != 0x0A {
+            if !ControlScanner.isSpace(storage[p]) { return false }
+            p += 1
+        }
+        return true
     }
 
     /// The field names in document order, as written.

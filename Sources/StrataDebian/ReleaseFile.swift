@@ -81,9 +81,11 @@ public struct ReleaseFile: Sendable, Hashable {
         sha256 = []
         if let field = p.field("SHA256") {
             let lines = try field.lines(in: p)
+            // The list starts on the line after `SHA256:` unless a value sits on that line
+            // (numbers are approximate only when comment lines interleave the list).
+            let firstLine = p.firstLineIsEmpty(field) ? field.line + 1 : field.line
             for (i, line) in lines.enumerated() {
-                // The first list line is the one after `SHA256:` unless a value sat on that line.
-                let lineNumber = field.line + i + 1
+                let lineNumber = firstLine + i
                 let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
                 guard parts.count == 3, let size = PackageIndex.decimal(String(parts[1])), Self.isRelativePath(parts[2]) else {
                     throw .invalidValue(field: "SHA256", value: line, package: nil, line: lineNumber)

@@ -107,6 +107,9 @@ import StrataModel
         #expect(throws: ControlFileError.invalidValue(field: "SHA256", value: "abc 12 main/Packages", package: nil, line: 3)) {
             try ReleaseFile(parsing: Array("Suite: stable\nSHA256:\n abc 12 main/Packages\n".utf8))
         }
+        #expect(throws: ControlFileError.invalidValue(field: "SHA256", value: "abc 12 main/Packages", package: nil, line: 2)) {
+            try ReleaseFile(parsing: Array("Suite: stable\nSHA256: abc 12 main/Packages\n".utf8))
+        }
         let hex = String(repeating: "0", count: 64)
         #expect(throws: ControlFileError.self) {
             try ReleaseFile(parsing: Array("Suite: stable\nSHA256:\n \(hex) 12 ../../etc/passwd\n".utf8))
