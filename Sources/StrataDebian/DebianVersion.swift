@@ -20,13 +20,17 @@ public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvert
     private let revisionStart: Int32
 
     /// Parses `text` the way dpkg's `parseversion` does; leading and trailing blanks are ignored.
-    public init(_ text: some StringProtocol) throws(DebianVersionError) {
-        let original = String(text)
-        var string = original
+    public init(_ text: String) throws(DebianVersionError) {
+        var string = text
         let parsed = string.withUTF8 { bytes in
-            Result { () throws(DebianVersionError) in try DebianVersion(utf8: bytes, text: original) }
+            Result { () throws(DebianVersionError) in try DebianVersion(utf8: bytes, text: text) }
         }
         self = try parsed.get()
+    }
+
+    /// Parses `text` the way dpkg's `parseversion` does; leading and trailing blanks are ignored.
+    public init(_ text: Substring) throws(DebianVersionError) {
+        try self.init(String(text))
     }
 
     /// Builds a version from UTF-8 bytes (the relation parser's path: it has the bytes in hand);

@@ -190,14 +190,24 @@ public struct RelationList: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses a field's value. An empty or blank value is an empty list.
-    public init(parsing text: some StringProtocol) throws(RelationError) {
+    public init(parsing text: String) throws(RelationError) {
+        self.clauses = try Self.parse(text).get()
+    }
+
+    /// Parses a field's value held in a larger text (a stanza, a whole index).
+    public init(parsing text: Substring) throws(RelationError) {
+        self.clauses = try Self.parse(text).get()
+    }
+
+    // Concrete public entry points, so that callers in other modules reach a specialized
+    // parser rather than a generic one dispatched through StringProtocol's witness table.
+    private static func parse(_ text: some StringProtocol) -> Result<[RelationClause], RelationError> {
         func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<[RelationClause], RelationError> {
             var parser = RelationParser(bytes: bytes, text: text)
             return parser.parseList()
         }
         // Native strings and substrings are contiguous UTF-8; the copy is only a fallback.
-        let parsed = text.utf8.withContiguousStorageIfAvailable(parse) ?? Array(text.utf8).withUnsafeBufferPointer(parse)
-        self.clauses = try parsed.get()
+        return text.utf8.withContiguousStorageIfAvailable(parse) ?? Array(text.utf8).withUnsafeBufferPointer(parse)
     }
 
     /// The field as it applies on `architecture`: alternatives whose architecture list excludes
@@ -354,29 +364,47 @@ private struct RelationParser<Text: StringProtocol> {
     /// Reads a run of characters up to whitespace or one of the field's punctuation marks.
     private mutating func word() -> Range<Int> {
         let start = position
-        while position < bytes.count {
-            switch bytes[position] {
-            case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ","), UInt8(ascii: "|"), UInt8(ascii: ":"),
-                UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "["), UInt8(ascii: "]"),
-                UInt8(ascii: "<"), UInt8(ascii: ">"):
-                return start..<position
-            default:
-                position += 1
-            }
-        }
+        while position < bytes.count, !Self.isDelimiter(bytes[position]) { position += 1 }
         return start..<position
     }
 
+    @inline(__always)
     private static func isLowerAlphanumeric(_ c: UInt8) -> Bool {
         (c &- UInt8(ascii: "a") < 26) || DebianVersion.isDigit(c)
     }
 
-    private static func isPackageName(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        // Policy 5.6.1: lowercase letters, digits, + - . ; starting with a letter or digit.
-        guard let first = name.first, isLowerAlphanumeric(first) else { return false }
-        return name.allSatisfy {
-            isLowerAlphanumeric($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
+    private static func isDelimiter(_ c: UInt8) -> Bool {
+        switch c {
+        case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ","), UInt8(ascii: "|"), UInt8(ascii: ":"),
+            UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "["), UInt8(ascii: "]"),
+            UInt8(ascii: "<"), UInt8(ascii: ">"):
+            return true
+        default:
+            return false
         }
+    }
+
+    /// Reads a package name, validating as it goes (policy 5.6.1: lowercase letters, digits,
+    /// `+ - .`, starting with a letter or digit): one pass, since every relation has a name.
+    private mutating func packageName() throws(Failure) -> String {
+        let start = position
+        while position < bytes.count {
+            let c = bytes[position]
+            guard Self.isLowerAlphanumeric(c) || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
+            else { break }
+            position += 1
+        }
+        if position < bytes.count, !Self.isDelimiter(bytes[position]) {
+            // A character no name may hold: report the whole word it is part of.
+            position = start
+            let range = word()
+            throw Failure(offset: start, problem: .invalidPackageName(string(range)))
+        }
+        if position == start { throw Failure(offset: start, problem: .missingPackageName) }
+        guard Self.isLowerAlphanumeric(bytes[start]) else {
+            throw Failure(offset: start, problem: .invalidPackageName(string(start..<position)))
+        }
+        return string(start..<position)
     }
 
     private static func isArchitectureName(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -387,13 +415,7 @@ private struct RelationParser<Text: StringProtocol> {
 
     private mutating func parseRelation() throws(Failure) -> Relation {
         skipSpace()
-        let nameRange = word()
-        if nameRange.isEmpty { throw Failure(offset: position, problem: .missingPackageName) }
-        let nameBytes = UnsafeBufferPointer(rebasing: bytes[nameRange])
-        guard Self.isPackageName(nameBytes) else {
-            throw Failure(offset: nameRange.lowerBound, problem: .invalidPackageName(string(nameRange)))
-        }
-        let name = string(nameRange)
+        let name = try packageName()
 
         var qualifier: ArchitectureQualifier? = nil
         if peek == UInt8(ascii: ":") {
