@@ -242,6 +242,36 @@ import Testing
         #expect(try DebianVersion("1." + String(repeating: "0", count: 300) + long) == a)
     }
 
+    /// Over many random versions from an alphabet rich in zeros and separators: the order is a
+    /// total order (antisymmetric, transitive through sorting) and equal versions hash alike.
+    @Test func orderIsTotalAndHashingConsistent() throws {
+        var rng = SystemRandomNumberGenerator()
+        let upstreamChars = Array("000.1~a+-:")
+        var versions: [DebianVersion] = []
+        while versions.count < 600 {
+            var text = ["", "0:", "1:"].randomElement(using: &rng)! + ["0", "1", "00"].randomElement(using: &rng)!
+            for _ in 0..<Int.random(in: 0...5, using: &rng) { text.append(upstreamChars.randomElement(using: &rng)!) }
+            if let v = try? DebianVersion(text) { versions.append(v) }
+        }
+        var equalPairs = 0
+        for a in versions {
+            for b in versions {
+                let ab = DebianVersion.compare(a, b)
+                #expect(ab == -DebianVersion.compare(b, a))
+                if ab == 0 {
+                    equalPairs += 1
+                    #expect(a.hashValue == b.hashValue, "\(a) == \(b)")
+                }
+            }
+        }
+        #expect(equalPairs > versions.count)  // some distinct texts were equal versions
+        let sorted = versions.sorted()
+        for (a, b) in zip(sorted, sorted.dropFirst()) { #expect(a <= b) }
+        for i in stride(from: 0, to: sorted.count, by: 7) {
+            for j in stride(from: i, to: sorted.count, by: 11) { #expect(sorted[i] <= sorted[j]) }
+        }
+    }
+
     /// Random versions from a small alphabet, compared by dpkg itself, when dpkg is installed.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/dpkg")))
     func agreesWithDpkgOnRandomVersions() throws {
