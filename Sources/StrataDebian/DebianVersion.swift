@@ -8,7 +8,7 @@
 /// `description` keeps the text as written (without surrounding blanks).
 public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The version as written, without leading or trailing blanks.
-    public let description: String
+    public private(set) var description: String
     /// The epoch; 0 when the text has none.
     public let epoch: Int
     // UTF-8 offsets into `description`: the upstream version is [upstreamStart, upstreamEnd),
@@ -26,6 +26,8 @@ public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvert
             Result { () throws(DebianVersionError) in try DebianVersion(utf8: bytes, text: text) }
         }
         self = try parsed.get()
+        // Keep the caller's string when nothing was trimmed: no second copy of a long version.
+        if description.utf8.count == text.utf8.count { description = text }
     }
 
     /// Parses `text` the way dpkg's `parseversion` does; leading and trailing blanks are ignored.
@@ -76,12 +78,25 @@ public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvert
         while start < end, isBlank(bytes[start]) { start += 1 }
         while end > start, isBlank(bytes[end - 1]) { end -= 1 }
         if start == end { return fail(.empty) }
-        for i in start..<end where isBlank(bytes[i]) { return fail(.embeddedBlank) }
+        // One pass finds the separators: the epoch ends at the FIRST colon (later colons belong
+        // to the upstream version), the revision starts after the LAST hyphen.
+        var firstColon = -1
+        var lastHyphen = -1
+        for i in start..<end {
+            let c = bytes[i]
+            if c == UInt8(ascii: ":") {
+                if firstColon < 0 { firstColon = i }
+            } else if c == UInt8(ascii: "-") {
+                lastHyphen = i
+            } else if isBlank(c) {
+                return fail(.embeddedBlank)
+            }
+        }
 
-        // The epoch ends at the first colon: later colons belong to the upstream version.
         var epoch = 0
         var upstreamStart = start
-        if let colon = (start..<end).first(where: { bytes[$0] == UInt8(ascii: ":") }) {
+        if firstColon >= 0 {
+            let colon = firstColon
             if colon == start { return fail(.emptyEpoch) }
             for i in start..<colon {
                 // Digits only: strtol would also take a sign or leading blanks, policy does not.
@@ -95,13 +110,14 @@ public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvert
             upstreamStart = colon + 1
         }
 
-        // The revision starts after the LAST hyphen, so the upstream version may contain hyphens.
+        // A hyphen before the epoch's colon was refused above, so the last one is the upstream
+        // version's; the upstream version itself may contain hyphens.
         var upstreamEnd = end
         var revisionStart = end
-        if let hyphen = (upstreamStart..<end).last(where: { bytes[$0] == UInt8(ascii: "-") }) {
-            if hyphen + 1 == end { return fail(.emptyRevision) }
-            upstreamEnd = hyphen
-            revisionStart = hyphen + 1
+        if lastHyphen >= upstreamStart {
+            if lastHyphen + 1 == end { return fail(.emptyRevision) }
+            upstreamEnd = lastHyphen
+            revisionStart = lastHyphen + 1
         }
         if upstreamStart == upstreamEnd { return fail(.emptyUpstreamVersion) }
         if !isDigit(bytes[upstreamStart]) { return fail(.upstreamVersionDoesNotStartWithDigit) }
