@@ -214,6 +214,8 @@ public struct RelationList: Sendable, Hashable, CustomStringConvertible {
     /// it are dropped, and so are clauses left without alternatives (as dpkg-dev reduces
     /// Build-Depends). Alternatives without a list always stay.
     public func forArchitecture(_ architecture: String) -> RelationList {
+        // Binary packages' fields carry no architecture lists: nothing to copy then.
+        guard clauses.contains(where: { $0.contains { $0.architectureRestriction != nil } }) else { return self }
         var kept: [RelationClause] = []
         kept.reserveCapacity(clauses.count)
         for clause in clauses {

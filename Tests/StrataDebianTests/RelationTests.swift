@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import StrataDebian
@@ -91,6 +92,8 @@ import Testing
         #expect(hurd.clauses.map { $0.map(\.name) } == [["libc-dev"], ["hello"]])
         let kfreebsd = list.forArchitecture("kfreebsd-amd64")
         #expect(kfreebsd.clauses.map { $0.map(\.name) } == [["libc-dev"], ["libkvm-dev"], ["valgrind"], ["gcc-multilib"], ["hello"]])
+        let plain = try parse("libc6 (>= 2.36), a | b")
+        #expect(plain.forArchitecture("arm64") == plain)
         #expect(ArchitectureRestriction(isNegated: false, architectures: ["any-amd64"]).includes("x32"))
         #expect(ArchitectureRestriction(isNegated: false, architectures: ["any-arm"]).includes("armhf"))
         #expect(!ArchitectureRestriction(isNegated: false, architectures: ["any-arm"]).includes("arm64"))
@@ -200,5 +203,46 @@ import Testing
             clauses += try RelationList(parsing: i % 2 == 0 ? field : "libfoo\(i) (= 1.\(i)-1)").clauses.count
         }
         #expect(clauses == 31_500 * 5 + 31_500)
+    }
+
+    static let hostIndex = "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4"
+
+    /// Every relationship field and version of the host's bookworm index (when the host has one
+    /// and lz4 to read it) parses; a sample prints back to text that parses to the same value.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: hostIndex)
+        && FileManager.default.isExecutableFile(atPath: "/usr/bin/lz4")))
+    func parsesEveryFieldOfTheHostsBookwormIndex() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/lz4")
+        process.arguments = ["-dc", Self.hostIndex]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let relationFields: Set<Substring> = ["Depends", "Pre-Depends", "Recommends", "Suggests", "Enhances", "Conflicts", "Breaks", "Provides", "Replaces"]
+        var fields: [(name: Substring, value: String)] = []
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            if line.first == " ", !fields.isEmpty {
+                fields[fields.count - 1].value += "\n" + line
+            } else if let colon = line.firstIndex(of: ":") {
+                fields.append((line[..<colon], String(line[line.index(after: colon)...])))
+            }
+        }
+        var relations = 0
+        var versions = 0
+        for (name, value) in fields {
+            if relationFields.contains(name) {
+                let list = try RelationList(parsing: value)
+                // The round trip on a sample: every field of it would double a debug run.
+                if relations % 16 == 0 { #expect(try RelationList(parsing: list.description) == list) }
+                relations += 1
+            } else if name == "Version" {
+                _ = try DebianVersion(value)
+                versions += 1
+            }
+        }
+        #expect(relations > 50_000)
+        #expect(versions > 50_000)
     }
 }
