@@ -169,6 +169,27 @@ public enum ControlFileError: Error, Equatable, Sendable {
     case malformedClearSignature(String, line: Int)
 }
 
+extension ControlFileError {
+    /// The same error with its line moved by `offset` (for a chunk parsed on its own).
+    func shiftingLines(by offset: Int) -> ControlFileError {
+        guard offset != 0 else { return self }
+        switch self {
+        case .missingColon(let line): return .missingColon(line: line + offset)
+        case .emptyFieldName(let line): return .emptyFieldName(line: line + offset)
+        case .invalidFieldName(let name, let line): return .invalidFieldName(name, line: line + offset)
+        case .continuationWithoutField(let line): return .continuationWithoutField(line: line + offset)
+        case .duplicateField(let name, let line): return .duplicateField(name, line: line + offset)
+        case .invalidUTF8(let line): return .invalidUTF8(line: line + offset)
+        case .missingField(let field, let package, let line): return .missingField(field, package: package, line: line + offset)
+        case .invalidValue(let field, let value, let package, let line):
+            return .invalidValue(field: field, value: value, package: package, line: line + offset)
+        case .unexpectedParagraph(let line): return .unexpectedParagraph(line: line + offset)
+        case .notClearSigned: return self
+        case .malformedClearSignature(let reason, let line): return .malformedClearSignature(reason, line: line + offset)
+        }
+    }
+}
+
 @inline(__always) func asciiLower(_ byte: UInt8) -> UInt8 {
     byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
 }

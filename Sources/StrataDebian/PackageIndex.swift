@@ -1,3 +1,5 @@
+import Dispatch
+import Glibc
 import StrataModel
 
 /// One binary package of a `Packages` index: what a resolver and a downloader need.
@@ -88,11 +90,95 @@ public struct PackageIndex: Sendable {
         case recommends, conflicts, breaks, provides, filename, size, sha256
     }
 
+    /// Indexes smaller than this are parsed on one thread: splitting would cost more than it saves.
+    static let parallelThreshold = 4 << 20
+
     static func parseRecords(_ raw: UnsafeRawBufferPointer) throws(ControlFileError) -> [PackageRecord] {
-        var scanner = ControlScanner(raw)
+        let scanner = ControlScanner(raw)
+        let chunks = Self.chunks(of: scanner, count: raw.count >= parallelThreshold ? min(Self.processorCount(), 8) : 1)
+        if chunks.count == 1 {
+            return try parseChunk(ControlScanner(base: scanner.base, start: 0, end: scanner.end, line: 1)).records
+        }
+        // Stanzas never span a blank line, so chunks cut after one parse independently; each
+        // numbers its lines from 1 and is shifted by the lines of the chunks before it.
+        let results = UnsafeMutableBufferPointer<Result<Chunk, ControlFileError>>.allocate(capacity: chunks.count)
+        results.initialize(repeating: .success(Chunk(records: [], lines: 0)))
+        defer { results.deinitialize(); results.deallocate() }
+        let shared = SharedScan(base: scanner.base, results: results)
+        DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
+            let chunkScanner = ControlScanner(base: shared.base, start: chunks[i].lowerBound, end: chunks[i].upperBound, line: 1)
+            do throws(ControlFileError) {
+                shared.results[i] = .success(try parseChunk(chunkScanner))
+            } catch {
+                shared.results[i] = .failure(error)
+            }
+        }
+        var records: [PackageRecord] = []
+        records.reserveCapacity(results.reduce(0) { total, result in
+            if case .success(let chunk) = result { return total + chunk.records.count }
+            return total
+        })
+        var offset = 0
+        for result in results {
+            switch result {
+            case .failure(let error): throw error.shiftingLines(by: offset)
+            case .success(let chunk):
+                if offset == 0 {
+                    records.append(contentsOf: chunk.records)
+                } else {
+                    for var record in chunk.records {
+                        record.line += offset
+                        records.append(record)
+                    }
+                }
+                offset += chunk.lines
+            }
+        }
+        return records
+    }
+
+    /// The buffer and the per-chunk results, handed to the worker threads. Each thread
+    /// writes only its own result slot, and the buffer is not mutated while they run.
+    private struct SharedScan: @unchecked Sendable {
+        let base: UnsafePointer<UInt8>
+        let results: UnsafeMutableBufferPointer<Result<Chunk, ControlFileError>>
+    }
+
+    struct Chunk {
+        var records: [PackageRecord]
+        /// Lines the chunk holds (its newlines).
+        var lines: Int
+    }
+
+    static func processorCount() -> Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// Up to `count` ranges covering the buffer, each cut right after an empty line
+    /// (`\n\n`) near an equal share; fewer when no such line is found.
+    static func chunks(of scanner: ControlScanner, count: Int) -> [Range<Int>] {
+        guard count > 1 else { return [0..<scanner.end] }
+        var cuts: [Int] = [0]
+        for k in 1..<count {
+            var p = max(cuts.last!, scanner.end / count * k)
+            var cut: Int?
+            while p < scanner.end - 1 {
+                let newline = scanner.lineEnd(p)
+                if newline + 1 < scanner.end && scanner.base[newline + 1] == 0x0A { cut = newline + 2; break }
+                p = newline + 1
+            }
+            guard let cut else { break }
+            if cut < scanner.end { cuts.append(cut) }
+        }
+        cuts.append(scanner.end)
+        return zip(cuts, cuts.dropFirst()).map { $0..<$1 }
+    }
+
+    static func parseChunk(_ start: ControlScanner) throws(ControlFileError) -> Chunk {
+        var scanner = start
         var records: [PackageRecord] = []
         // bookworm main: ~790 bytes a stanza; a close guess saves the array's regrowth copies.
-        records.reserveCapacity(raw.count / 700 + 16)
+        records.reserveCapacity((scanner.end - scanner.pos) / 700 + 16)
         // One slot per kept field, reused for every stanza: no allocation or reference
         // counting per stanza.
         let fields = UnsafeMutablePointer<RawField>.allocate(capacity: 15)
@@ -114,7 +200,7 @@ public struct PackageIndex: Sendable {
             }
             records.append(try Self.record(fields, seen: seen, line: first, scanner))
         }
-        return records
+        return Chunk(records: records, lines: scanner.line - start.line)
     }
 
     @inline(__always) private static func slot(of f: RawField, in s: ControlScanner) -> Slot? {

@@ -147,6 +147,28 @@ import StrataModel
         }
     }
 
+    /// Past `parallelThreshold` the index is parsed in chunks: records, lines and errors
+    /// must come out as from one pass.
+    @Test func bigIndexParsedInChunks() throws {
+        var text = ""
+        var i = 0
+        while text.utf8.count < PackageIndex.parallelThreshold + (1 << 20) {
+            text += "Package: pkg\(i)\nVersion: 1.\(i)\nArchitecture: amd64\nDescription: x\n \(String(repeating: "y", count: 200))\n"
+            text += "Filename: pool/main/p/pkg\(i).deb\nSize: \(i)\nSHA256: \(String(repeating: "ab", count: 32))\n\n"
+            i += 1
+        }
+        let index = try PackageIndex(parsing: Array(text.utf8))
+        #expect(index.records.count == i)
+        #expect(index.records.enumerated().allSatisfy { $0.element.name == "pkg\($0.offset)" && $0.element.line == $0.offset * 9 + 1 })
+        // A broken stanza near the end: its line is counted across chunks.
+        let broken = text + "Package: last\nVersion: 1\n"
+        #expect(throws: ControlFileError.missingField("Architecture", package: "last", line: i * 9 + 1)) {
+            try PackageIndex(parsing: Array(broken.utf8))
+        }
+        let syntax = text + "Package: last\nno colon\n"
+        #expect(throws: ControlFileError.missingColon(line: i * 9 + 2)) { try PackageIndex(parsing: Array(syntax.utf8)) }
+    }
+
     @Test func manyStanzas() throws {
         // Shape of a real index: a few thousand stanzas, CRLF-free, names repeated per arch.
         var text = ""
