@@ -39,7 +39,7 @@ public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvert
     /// `text` is only used to name the input in an error.
     init(utf8 bytes: UnsafeBufferPointer<UInt8>, text: @autoclosure () -> String) throws(DebianVersionError) {
         let (start, end, epoch, upstreamStart, upstreamEnd, revisionStart) = try DebianVersion.parse(bytes).mapError {
-            DebianVersionError(text: text(), problem: $0)
+            DebianVersionError(text: text(), problem: $0.problem)
         }.get()
         self.description = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
         self.epoch = epoch
@@ -61,6 +61,11 @@ public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvert
 
     // MARK: - Parsing (dpkg lib/dpkg/parsehelp.c parseversion)
 
+    /// The problem alone: the text is attached by the caller, which knows what the user wrote.
+    private struct ParseFailure: Error {
+        let problem: DebianVersionError.Problem
+    }
+
     private static func isBlank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
     static func isDigit(_ c: UInt8) -> Bool { c &- 0x30 < 10 }
     static func isAlpha(_ c: UInt8) -> Bool { (c | 0x20) &- 0x61 < 26 }
@@ -69,9 +74,9 @@ public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvert
     /// `bytes`; `revisionStart == upstreamEnd` when there is no revision.
     private static func parse(
         _ bytes: UnsafeBufferPointer<UInt8>
-    ) -> Result<(Int, Int, Int, Int, Int, Int), DebianVersionError.Problem> {
-        func fail(_ problem: DebianVersionError.Problem) -> Result<(Int, Int, Int, Int, Int, Int), DebianVersionError.Problem> {
-            .failure(problem)
+    ) -> Result<(Int, Int, Int, Int, Int, Int), ParseFailure> {
+        func fail(_ problem: DebianVersionError.Problem) -> Result<(Int, Int, Int, Int, Int, Int), ParseFailure> {
+            .failure(ParseFailure(problem: problem))
         }
         var start = 0
         var end = bytes.count
@@ -247,7 +252,7 @@ public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvert
 /// A text that is not a valid Debian version, and why (dpkg's own wording where it has one).
 public struct DebianVersionError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What is wrong with the text.
-    public enum Problem: Error, Sendable, Hashable {
+    public enum Problem: Sendable, Hashable {
         case empty
         case embeddedBlank
         case emptyEpoch
