@@ -205,7 +205,13 @@ import Testing
         #expect(clauses == 31_500 * 5 + 31_500)
     }
 
-    static let hostIndex = "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4"
+    /// The host's own apt list of bookworm main amd64, whatever mirror it came from.
+    static let hostIndex: String = {
+        let lists = "/var/lib/apt/lists"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: lists)) ?? []
+        let match = names.sorted().first { $0.hasSuffix("_dists_bookworm_main_binary-amd64_Packages.lz4") }
+        return match.map { lists + "/" + $0 } ?? "/nonexistent"
+    }()
 
     /// Every relationship field and version of the host's bookworm index (when the host has one
     /// and lz4 to read it) parses; a sample prints back to text that parses to the same value.
