@@ -168,6 +168,9 @@ def write_suite(out, suite, codename, date, valid_until, by_hash, gpg):
                "Date": rfc2822(date), "Architectures": "amd64", "Components": "main",
                "Description": "strata's generated test archive"}
     if valid_until is not None:
+        # apt-ftparchive writes Valid-Until only when ValidTime is set (relative to the real
+        # clock); the explicit value then replaces what it computed.
+        options["ValidTime"] = "86400"
         options["Valid-Until"] = rfc2822(valid_until)
     if by_hash:
         options["Acquire-By-Hash"] = "yes"
