@@ -24,6 +24,8 @@ enum GeneratedDebianArchive {
         guard process.terminationStatus == 0 else {
             return .failure(Failure(description: "\(script) failed: \(String(decoding: message, as: UTF8.self))"))
         }
+        // Removed when the test process exits; the name carries the pid, so parallel runs never share it.
+        atexit { if case .success(let dir) = GeneratedDebianArchive.generated { try? FileManager.default.removeItem(atPath: dir) } }
         return .success(dir)
     }()
 
