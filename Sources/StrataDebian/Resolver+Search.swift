@@ -331,7 +331,12 @@ extension Resolver {
             let dependent = dependentArchitecture(obligation.from)
             var ordered: [Int] = []
             var seen = Set<Int>()
+            // A record whose version does not parse fits nothing; remember it to say so.
+            var unusable: ResolverError.Problem?
             for relation in obligation.clause {
+                for record in resolver.index.byName[relation.name] ?? [] {
+                    if unusable == nil, case .failure(let problem) = version(record) { unusable = problem }
+                }
                 // Real packages first (highest version, then the dependent's architecture,
                 // then index order), then providers.
                 var real = (resolver.index.byName[relation.name] ?? []).filter { realFits($0, relation, dependent: dependent) }
@@ -354,7 +359,7 @@ extension Resolver {
                 }
             }
             if !admissible.isEmpty { return (admissible, failure(obligation, .notFound)) }
-            if let rejection { return ([], failure(obligation, rejection)) }
+            if let rejection = rejection ?? unusable { return ([], failure(obligation, rejection)) }
             // Nothing fits at all: say what exists under those names.
             var available: [String] = []
             for relation in obligation.clause {
