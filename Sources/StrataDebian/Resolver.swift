@@ -195,9 +195,13 @@ public struct Resolver: Sendable {
     func baseNames(_ variant: BaseVariant) -> [String] {
         guard variant != .extract else { return [] }
         var names = Set<String>()
-        for record in index.records where record.architecture == architecture || record.architecture == "all" {
-            if record.isEssential || (variant == .minbase && record.priority == "required") {
-                names.insert(record.name)
+        // Fields read in place: copying each of ~63,000 records out of the array would retain
+        // and release every string it holds.
+        index.records.withUnsafeBufferPointer { records in
+            for i in records.indices {
+                guard records[i].isEssential || (variant == .minbase && records[i].priority == "required") else { continue }
+                guard records[i].architecture == architecture || records[i].architecture == "all" else { continue }
+                names.insert(records[i].name)
             }
         }
         if variant == .minbase && index.byName["apt"] != nil { names.insert("apt") }

@@ -398,8 +398,15 @@ import StrataModel
         let order = resolution.installOrder()
         #expect(Set(order.map(\.name)) == names)
         let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1.name, $0) })
-        // libc6 has no Pre-Depends of its own in the set that would pull it later.
         #expect(position["libc6"]! < position["dpkg"]!)
         #expect(position["python3.11-minimal"]! < position["python3"]!)
+        // No Pre-Depends cycle in this set: every Pre-Depends target comes first.
+        let positions = resolution.installOrderPositions()
+        let rank = Dictionary(uniqueKeysWithValues: positions.enumerated().map { ($1, $0) })
+        for (member, targets) in resolution.preDependsOn.enumerated() {
+            for target in targets {
+                #expect(rank[target]! < rank[member]!, "\(resolution.packages[member].name) pre-depends on \(resolution.packages[target].name)")
+            }
+        }
     }
 }
