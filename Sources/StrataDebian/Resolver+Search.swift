@@ -1,7 +1,10 @@
 // The search behind `Resolver.resolve`: apt-like greedy choices (an alternative already chosen,
 // else the first satisfiable one, the highest version first, a real package before a provider)
-// with chronological backtracking when a choice leads to a dead end. Every change to the state
-// is logged on a trail, so going back to a choice point undoes exactly what came after it.
+// with backtracking when a choice leads to a dead end. Every change to the state is logged on a
+// trail, so going back to a choice point undoes exactly what came after it. A dead end names its
+// culprits (the package that declared the failed relation, and the chosen packages that rule out
+// each candidate); choice points made after all of them cannot change the outcome and are
+// skipped (conflict-directed backjumping), which keeps unrelated alternatives from multiplying.
 
 extension Resolver {
     /// One relation clause that must hold (or, when `soft`, should hold: Recommends).
@@ -71,6 +74,8 @@ extension Resolver {
         private(set) var selected: [String: Int] = [:]
         /// Record → the record whose relation chose it (-1: a request or the base set).
         private(set) var parentOf: [Int: Int] = [:]
+        /// Chosen record → the trail position of its selection.
+        private var selectedAt: [Int: Int] = [:]
         private var chosenByName: [String: [Int]] = [:]
         private var chosenProviders: [String: [(record: Int, version: DebianVersion?)]] = [:]
         /// Name → the Conflicts/Breaks of chosen packages that name it.
@@ -112,12 +117,16 @@ extension Resolver {
             while i < agenda.count {
                 let obligation = agenda[i]
                 if isSatisfied(obligation) { i += 1; continue }
-                let (candidates, failure) = self.candidates(for: obligation)
+                let (candidates, failure, culprits) = self.candidates(for: obligation)
                 var choices: [Int?] = candidates
                 if obligation.soft { choices.append(nil) }
                 if choices.isEmpty {
                     if firstFailure == nil { firstFailure = failure }
-                    guard let resume = try backtrack(&stack) else { throw firstFailure ?? failure }
+                    // The latest trail position that matters: undoing anything after it leaves
+                    // the same relation failing for the same reasons.
+                    var horizon = obligation.from >= 0 ? (selectedAt[obligation.from] ?? -1) : -1
+                    for culprit in culprits { horizon = max(horizon, selectedAt[culprit] ?? -1) }
+                    guard let resume = try backtrack(&stack, horizon: horizon) else { throw firstFailure ?? failure }
                     i = resume
                     continue
                 }
@@ -131,9 +140,11 @@ extension Resolver {
             return Array(selected.values)
         }
 
-        /// Goes back to the latest choice point with an untried option, takes that option and
-        /// returns the agenda position after it; nil when no choice is left.
-        private mutating func backtrack(_ stack: inout [ChoicePoint]) throws(ResolverError) -> Int? {
+        /// Goes back to the latest choice point made at or before trail position `horizon`
+        /// with an untried option, takes that option and returns the agenda position after it;
+        /// nil when no choice is left.
+        private mutating func backtrack(_ stack: inout [ChoicePoint], horizon: Int) throws(ResolverError) -> Int? {
+            while let last = stack.last, last.trailMark > horizon { stack.removeLast() }
             while var point = stack.popLast() {
                 undo(to: point.trailMark)
                 agenda.removeSubrange(point.agendaCount...)
@@ -160,6 +171,7 @@ extension Resolver {
             let name = records[record].name
             let key = selectionKey(record)
             selected[key] = record
+            selectedAt[record] = trail.count
             parentOf[record] = obligation.from
             trail.append(.selected(key: key, record: record))
             chosenByName[name, default: []].append(record)
@@ -195,6 +207,7 @@ extension Resolver {
                 switch trail.removeLast() {
                 case .selected(let key, let record):
                     selected[key] = nil
+                    selectedAt[record] = nil
                     parentOf[record] = nil
                 case .chosenByName(let name): drop(&chosenByName, name)
                 case .provider(let name): drop(&chosenProviders, name)
@@ -325,9 +338,9 @@ extension Resolver {
 
         // MARK: Candidates
 
-        /// The records that could satisfy `obligation` now, in preference order, and the error
-        /// to report when there are none.
-        private mutating func candidates(for obligation: Obligation) -> ([Int], ResolverError) {
+        /// The records that could satisfy `obligation` now, in preference order; the error to
+        /// report when there are none, and the chosen records that ruled candidates out.
+        private mutating func candidates(for obligation: Obligation) -> ([Int], ResolverError, [Int]) {
             let dependent = dependentArchitecture(obligation.from)
             var ordered: [Int] = []
             var seen = Set<Int>()
@@ -351,15 +364,17 @@ extension Resolver {
             }
             var admissible: [Int] = []
             var rejection: ResolverError.Problem?
+            var culprits: [Int] = []
             for record in ordered {
-                if let problem = self.rejection(record) {
+                if let (problem, culprit) = self.rejection(record) {
                     if rejection == nil { rejection = problem }
+                    if let culprit { culprits.append(culprit) }
                 } else {
                     admissible.append(record)
                 }
             }
-            if !admissible.isEmpty { return (admissible, failure(obligation, .notFound)) }
-            if let rejection = rejection ?? unusable { return ([], failure(obligation, rejection)) }
+            if !admissible.isEmpty { return (admissible, failure(obligation, .notFound), []) }
+            if let rejection = rejection ?? unusable { return ([], failure(obligation, rejection), culprits) }
             // Nothing fits at all: say what exists under those names.
             var available: [String] = []
             for relation in obligation.clause {
@@ -373,7 +388,7 @@ extension Resolver {
                     available.append("\(relation.name)\(version) provided by \(r.name) \(r.version) (\(r.architecture))")
                 }
             }
-            return ([], failure(obligation, available.isEmpty ? .notFound : .noMatchingVersion(available: available)))
+            return ([], failure(obligation, available.isEmpty ? .notFound : .noMatchingVersion(available: available)), [])
         }
 
         private mutating func sortedByPreference(_ candidates: [Int], dependent: String) -> [Int] {
@@ -421,19 +436,20 @@ extension Resolver {
             return result
         }
 
-        /// Why `record` cannot join the current selection, or nil when it can.
-        private mutating func rejection(_ record: Int) -> ResolverError.Problem? {
+        /// Why `record` cannot join the current selection and the chosen record responsible
+        /// (nil when the index entry itself is at fault), or nil when it can join.
+        private mutating func rejection(_ record: Int) -> (ResolverError.Problem, culprit: Int?)? {
             let r = records[record]
             let label = "\(r.name) \(r.version)"
-            if case .failure(let problem) = version(record) { return problem }
+            if case .failure(let problem) = version(record) { return (problem, nil) }
             let fields: Relations
             switch self.fields(record) {
-            case .failure(let problem): return problem
+            case .failure(let problem): return (problem, nil)
             case .success(let parsed): fields = parsed
             }
             if let other = selected[selectionKey(record)], other != record {
                 let o = records[other]
-                return .otherVersionChosen(candidate: label, chosen: "\(o.name) \(o.version) (\(o.architecture))")
+                return (.otherVersionChosen(candidate: label, chosen: "\(o.name) \(o.version) (\(o.architecture))"), other)
             }
             let version = self.version(record).value
             // Chosen packages' Conflicts/Breaks against the candidate and what it provides.
@@ -472,11 +488,13 @@ extension Resolver {
             return nil
         }
 
-        private func conflict(_ candidate: String, _ other: Int, declaredBy: Int, _ relation: Relation, _ field: String) -> ResolverError.Problem {
+        /// A clash of `candidate` with the chosen `other`, which is the culprit.
+        private func conflict(_ candidate: String, _ other: Int, declaredBy: Int, _ relation: Relation, _ field: String) -> (ResolverError.Problem, culprit: Int?) {
             let o = records[other], d = records[declaredBy]
-            return .conflict(
+            let problem = ResolverError.Problem.conflict(
                 candidate: candidate, other: "\(o.name) \(o.version)", declaredBy: "\(d.name) \(d.version)",
                 relation: "\(field): \(relation)")
+            return (problem, other)
         }
 
         // MARK: Explanations

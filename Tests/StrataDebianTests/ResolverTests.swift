@@ -301,9 +301,9 @@ import StrataModel
         #expect(unknown.chain == ["nope"])
     }
 
-    @Test func unsatisfiableSearchesStopWithinTheirBound() throws {
-        // 20 clauses of two alternatives each, and a final conflict no choice avoids: 2^20
-        // combinations, cut off by the step limit.
+    @Test func deadEndsSkipChoicesThatCannotHelp() throws {
+        // 20 clauses of two alternatives each, and a final conflict none of them causes:
+        // 2^20 combinations for a chronological search, one dead end with backjumping.
         var index: [PackageRecord] = [Self.pkg("blocker"), Self.pkg("doomed", conflicts: "blocker")]
         var clauses: [String] = []
         for i in 0..<20 {
@@ -311,12 +311,33 @@ import StrataModel
             index += [Self.pkg("l\(i)"), Self.pkg("r\(i)")]
         }
         index.append(Self.pkg("top", depends: clauses.joined(separator: ", ") + ", doomed"))
-        let start = ContinuousClock.now
-        let error = try #require(Self.failure(index, ["blocker", "top"], stepLimit: 2_000))
-        #expect(ContinuousClock.now - start < .seconds(10))
-        #expect(error.problem == .searchLimit(2_000))
+        let error = try #require(Self.failure(index, ["blocker", "top"], stepLimit: 100))
+        #expect(error.problem == .conflict(candidate: "doomed 1.0", other: "blocker 1.0", declaredBy: "doomed 1.0", relation: "Conflicts: blocker"))
         #expect(error.relation == "doomed")
         #expect(error.chain == ["top", "doomed"])
+    }
+
+    @Test func unsatisfiableSearchesStopWithinTheirBound() throws {
+        // Pigeonhole: 9 pigeons, 8 exclusive holes (each hole's packages provide and conflict
+        // with the hole's name). Every dead end involves the latest choices, so only the step
+        // limit ends the search.
+        var index: [PackageRecord] = []
+        var pigeons: [String] = []
+        for pigeon in 0..<9 {
+            var holes: [String] = []
+            for hole in 0..<8 {
+                index.append(Self.pkg("p\(pigeon)-h\(hole)", conflicts: "hole\(hole)", provides: "hole\(hole)"))
+                holes.append("p\(pigeon)-h\(hole)")
+            }
+            index.append(Self.pkg("pigeon\(pigeon)", depends: holes.joined(separator: " | ")))
+            pigeons.append("pigeon\(pigeon)")
+        }
+        let start = ContinuousClock.now
+        let error = try #require(Self.failure(index, pigeons, stepLimit: 2_000))
+        #expect(ContinuousClock.now - start < .seconds(20))
+        #expect(error.problem == .searchLimit(2_000))
+        #expect(error.package == "pigeon8 1.0")
+        #expect(error.chain.first == "pigeon8")
     }
 
     // MARK: Determinism, base sets, Recommends
