@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import StrataModel
 
@@ -173,15 +174,13 @@ enum GPGVProcess {
     static func run(_ args: [String], path: String) throws(ReleaseVerificationError) -> Output {
         var statusPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
-        guard pipe(&statusPipe) == 0 else { throw .gpgvFailed(path: path, detail: "pipe: \(errnoText())") }
-        guard pipe(&errPipe) == 0 else {
+        // Close-on-exec from birth (pipe2), so that gpgv keeps only the dup2'd copies and no
+        // process another thread spawns meanwhile inherits a pipe end.
+        guard pipe2(&statusPipe, O_CLOEXEC) == 0 else { throw .gpgvFailed(path: path, detail: "pipe: \(errnoText())") }
+        guard pipe2(&errPipe, O_CLOEXEC) == 0 else {
             close(statusPipe[0]); close(statusPipe[1])
             throw .gpgvFailed(path: path, detail: "pipe: \(errnoText())")
         }
-        // Close-on-exec, so that gpgv keeps only the dup2'd copies and a later spawn keeps none.
-        // (Glibc's module hides pipe2 and closefrom without _GNU_SOURCE; a process another
-        // thread spawns in this instant could inherit a pipe end, which at worst delays EOF.)
-        for fd in statusPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var readEnds = [statusPipe[0], errPipe[0]]
         defer { for fd in readEnds where fd >= 0 { close(fd) } }
 
