@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "StrataStore", dependencies: ["CLinux", "StrataModel", "StrataArchive"]),
         .target(name: "StrataOCI", dependencies: ["StrataModel", "StrataJSON"]),
         // Debian archives as a layer source (issue 3): versions, relations, indexes.
-        .target(name: "StrataDebian", dependencies: ["CLinux", "StrataModel"]),
+        .target(name: "StrataDebian", dependencies: ["CArchive", "CLinux", "StrataModel"]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
         .target(name: "Strata", dependencies: [
             "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox",
