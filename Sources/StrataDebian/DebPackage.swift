@@ -292,6 +292,10 @@ private final class ArMemberReader {
     let path: String
     let fd: Int32
     let handle: OpaquePointer
+    /// Where the members read so far end: the `!<arch>` magic, then a 60-byte header and
+    /// the padded bytes of each member.
+    private var end: Int64 = 8
+    private var endPadded = false
 
     init(path: String) throws(DebPackageError) {
         self.path = path
@@ -318,7 +322,17 @@ private final class ArMemberReader {
     func next(expected: String, first: Bool) throws(DebPackageError) -> (name: String, size: Int64)? {
         var entry: OpaquePointer?
         let status = archive_read_next_header(handle, &entry)
-        if status == ARCHIVE_EOF { return nil }
+        if status == ARCHIVE_EOF {
+            // libarchive also ends quietly on a partial member header: the members must
+            // account for every byte of the file (dpkg pads odd members with one newline).
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw .unreadable(path: path, errno: errno) }
+            guard Int64(info.st_size) == end || (endPadded && Int64(info.st_size) == end - 1) else {
+                let detail = Int64(info.st_size) > end ? "\(Int64(info.st_size) - end) bytes" : "a missing padding byte"
+                throw .corrupt(path: path, member: nil, reason: "\(detail) after the last member where \(expected) belongs (truncated or trailing garbage)")
+            }
+            return nil
+        }
         guard status == ARCHIVE_OK, let entry else {
             let reason = archiveError(handle)
             if first { throw .notAnArArchive(path: path, reason: reason) }
@@ -331,7 +345,10 @@ private final class ArMemberReader {
         guard archive_entry_size_is_set(entry) != 0, archive_entry_size(entry) >= 0 else {
             throw .corrupt(path: path, member: name, reason: "no member size")
         }
-        return (name, archive_entry_size(entry))
+        let size = archive_entry_size(entry)
+        end += 60 + size + size % 2
+        endPadded = size % 2 == 1
+        return (name, size)
     }
 
     /// The current member's bytes; more than `limit` is an error.
