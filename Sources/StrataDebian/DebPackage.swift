@@ -251,6 +251,10 @@ public struct DebPackage: Sendable {
         var entries = 0
         var total: Int64 = 0
         while let entry = try reader.next() {
+            // Headers count too: the decompressed stream read so far stays within the cap.
+            guard reader.decompressedBytes <= limits.controlBytes else {
+                throw .tooLarge(path: path, member: member, limit: limits.controlBytes)
+            }
             entries += 1
             guard entries <= limits.controlEntries else {
                 throw .tooLarge(path: path, member: member, limit: Int64(limits.controlEntries))
@@ -453,6 +457,9 @@ private final class ControlTarReader {
     }
 
     struct Entry { let name: String; let isRegular: Bool; let isDirectory: Bool }
+
+    /// Bytes of the decompressed tar stream consumed so far.
+    var decompressedBytes: Int64 { archive_filter_bytes(handle, 0) }
 
     func next() throws(DebPackageError) -> Entry? {
         var entry: OpaquePointer?
