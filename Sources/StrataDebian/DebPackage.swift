@@ -285,6 +285,19 @@ public struct DebPackage: Sendable {
 }
 
 /// The text of libarchive's last error on `handle`.
+/// The current entry's bytes from either reader; more than `limit` is an error.
+private func readEntryData(_ handle: OpaquePointer, path: String, member: String, limit: Int64) throws(DebPackageError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var block = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = block.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
+            if count == 0 { return bytes }
+            guard count > 0 else { throw .corrupt(path: path, member: member, reason: archiveError(handle)) }
+            guard Int64(bytes.count + count) <= limit else { throw .tooLarge(path: path, member: member, limit: limit) }
+            bytes.append(contentsOf: block[..<count])
+        }
+}
+
 private func archiveError(_ handle: OpaquePointer) -> String {
     if let message = archive_error_string(handle) { return String(cString: message) }
     return "libarchive error \(archive_errno(handle))"
@@ -357,15 +370,7 @@ private final class ArMemberReader {
 
     /// The current member's bytes; more than `limit` is an error.
     func readAll(member: String, limit: Int64) throws(DebPackageError) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var block = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let count = block.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
-            if count == 0 { return bytes }
-            guard count > 0 else { throw .corrupt(path: path, member: member, reason: archiveError(handle)) }
-            guard Int64(bytes.count + count) <= limit else { throw .tooLarge(path: path, member: member, limit: limit) }
-            bytes.append(contentsOf: block[..<count])
-        }
+        try readEntryData(handle, path: path, member: member, limit: limit)
     }
 
     /// Reads past the current member, checking that all its `size` bytes are there.
@@ -476,14 +481,6 @@ private final class ControlTarReader {
     }
 
     func readData(limit: Int64) throws(DebPackageError) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var block = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let count = block.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
-            if count == 0 { return bytes }
-            guard count > 0 else { throw .corrupt(path: path, member: member, reason: archiveError(handle)) }
-            guard Int64(bytes.count + count) <= limit else { throw .tooLarge(path: path, member: member, limit: limit) }
-            bytes.append(contentsOf: block[..<count])
-        }
+        try readEntryData(handle, path: path, member: member, limit: limit)
     }
 }
