@@ -71,6 +71,8 @@ extension LockedBase {
                 "type": .string("image"), "reference": .string(reference),
                 "manifest": .string(manifestDigest.description), "config": .object(defaults),
             ])
+        case .debian(let debian):
+            return debian.jsonValue
         }
     }
 
@@ -90,6 +92,8 @@ extension LockedBase {
                     workingDir: config["workingDir"] == nil ? nil : try reader.string(config, "workingDir", configPath),
                     entrypoint: try reader.strings(config, "entrypoint", configPath),
                     cmd: try reader.strings(config, "cmd", configPath)))
+        case "debian":
+            return .debian(try LockedDebian.decode(fields, reader: reader, path: path))
         case let other:
             throw LockfileError(file: reader.file, path: path.appending("type"), problem: "unknown base type \"\(other)\"")
         }
@@ -158,6 +162,16 @@ struct LockReader {
         do { return try Digest(parsing: text) } catch {
             throw fail(path.appending(key), "\"\(text)\" is not a sha256 digest")
         }
+    }
+
+    func bool(_ fields: [String: JSONValue], _ key: String, _ path: JSONPath) throws(LockfileError) -> Bool {
+        guard case .bool(let flag) = try field(fields, key, path) else { throw fail(path.appending(key), "is not true or false") }
+        return flag
+    }
+
+    func array(_ fields: [String: JSONValue], _ key: String, _ path: JSONPath) throws(LockfileError) -> [JSONValue] {
+        guard case .array(let items) = try field(fields, key, path) else { throw fail(path.appending(key), "is not an array") }
+        return items
     }
 
     func strings(_ fields: [String: JSONValue], _ key: String, _ path: JSONPath) throws(LockfileError) -> [String]? {

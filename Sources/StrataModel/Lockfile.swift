@@ -21,8 +21,15 @@ public struct Lockfile: Sendable, Equatable {
         self.base = base; self.layers = layers
     }
 
+    /// Every layer's key in the store, bottom first: a Debian base's layers, then `layers`' diff ids.
+    public var layerKeys: [Digest] {
+        var keys: [Digest] = []
+        if case .debian(let debian) = base { keys = debian.layerKeys }
+        return keys + layers.map(\.diffID)
+    }
+
     /// The snapshot these layers stack into (their chain id); nil for no layers.
-    public var snapshotID: Digest? { Digest.chainID(of: layers.map(\.diffID)) }
+    public var snapshotID: Digest? { Digest.chainID(of: layerKeys) }
 }
 
 /// The pinned base of an environment.
@@ -31,6 +38,8 @@ public enum LockedBase: Sendable, Equatable {
     /// An OCI image: the reference as written, its manifest digest, and the
     /// runtime defaults from its config (which the session applies under the manifest's own).
     case image(reference: String, manifestDigest: Digest, config: ImageDefaults)
+    /// A Debian suite's packages, pinned.
+    case debian(LockedDebian)
 }
 
 /// The parts of an OCI image config that a session uses.

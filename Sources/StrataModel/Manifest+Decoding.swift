@@ -88,10 +88,36 @@ private struct ManifestDecoder {
     mutating func manifest() throws(ManifestError) -> Manifest {
         let root = JSONPath.root
         let fields = try object(document.value, root, allowed: [
-            "from", "steps", "env", "workdir", "shell", "hostname", "network", "mounts",
+            "from", "packages", "recommends", "steps", "env", "workdir", "shell", "hostname", "network", "mounts",
         ])
         var manifest = Manifest()
         if let from = fields["from"] { manifest.base = try base(from, root.appending("from")) }
+        if let packages = fields["packages"] {
+            let path = root.appending("packages")
+            guard case .debian = manifest.base else {
+                throw fail(path, "needs a Debian base", expected: "\"from\": {\"debian\": {\"suite\": \"bookworm\"}}")
+            }
+            var seen = Set<String>()
+            for (index, item) in try array(packages, path).enumerated() {
+                let itemPath = path.appending(index)
+                let request = try string(item, itemPath)
+                guard isPackageRequest(request) else {
+                    throw fail(itemPath, "\"\(request)\" is not a package request",
+                               expected: "NAME, NAME:ARCH or NAME=VERSION, such as \"git=1:2.39.5-0+deb12u2\"")
+                }
+                guard seen.insert(request).inserted else {
+                    throw fail(itemPath, "\"\(request)\" is listed twice", expected: "each package once")
+                }
+                manifest.packages.append(request)
+            }
+        }
+        if let recommends = fields["recommends"] {
+            let path = root.appending("recommends")
+            guard case .debian = manifest.base else {
+                throw fail(path, "needs a Debian base", expected: "\"from\": {\"debian\": {\"suite\": \"bookworm\"}}")
+            }
+            manifest.recommends = try bool(recommends, path)
+        }
         if let steps = fields["steps"] {
             let path = root.appending("steps")
             for (index, step) in try array(steps, path).enumerated() {
@@ -152,11 +178,15 @@ private struct ManifestDecoder {
             return .scratch
         }
         guard case .object = value else {
-            throw fail(path, "is \(kind(value))", expected: "\"scratch\" or {\"image\": \"oci:DIR[:TAG]\"}")
+            throw fail(path, "is \(kind(value))", expected: "\"scratch\", {\"image\": \"oci:DIR[:TAG]\"} or {\"debian\": {…}}")
         }
-        let fields = try object(value, path, allowed: ["image"])
+        let fields = try object(value, path, allowed: ["image", "debian"])
+        if fields.count > 1 {
+            throw fail(path, "names more than one base", expected: "exactly one of \"image\" or \"debian\"")
+        }
+        if let debian = fields["debian"] { return .debian(try debianSource(debian, path.appending("debian"))) }
         guard let image = fields["image"] else {
-            throw fail(path, "names no base", expected: "{\"image\": \"oci:DIR[:TAG]\"}")
+            throw fail(path, "names no base", expected: "{\"image\": \"oci:DIR[:TAG]\"} or {\"debian\": {\"suite\": \"bookworm\"}}")
         }
         let imagePath = path.appending("image")
         let reference = try string(image, imagePath)
@@ -174,6 +204,98 @@ private struct ManifestDecoder {
             return .ociLayout(directory: directory, tag: tag)
         }
         return .ociLayout(directory: String(rest), tag: nil)
+    }
+
+    func debianSource(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Manifest.DebianSource {
+        let fields = try object(value, path, allowed: ["suite", "components", "variant", "architecture", "mirror", "keyring"])
+        guard let suiteValue = fields["suite"] else {
+            throw fail(path, "has no \"suite\"", expected: "a Debian suite or codename such as \"bookworm\"")
+        }
+        let suite = try string(suiteValue, path.appending("suite"))
+        guard isArchiveWord(suite) else {
+            throw fail(path.appending("suite"), "\"\(suite)\" is not a suite name", expected: "letters, digits, \"-\" or \".\", such as \"bookworm\"")
+        }
+        var source = Manifest.DebianSource(suite: suite)
+        if let components = fields["components"] {
+            let componentsPath = path.appending("components")
+            let items = try array(components, componentsPath)
+            if items.isEmpty { throw fail(componentsPath, "is empty", expected: "archive components such as [\"main\"]") }
+            var names: [String] = []
+            for (index, item) in items.enumerated() {
+                let name = try string(item, componentsPath.appending(index))
+                guard isArchiveWord(name), !names.contains(name) else {
+                    throw fail(componentsPath.appending(index), names.contains(name) ? "\"\(name)\" is listed twice" : "\"\(name)\" is not a component name",
+                               expected: "components such as \"main\", \"contrib\"")
+                }
+                names.append(name)
+            }
+            source.components = names
+        }
+        if let variant = fields["variant"] {
+            let variantPath = path.appending("variant")
+            let word = try string(variant, variantPath)
+            guard let parsed = Manifest.DebianSource.Variant(rawValue: word) else {
+                throw fail(variantPath, "\"\(word)\" is not a variant", expected: "\"essential\", \"minbase\" or \"extract\"")
+            }
+            source.variant = parsed
+        }
+        if let architecture = fields["architecture"] {
+            let architecturePath = path.appending("architecture")
+            let word = try string(architecture, architecturePath)
+            guard isArchiveWord(word), !word.contains(".") else {
+                throw fail(architecturePath, "\"\(word)\" is not an architecture", expected: "a Debian architecture such as \"amd64\"")
+            }
+            source.architecture = word
+        }
+        if let mirror = fields["mirror"] {
+            let mirrorPath = path.appending("mirror")
+            var urls: [JSONValue] = [mirror]
+            if case .array(let items) = mirror { urls = items }
+            if urls.isEmpty { throw fail(mirrorPath, "is empty", expected: "a URL such as \"http://deb.example.org/debian\", or a list of them") }
+            var mirrors: [String] = []
+            for (index, item) in urls.enumerated() {
+                let itemPath = urls.count == 1 && !isArray(mirror) ? mirrorPath : mirrorPath.appending(index)
+                let url = try string(item, itemPath)
+                guard url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("file:///") else {
+                    throw fail(itemPath, "\"\(url)\" is not a mirror URL", expected: "an http://, https:// or file:/// URL")
+                }
+                mirrors.append(url)
+            }
+            source.mirrors = mirrors
+        }
+        if let keyring = fields["keyring"] { source.keyring = try string(keyring, path.appending("keyring")) }
+        return source
+    }
+
+    func isArray(_ value: JSONValue) -> Bool {
+        if case .array = value { return true }
+        return false
+    }
+
+    /// Suites, components and architectures: what apt accepts in a sources entry.
+    func isArchiveWord(_ word: String) -> Bool {
+        !word.isEmpty && word.utf8.count <= 64 && word.utf8.allSatisfy {
+            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x2e || $0 == 0x5f
+        } && !word.hasPrefix(".") && !word.contains("..")
+    }
+
+    /// `name[:arch][=version]` in Debian's alphabet (policy 5.6.1, 5.6.12); the resolver
+    /// checks the version's structure.
+    func isPackageRequest(_ text: String) -> Bool {
+        let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        let head = parts[0].split(separator: ":", omittingEmptySubsequences: false)
+        guard head.count <= 2, let name = head.first, name.utf8.count >= 2, name.utf8.count <= 128 else { return false }
+        let nameOK = name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2b || $0 == 0x2d || $0 == 0x2e }
+            && name.utf8.first.map { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7a) } == true
+        guard nameOK else { return false }
+        if head.count == 2 && (head[1].isEmpty || !isArchiveWord(String(head[1]))) { return false }
+        if parts.count == 2 {
+            let version = parts[1]
+            guard !version.isEmpty, version.utf8.count <= 256,
+                  version.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ".+-~:".utf8.contains($0) })
+            else { return false }
+        }
+        return true
     }
 
     func isValidTag(_ tag: String) -> Bool {

@@ -10,13 +10,44 @@ public struct Manifest: Sendable, Equatable {
         case scratch
         /// An OCI image layout on disk: `oci:DIR[:TAG]`, DIR relative to the manifest.
         case ociLayout(directory: String, tag: String?)
+        /// A Debian suite: the variant's base set plus `packages`, from a signed archive.
+        case debian(DebianSource)
 
         /// The reference as a user writes it.
         public var reference: String {
             switch self {
             case .scratch: return "scratch"
             case .ociLayout(let directory, let tag): return "oci:" + directory + (tag.map { ":" + $0 } ?? "")
+            case .debian(let source): return "debian:" + source.suite
             }
+        }
+    }
+
+    /// `"from": {"debian": {…}}` as written; nil fields take strata's defaults when locking.
+    public struct DebianSource: Sendable, Equatable {
+        /// Which packages form the base before `packages` are added (mmdebstrap's variants).
+        public enum Variant: String, Sendable, Equatable, CaseIterable {
+            /// Only `Essential: yes` packages and what they need.
+            case essential
+            /// Essential, `Priority: required`, and apt (the default).
+            case minbase
+            /// Only the named packages and what they need.
+            case extract
+        }
+
+        public var suite: String
+        public var components: [String]?
+        public var variant: Variant?
+        public var architecture: String?
+        /// Mirror base URLs, tried in order; nil: `--mirror`, `STRATA_DEBIAN_MIRROR`, the host's apt sources, Debian's.
+        public var mirrors: [String]?
+        /// A keyring (relative to the manifest) trusted instead of `debian-archive-keyring`.
+        public var keyring: String?
+
+        public init(suite: String, components: [String]? = nil, variant: Variant? = nil, architecture: String? = nil,
+                    mirrors: [String]? = nil, keyring: String? = nil) {
+            self.suite = suite; self.components = components; self.variant = variant
+            self.architecture = architecture; self.mirrors = mirrors; self.keyring = keyring
         }
     }
 
@@ -40,6 +71,10 @@ public struct Manifest: Sendable, Equatable {
     }
 
     public var base: Base
+    /// Debian packages to install (`name[:arch][=version]`); only with a Debian base.
+    public var packages: [String]
+    /// Follow `Recommends` too (default false, like `apt-get --no-install-recommends`).
+    public var recommends: Bool?
     public var steps: [Step]
     public var env: [String: String]
     public var workdir: String?
@@ -48,9 +83,9 @@ public struct Manifest: Sendable, Equatable {
     public var network: Network
     public var mounts: [Mount]
 
-    public init(base: Base = .scratch, steps: [Step] = [], env: [String: String] = [:], workdir: String? = nil,
+    public init(base: Base = .scratch, packages: [String] = [], recommends: Bool? = nil, steps: [Step] = [], env: [String: String] = [:], workdir: String? = nil,
                 shell: [String]? = nil, hostname: String? = nil, network: Network = .none, mounts: [Mount] = []) {
-        self.base = base; self.steps = steps; self.env = env; self.workdir = workdir
+        self.base = base; self.packages = packages; self.recommends = recommends; self.steps = steps; self.env = env; self.workdir = workdir
         self.shell = shell; self.hostname = hostname; self.network = network; self.mounts = mounts
     }
 }

@@ -1,0 +1,144 @@
+import StrataJSON
+
+/// The pinned Debian base of an environment: the signed release it was resolved
+/// against and every package, in install order (dependencies first).
+///
+/// Guarantees: names no mirror (the digests are the identity); the packages list
+/// is exactly what the resolver chose, so two equal manifests against the same
+/// `InRelease` give equal values.
+public struct LockedDebian: Sendable, Equatable {
+    public var suite: String
+    public var codename: String
+    public var architecture: String
+    public var components: [String]
+    public var variant: String
+    /// The manifest's `packages` and `recommends` as they were resolved: while they and
+    /// the source stay the same, the packages stay pinned even if the manifest changes.
+    public var requested: [String]
+    public var recommends: Bool
+    /// sha256 of the `InRelease` file whose signature was checked, and its `Date`.
+    public var inRelease: Digest
+    public var date: String
+    public var indexes: [LockedIndex]
+    public var packages: [LockedPackage]
+
+    public init(suite: String, codename: String, architecture: String, components: [String], variant: String,
+                requested: [String], recommends: Bool,
+                inRelease: Digest, date: String, indexes: [LockedIndex], packages: [LockedPackage]) {
+        self.suite = suite; self.codename = codename; self.architecture = architecture; self.components = components
+        self.variant = variant; self.requested = requested; self.recommends = recommends; self.inRelease = inRelease; self.date = date; self.indexes = indexes
+        self.packages = packages
+    }
+
+    /// Bumped when the way packages become layers changes, so old layers are not reused.
+    static let layerFormat = "1"
+
+    /// The layers a Debian base stacks into, bottom first: the merged-/usr skeleton, one per
+    /// package, the dpkg status, and the configured result. `.deb` layers are keyed by
+    /// the `.deb`'s digest (their tar stream is only known after unpacking), the others
+    /// by everything they are made from.
+    public var layerKeys: [Digest] {
+        var keys = [skeletonKey]
+        keys += packages.map { Self.packageLayerKey($0.sha256) }
+        keys.append(statusKey)
+        keys.append(configuredKey)
+        return keys
+    }
+
+    public var skeletonKey: Digest { Digest.sha256(of: Array("strata merged-usr skeleton \(Self.layerFormat)".utf8)) }
+
+    public static func packageLayerKey(_ deb: Digest) -> Digest {
+        Digest.sha256(of: Array("strata deb layer \(layerFormat) \(deb)".utf8))
+    }
+
+    public var statusKey: Digest { key("strata dpkg status") }
+    public var configuredKey: Digest { key("strata configured") }
+
+    private func key(_ kind: String) -> Digest {
+        var text = "\(kind) \(Self.layerFormat) \(architecture)\n"
+        for package in packages { text += "\(package.name):\(package.architecture)=\(package.version) \(package.sha256)\n" }
+        return Digest.sha256(of: Array(text.utf8))
+    }
+}
+
+/// One index file the resolution read (`main/binary-amd64/Packages.xz`), as `InRelease` pins it.
+public struct LockedIndex: Sendable, Equatable {
+    public var path: String
+    public var sha256: Digest
+    public var size: Int64
+    public init(path: String, sha256: Digest, size: Int64) { self.path = path; self.sha256 = sha256; self.size = size }
+}
+
+/// One `.deb`: what it is, where it lives in any mirror's pool, and its exact bytes.
+public struct LockedPackage: Sendable, Equatable {
+    public var name: String
+    public var version: String
+    public var architecture: String
+    /// The `Filename` of its index stanza (`pool/main/b/bash/bash_5.2.15-2+b7_amd64.deb`).
+    public var path: String
+    public var size: Int64
+    public var sha256: Digest
+    public init(name: String, version: String, architecture: String, path: String, size: Int64, sha256: Digest) {
+        self.name = name; self.version = version; self.architecture = architecture
+        self.path = path; self.size = size; self.sha256 = sha256
+    }
+}
+
+extension LockedDebian {
+    var jsonValue: JSONValue {
+        .object([
+            "type": .string("debian"),
+            "suite": .string(suite), "codename": .string(codename), "architecture": .string(architecture),
+            "components": .array(components.map(JSONValue.string)), "variant": .string(variant),
+            "requested": .array(requested.map(JSONValue.string)), "recommends": .bool(recommends),
+            "inRelease": .object(["sha256": .string(inRelease.description), "date": .string(date)]),
+            "indexes": .array(indexes.map {
+                .object(["path": .string($0.path), "sha256": .string($0.sha256.description), "size": .int($0.size)])
+            }),
+            "packages": .array(packages.map {
+                .object([
+                    "name": .string($0.name), "version": .string($0.version), "architecture": .string($0.architecture),
+                    "path": .string($0.path), "size": .int($0.size), "sha256": .string($0.sha256.description),
+                ])
+            }),
+        ])
+    }
+
+    static func decode(_ fields: [String: JSONValue], reader: LockReader, path: JSONPath) throws(LockfileError) -> LockedDebian {
+        let releasePath = path.appending("inRelease")
+        let release = try reader.object(reader.field(fields, "inRelease", path), releasePath)
+        let indexesPath = path.appending("indexes")
+        var indexes: [LockedIndex] = []
+        for (index, raw) in try reader.array(fields, "indexes", path).enumerated() {
+            let itemPath = indexesPath.appending(index)
+            let item = try reader.object(raw, itemPath)
+            indexes.append(LockedIndex(path: try reader.string(item, "path", itemPath),
+                                       sha256: try reader.digest(item, "sha256", itemPath),
+                                       size: try reader.int(item, "size", itemPath)))
+        }
+        let packagesPath = path.appending("packages")
+        var packages: [LockedPackage] = []
+        for (index, raw) in try reader.array(fields, "packages", path).enumerated() {
+            let itemPath = packagesPath.appending(index)
+            let item = try reader.object(raw, itemPath)
+            let poolPath = try reader.string(item, "path", itemPath)
+            // The pool path is joined to mirror URLs: it must stay inside the mirror.
+            guard !poolPath.hasPrefix("/"), !poolPath.split(separator: "/").contains(".."), poolPath.hasSuffix(".deb") else {
+                throw reader.fail(itemPath.appending("path"), "\"\(poolPath)\" is not a pool path of a .deb")
+            }
+            packages.append(LockedPackage(
+                name: try reader.string(item, "name", itemPath), version: try reader.string(item, "version", itemPath),
+                architecture: try reader.string(item, "architecture", itemPath), path: poolPath,
+                size: try reader.int(item, "size", itemPath), sha256: try reader.digest(item, "sha256", itemPath)))
+        }
+        return LockedDebian(
+            suite: try reader.string(fields, "suite", path), codename: try reader.string(fields, "codename", path),
+            architecture: try reader.string(fields, "architecture", path),
+            components: try reader.strings(fields, "components", path) ?? [],
+            variant: try reader.string(fields, "variant", path),
+            requested: try reader.strings(fields, "requested", path) ?? [],
+            recommends: try reader.bool(fields, "recommends", path),
+            inRelease: try reader.digest(release, "sha256", releasePath), date: try reader.string(release, "date", releasePath),
+            indexes: indexes, packages: packages)
+    }
+}
