@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // No pkgConfig and no `link` in the module map: StrataArchive chooses the linkage.
@@ -48,10 +49,17 @@ let package = Package(
         .target(name: "StrataStore", dependencies: ["CLinux", "StrataModel", "StrataArchive"]),
         .target(name: "StrataOCI", dependencies: ["StrataModel", "StrataJSON"]),
         // Debian archives as a layer source (issue 3): versions, relations, indexes.
-        .target(name: "StrataDebian", dependencies: ["CArchive", "CLinux", "StrataModel"]),
+        .target(name: "StrataDebian", dependencies: [
+            "CArchive", "CLinux", "StrataModel", "StrataArchive", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Downloads over HTTP (Debian mirrors; later registries): verified while streaming.
+        .target(name: "StrataFetch", dependencies: [
+            "StrataModel", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
         .target(name: "Strata", dependencies: [
             "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox",
+            "StrataDebian", "StrataFetch",
         ]),
         .executableTarget(name: "StrataCLI", dependencies: [
             "Strata", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -59,7 +67,8 @@ let package = Package(
 
         .testTarget(name: "StrataJSONTests", dependencies: ["StrataJSON"]),
         .testTarget(name: "StrataModelTests", dependencies: ["StrataModel"]),
-        .testTarget(name: "StrataDebianTests", dependencies: ["StrataDebian"]),
+        .testTarget(name: "StrataDebianTests", dependencies: ["StrataDebian", "StrataArchive"]),
+        .testTarget(name: "StrataFetchTests", dependencies: ["StrataFetch", "StrataModel"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataModel", "StrataArchive"]),

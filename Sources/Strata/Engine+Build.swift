@@ -21,9 +21,11 @@ extension Engine {
         }
         var unpacked = 0
         var warnings: [String] = []
-        var diffIDs: [Digest] = []
+        if case .debian(let debian) = lockfile.base {
+            (unpacked, warnings) = try buildDebian(debian, environment: environment)
+        }
+        var diffIDs = lockfile.layerKeys
         for layer in lockfile.layers {
-            diffIDs.append(layer.diffID)
             if store.hasLayer(layer.diffID) { continue }
             if !store.hasBlob(layer.digest) { try fetch(layer, environment: environment) }
             do {

@@ -11,6 +11,8 @@ public struct Engine: Sendable {
     public var frozen: Bool
     /// Where notes for the user go (stderr in the CLI).
     public var note: @Sendable (String) -> Void
+    /// Debian mirrors given on the command line (`--mirror`), before every other source of them.
+    public var mirrors: [String]?
 
     public init(store: Store, frozen: Bool, note: @escaping @Sendable (String) -> Void) {
         self.store = store; self.frozen = frozen; self.note = note
@@ -19,10 +21,18 @@ public struct Engine: Sendable {
     /// What `strata lock` did.
     public enum LockOutcome: Sendable, Equatable { case unchanged, written }
 
-    /// Resolves the environment and writes its lockfile if the bytes differ.
-    public func lock(_ environment: LoadedEnvironment) throws(StrataError) -> (Lockfile, LockOutcome) {
-        let fresh = try Locker(store: store).lock(environment)
+    /// Resolves the environment and writes its lockfile if the bytes differ. Debian
+    /// packages keep their locked versions unless `update` says which to move.
+    public func lock(_ environment: LoadedEnvironment, update: DebianUpdate? = nil) throws(StrataError) -> (Lockfile, LockOutcome) {
+        let previous = try? readLockfile(environment.paths.lockfile)
+        let fresh = try locker(environment, previous: previous ?? nil, update: update).lock(environment)
         return (fresh, try write(fresh, to: environment.paths.lockfile))
+    }
+
+    func locker(_ environment: LoadedEnvironment, previous: Lockfile?, update: DebianUpdate? = nil) -> Locker {
+        var mirrors: [String] = []
+        if case .debian(let source) = environment.manifest.base { mirrors = debianMirrors(source) }
+        return Locker(store: store, mirrors: mirrors, previous: previous, update: update, frozen: false)
     }
 
     func write(_ lockfile: Lockfile, to path: String) throws(StrataError) -> LockOutcome {
@@ -53,7 +63,9 @@ public struct Engine: Sendable {
             existing = nil
             unreadable = "it cannot be read: \(problem.path): \(problem.problem)"
         }
-        let fresh = try Locker(store: store).lock(environment)
+        var locker = locker(environment, previous: existing)
+        locker.frozen = frozen
+        let fresh = try locker.lock(environment)
         guard let existing else { return (fresh, unreadable ?? "there is no lockfile yet") }
         if existing.manifestDigest != environment.manifestDigest { return (fresh, "the manifest changed since it was locked") }
         if existing.platform != fresh.platform {
@@ -86,7 +98,10 @@ public struct Engine: Sendable {
     /// The first way `old` differs from `new`, in words.
     static func difference(_ old: Lockfile, _ new: Lockfile) -> String? {
         if old == new { return nil }
-        if old.base != new.base { return "the base image changed" }
+        if old.base != new.base {
+            if case .debian = new.base { return "the Debian packages changed" }
+            return "the base image changed"
+        }
         for (index, pair) in zip(old.layers, new.layers).enumerated() where pair.0 != pair.1 {
             switch pair.1.source {
             case .image(let reference): return "layer \(index) of \(reference) changed"

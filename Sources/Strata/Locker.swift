@@ -4,6 +4,12 @@ import StrataModel
 import StrataOCI
 import StrataStore
 
+/// What `strata lock --update` moves to the archive's current versions.
+public enum DebianUpdate: Sendable, Equatable {
+    case all
+    case packages([String])
+}
+
 /// Resolves a manifest into a lockfile: every input pinned by digest.
 ///
 /// Resolving is a pure function of the inputs' bytes: the same manifest and
@@ -12,12 +18,22 @@ import StrataStore
 /// their blobs already there.
 struct Locker {
     let store: Store
+    /// Debian mirrors to resolve against (see `Engine.debianMirrors`).
+    var mirrors: [String] = []
+    /// The lockfile on disk, whose Debian packages stay pinned unless asked to move.
+    var previous: Lockfile?
+    var update: DebianUpdate?
+    /// Refuse to ask a Debian archive (a frozen lockfile must not change).
+    var frozen = false
     var cache: InputCache { InputCache(storeRoot: store.root) }
 
     func lock(_ environment: LoadedEnvironment) throws(StrataError) -> Lockfile {
         let paths = environment.paths
         var layers: [LockedLayer] = []
         var base = LockedBase.scratch
+        if case .debian(let source) = environment.manifest.base {
+            base = .debian(try lockDebian(environment, source))
+        }
         if case .ociLayout(let directory, let tag) = environment.manifest.base {
             let image = try resolveImage(layout: paths.resolve(directory), tag: tag)
             let reference = environment.manifest.base.reference
@@ -37,6 +53,36 @@ struct Locker {
             }
         }
         return Lockfile(manifestDigest: environment.manifestDigest, platform: .current, base: base, layers: layers)
+    }
+
+    /// The previous lock's packages when the Debian inputs did not change and no update was
+    /// asked for (no archive is contacted then); otherwise a new resolution that keeps the
+    /// previous versions of everything not being updated, where the archive still has them.
+    func lockDebian(_ environment: LoadedEnvironment, _ source: Manifest.DebianSource) throws(StrataError) -> LockedDebian {
+        let locker = DebianLocker(store: store, environment: environment, source: source, mirrors: mirrors)
+        var old: LockedDebian?
+        if case .debian(let locked)? = previous?.base { old = locked }
+        if update == nil, let old, locker.stillMatches(old) { return old }
+        if frozen {
+            throw .staleLock(lockfile: environment.paths.lockfile,
+                             reason: old == nil ? "there is no lockfile yet" : "the Debian packages of the manifest changed")
+        }
+        var pins = DebianLocker.Pins()
+        if let old {
+            let moving: Set<String>
+            switch update {
+            case nil: moving = []
+            case .all: moving = Set(old.packages.map(\.name))
+            case .packages(let names):
+                let known = Set(old.packages.map(\.name))
+                for name in names where !known.contains(name) {
+                    throw .usage("\(name) is not among the locked packages of \(environment.paths.name); name a locked package, or use --update alone to update all")
+                }
+                moving = Set(names)
+            }
+            for package in old.packages where !moving.contains(package.name) { pins.keep[package.name] = package.version }
+        }
+        return try locker.lock(pins: pins)
     }
 
     func resolveImage(layout: String, tag: String?) throws(StrataError) -> OCIImage {

@@ -1,4 +1,7 @@
+import Glibc
 import StrataArchive
+import StrataDebian
+import StrataFetch
 import StrataModel
 import StrataOCI
 import StrataSandbox
@@ -17,6 +20,16 @@ public enum StrataError: Error, CustomStringConvertible {
     case archive(path: String, ArchiveError)
     case store(StoreError)
     case sandbox(SandboxError)
+    /// A download failed on every mirror.
+    case fetch(FetchError)
+    /// The suite's `InRelease` was refused (unsigned, bad signature, expired…).
+    case release(suite: String, ReleaseVerificationError)
+    /// The packages cannot be resolved into a consistent set.
+    case resolve(ResolverError)
+    /// A Debian archive or package is not what it should be (`path` in the archive or store).
+    case debianArchive(path: String, reason: String)
+    /// A maintainer script or `dpkg --configure` failed while configuring the packages.
+    case configure(reason: String, log: String)
 
     /// 2 for usage and manifest errors (as the CLI convention says), 1 otherwise.
     public var exitCode: Int32 {
@@ -38,6 +51,35 @@ public enum StrataError: Error, CustomStringConvertible {
         case .archive(let path, let error): return "\(path): " + Self.describe(error)
         case .store(let error): return Self.describe(error)
         case .sandbox(let error): return Self.describe(error)
+        case .fetch(let error): return error.description
+        case .release(let suite, let error): return Self.describe(error, suite: suite)
+        case .resolve(let error): return error.description + "; change \"packages\" in the manifest"
+        case .debianArchive(let path, let reason): return "\(path): \(reason)"
+        case .configure(let reason, let log):
+            let tail = log.split(separator: "\n").suffix(15).joined(separator: "\n")
+            return "configuring the packages failed: \(reason)" + (tail.isEmpty ? "" : "; the end of its output:\n" + tail)
+        }
+    }
+
+    static func describe(_ error: ReleaseVerificationError, suite: String) -> String {
+        let what = "the InRelease file of \(suite)"
+        let fix = "check the mirror, or the manifest's \"keyring\""
+        switch error {
+        case .unreadable(let path, let code): return "cannot read \(path): \(String(cString: strerror(code)))"
+        case .keyringUnreadable(_, let keyring, let code):
+            return "cannot read the keyring \(keyring): \(String(cString: strerror(code))); install debian-archive-keyring or fix \"keyring\""
+        case .gpgvMissing(_, let gpgv): return "\(gpgv) is missing; install the gpgv package to verify Debian archives"
+        case .gpgvFailed(_, let detail): return "cannot verify \(what): gpgv \(detail)"
+        case .unsigned: return "\(what) is not signed; refusing it (\(fix))"
+        case .badSignature(_, let key): return "\(what) has a bad signature by key \(key): it was tampered with or damaged; refusing it (\(fix))"
+        case .unknownKey(_, let key): return "\(what) is signed by key \(key), which is not in the trusted keyring; refusing it (\(fix))"
+        case .expiredKey(_, let key): return "\(what) is signed by expired key \(key); refusing it (update debian-archive-keyring)"
+        case .revokedKey(_, let key): return "\(what) is signed by revoked key \(key); refusing it"
+        case .unverifiableSignature(_, let key, let rc): return "cannot check the signature of \(what) by key \(key) (gpgv reason \(rc)); refusing it"
+        case .changedDuringVerification: return "\(what) changed while it was being verified; try again"
+        case .malformed(_, let problem): return "\(what) is not a valid Release file: \(problem)"
+        case .expiredRelease(_, let validUntil): return "\(what) expired on \(validUntil); the mirror is stale, use another one (--mirror)"
+        case .dateInFuture(_, let date): return "\(what) is dated \(date), in the future; check this machine's clock"
         }
     }
 

@@ -59,7 +59,10 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Use this lockfile instead of the one beside the manifest.")
     var lockfile: String?
 
-    var context: CommandContext { CommandContext(root: root, frozen: frozen, lockfile: lockfile) }
+    @Option(name: .long, help: ArgumentHelp("A Debian mirror URL to use first (repeatable); see also $STRATA_DEBIAN_MIRROR.", valueName: "URL"))
+    var mirror: [String] = []
+
+    var context: CommandContext { CommandContext(root: root, frozen: frozen, lockfile: lockfile, mirrors: mirror) }
     func engine() throws(StrataError) -> Engine { try context.engine() }
     func load(_ argument: String) throws(StrataError) -> LoadedEnvironment { try context.load(argument) }
 }
@@ -69,6 +72,7 @@ struct CommandContext {
     var root: String?
     var frozen: Bool
     var lockfile: String?
+    var mirrors: [String] = []
 
     func engine() throws(StrataError) -> Engine {
         let environment = ProcessEnvironment.current
@@ -76,7 +80,9 @@ struct CommandContext {
         let store: Store
         do { store = try Store(root: path) } catch { throw .store(error) }
         let frozen = self.frozen || environment["CI"] == "true"
-        return Engine(store: store, frozen: frozen, note: { FileHandleStderr.write("strata: " + $0 + "\n") })
+        var engine = Engine(store: store, frozen: frozen, note: { FileHandleStderr.write("strata: " + $0 + "\n") })
+        if !mirrors.isEmpty { engine.mirrors = mirrors }
+        return engine
     }
 
     func load(_ argument: String) throws(StrataError) -> LoadedEnvironment {

@@ -106,6 +106,9 @@ public struct ReleaseFile: Sendable, Hashable {
     }
 
     /// The entry for `path` (`main/binary-amd64/Packages.xz`), if listed.
+    /// Seconds since the epoch of a date as Release files write it, or nil.
+    public static func seconds(_ date: String) -> Int64? { RFC2822.seconds(date) }
+
     public func entry(for path: String) -> Entry? { sha256.first { $0.path == path } }
 
     /// Whether the release has expired at `now` (seconds since the epoch); never without `Valid-Until`.

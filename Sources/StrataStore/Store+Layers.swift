@@ -43,6 +43,27 @@ extension Store {
         return diffID
     }
 
+    /// Publishes a layer that is not a tar stream's unpacking (a `.deb`'s files, a generated
+    /// dpkg database, the result of maintainer scripts) under `key`, a digest of what it is
+    /// made from. `fill` writes the tree into the empty directory it is given.
+    @discardableResult
+    public func publishLayer(
+        key: Digest, fill: (String) throws(StoreError) -> [String]
+    ) throws(StoreError) -> (unpacked: Bool, warnings: [String]) {
+        if hasLayer(key) { return (false, []) }
+        return try publishLayerTree(key, fill: fill)
+    }
+
+    /// Moves `directory` (a tree in this store's file system, such as a session's upper
+    /// dir) into place as layer `key`, unless that layer exists already.
+    public func adoptLayer(key: Digest, directory: String) throws(StoreError) {
+        try withLock("layer-" + key.hex) { () throws(StoreError) in
+            if hasLayer(key) { return }
+            try FileSystem.syncFileSystem(containing: directory)
+            try FileSystem.rename(directory, to: layerPath(key))
+        }
+    }
+
     /// The one way a layer comes into being: under `locks/layer-<hex>`, `fill`
     /// writes a fresh `tmp/layer-<hex>`, which is then synced and renamed to
     /// `layers/<hex>`. Returns whether this call published it.

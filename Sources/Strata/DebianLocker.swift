@@ -1,0 +1,197 @@
+import Glibc
+import StrataArchive
+import StrataDebian
+import StrataFetch
+import StrataModel
+import StrataStore
+
+/// Resolves a manifest's Debian base against a signed archive into a `LockedDebian`.
+///
+/// Every byte read from a mirror is checked before it is used: `InRelease` by its
+/// signature, each `Packages` index by the sha256 the signed release gives. Indexes
+/// are kept in the store by that digest, so locking again against an unchanged
+/// archive downloads only `InRelease`.
+struct DebianLocker {
+    let store: Store
+    let environment: LoadedEnvironment
+    let source: Manifest.DebianSource
+    let mirrors: [String]
+
+    /// Caps on what a mirror may send before it is checked.
+    static let inReleaseLimit: Int64 = 32 << 20
+    static let indexLimit: Int64 = 1 << 30
+
+    var architecture: String { source.architecture ?? Platform.current.architecture }
+    var components: [String] { source.components ?? ["main"] }
+    var variant: Manifest.DebianSource.Variant { source.variant ?? .minbase }
+
+    /// What to keep from a previous lock when re-resolving (`lock --update PKG…`).
+    struct Pins {
+        /// Locked packages (name → version) to keep where the archive still has them.
+        var keep: [String: String] = [:]
+    }
+
+    /// Whether `locked` was resolved from the same Debian inputs this manifest names, so
+    /// that it still holds without asking the archive.
+    func stillMatches(_ locked: LockedDebian) -> Bool {
+        locked.suite == source.suite && locked.architecture == architecture && locked.components == components
+            && locked.variant == variant.rawValue && locked.requested == environment.manifest.packages
+            && locked.recommends == (environment.manifest.recommends ?? false)
+    }
+
+    func lock(pins: Pins = Pins()) throws(StrataError) -> LockedDebian {
+        let archive = try openArchive()
+        let resolver = Resolver(index: archive.index, architecture: architecture)
+        var requests: [PackageRequest] = []
+        for text in environment.manifest.packages {
+            do { requests.append(try PackageRequest(parsing: text)) } catch { throw .resolve(error) }
+        }
+        let options = ResolverOptions(recommends: environment.manifest.recommends ?? false)
+        let base = BaseVariant(rawValue: variant.rawValue) ?? .minbase
+        var resolution: Resolution
+        let requested = Set(requests.map(\.name))
+        let pinned = pins.keep.filter { name, version in
+            !requested.contains(name) && archive.index.records(named: name).contains { $0.version == version }
+        }
+        if pinned.isEmpty {
+            do { resolution = try resolver.resolve(requests, base: base, options: options) } catch { throw .resolve(error) }
+        } else {
+            // Kept versions first; if the updated packages need newer ones, let those move too.
+            let withPins = requests + pinned.keys.sorted().map { PackageRequest(name: $0, version: pinned[$0]) }
+            do { resolution = try resolver.resolve(withPins, base: base, options: options) } catch {
+                do { resolution = try resolver.resolve(requests, base: base, options: options) } catch { throw .resolve(error) }
+            }
+            // A pin must not drag in a package nothing needs any more.
+            if let unpinned = try? resolver.resolve(requests, base: base, options: options) {
+                let needed = Set(unpinned.packages.map(\.name))
+                if resolution.packages.contains(where: { !needed.contains($0.name) }) {
+                    let trimmed = requests + pinned.keys.sorted().filter(needed.contains).map { PackageRequest(name: $0, version: pinned[$0]) }
+                    if let better = try? resolver.resolve(trimmed, base: base, options: options) { resolution = better }
+                }
+            }
+        }
+        let packages = resolution.installOrder().map {
+            LockedPackage(name: $0.name, version: $0.version, architecture: $0.architecture,
+                          path: $0.filename, size: Int64($0.size), sha256: $0.sha256)
+        }
+        let release = archive.release.release
+        return LockedDebian(
+            suite: source.suite, codename: release.codename ?? source.suite, architecture: architecture,
+            components: components, variant: variant.rawValue, requested: environment.manifest.packages,
+            recommends: environment.manifest.recommends ?? false, inRelease: archive.release.inReleaseDigest,
+            date: release.date ?? "", indexes: archive.indexes, packages: packages)
+    }
+
+    struct OpenedArchive {
+        var release: VerifiedRelease
+        var indexes: [LockedIndex]
+        var index: PackageIndex
+    }
+
+    /// Fetches and verifies `InRelease`, then every component's `Packages` index.
+    func openArchive() throws(StrataError) -> OpenedArchive {
+        let fetcher = Fetcher(mirrors: mirrors, progress: nil)
+        let inRelease = store.temporaryPath("InRelease")
+        defer { unlink(inRelease) }
+        do {
+            _ = try fetcher.fetch(Download(path: "dists/\(source.suite)/InRelease", destination: inRelease,
+                                           limit: Self.inReleaseLimit))
+        } catch { throw .fetch(error) }
+        let keyring = source.keyring.map(environment.paths.resolve) ?? ReleaseVerifier.debianArchiveKeyring
+        let verified: VerifiedRelease
+        do { verified = try ReleaseVerifier(keyrings: [keyring]).verify(inReleaseAt: inRelease) } catch {
+            throw .release(suite: source.suite, error)
+        }
+        let release = verified.release
+        guard release.suite == source.suite || release.codename == source.suite else {
+            throw .debianArchive(path: "dists/\(source.suite)/InRelease",
+                                 reason: "it is signed for suite \(release.suite ?? "?") (\(release.codename ?? "?")), not \(source.suite); check the mirror")
+        }
+        if !release.architectures.isEmpty, !release.architectures.contains(architecture) {
+            throw .debianArchive(path: "dists/\(source.suite)/InRelease",
+                                 reason: "the archive has no \(architecture) packages (it has \(release.architectures.joined(separator: ", ")))")
+        }
+        var records: [PackageRecord] = []
+        var indexes: [LockedIndex] = []
+        for component in components {
+            if !release.components.isEmpty, !release.components.contains(component) {
+                throw .debianArchive(path: "dists/\(source.suite)/InRelease",
+                                     reason: "the suite has no component \"\(component)\" (it has \(release.components.joined(separator: ", ")))")
+            }
+            let base = "\(component)/binary-\(architecture)/Packages"
+            guard let entry = [".xz", ".gz", ""].lazy.compactMap({ release.entry(for: base + $0) }).first else {
+                throw .debianArchive(path: "dists/\(source.suite)/InRelease", reason: "it lists no \(base) index")
+            }
+            let pinned = LockedIndex(path: entry.path, sha256: entry.sha256, size: Int64(entry.size))
+            let file = try indexFile(pinned, fetcher: fetcher, byHash: release.acquireByHash)
+            let bytes: [UInt8]
+            do { bytes = try HostFile.read(file, limit: Int(Self.indexLimit)) } catch {
+                throw .input(path: file, reason: "cannot read the cached index: \(error.reason)")
+            }
+            do { records += try PackageIndex(parsing: bytes).records } catch {
+                throw .debianArchive(path: entry.path, reason: "the index does not parse: \(error)")
+            }
+            indexes.append(pinned)
+        }
+        return OpenedArchive(release: verified, indexes: indexes, index: PackageIndex(records: records))
+    }
+
+    /// The decompressed index, from the store's cache or fetched (by hash where the
+    /// archive offers it), verified against `InRelease` and cached by its digest.
+    func indexFile(_ index: LockedIndex, fetcher: Fetcher, byHash: Bool) throws(StrataError) -> String {
+        let cacheDirectory = store.root + "/cache/debian"
+        let cached = cacheDirectory + "/" + index.sha256.hex
+        if access(cached, R_OK) == 0 { return cached }
+        if !store.hasBlob(index.sha256) {
+            let directory = "dists/\(source.suite)/" + index.path[..<index.path.lastIndex(of: "/")!]
+            var paths = ["dists/\(source.suite)/\(index.path)"]
+            // by-hash names never change under a reader, unlike the plain name during a mirror update.
+            if byHash { paths.insert("\(directory)/by-hash/SHA256/\(index.sha256.hex)", at: 0) }
+            var failure: FetchError?
+            for path in paths {
+                let temporary = store.temporaryPath("index")
+                do {
+                    _ = try fetcher.fetch(Download(path: path, destination: temporary, digest: index.sha256,
+                                                   size: index.size, limit: Self.indexLimit))
+                } catch {
+                    failure = failure ?? error
+                    continue
+                }
+                do { try store.publishBlob(temporaryFile: temporary, expected: index.sha256) } catch { throw .store(error) }
+                failure = nil
+                break
+            }
+            if let failure { throw .fetch(failure) }
+        }
+        do {
+            if access(cacheDirectory, F_OK) != 0 { try makeDirectory(cacheDirectory) }
+        } catch { throw .input(path: cacheDirectory, reason: error.reason) }
+        let temporary = store.temporaryPath("index-plain")
+        do { _ = try Decompressor.decompress(fileAt: store.blobPath(index.sha256), to: temporary, maxBytes: Self.indexLimit) } catch {
+            throw .archive(path: index.path, error)
+        }
+        guard rename(temporary, cached) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw .input(path: cached, reason: "cannot cache the index: \(reason)")
+        }
+        return cached
+    }
+}
+
+extension Engine {
+    /// Where Debian packages come from, in order: `--mirror`, `STRATA_DEBIAN_MIRROR`
+    /// (space-separated), the manifest, the host's apt sources for the suite, Debian's
+    /// own archive. The first of these that names any mirror gives the list.
+    func debianMirrors(_ source: Manifest.DebianSource) -> [String] {
+        if let mirrors, !mirrors.isEmpty { return mirrors }
+        if let variable = getenv("STRATA_DEBIAN_MIRROR") {
+            let list = String(cString: variable).split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+            if !list.isEmpty { return list }
+        }
+        if let mirrors = source.mirrors, !mirrors.isEmpty { return mirrors }
+        let host = AptSources.mirrors(forSuite: source.suite)
+        if !host.isEmpty { return host }
+        return ["http://deb.debian.org/debian"]
+    }
+}
