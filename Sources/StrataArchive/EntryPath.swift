@@ -44,6 +44,23 @@ struct EntryPath: Hashable {
     }
 }
 
+extension EntryPath {
+    private static let usr: [CChar] = Array("usr".utf8CString)
+    private static let mergedUsrNames: [[CChar]] = UnpackOptions.mergedUsrDirectories.map { Array($0.utf8CString) }
+
+    /// Whether this is exactly a top-level directory that merged /usr moves (`bin`, `lib64`, …).
+    var isMergedUsrDirectory: Bool {
+        components.count == 1 && Self.mergedUsrNames.contains(components[0])
+    }
+
+    /// The path with a first component of `bin`, `sbin`, `lib`, `lib32`, `lib64` or `libx32`
+    /// moved under `usr/`; any other path unchanged.
+    func mergingUsr() -> EntryPath {
+        guard let first = components.first, Self.mergedUsrNames.contains(first) else { return self }
+        return EntryPath(components: [Self.usr] + components)
+    }
+}
+
 extension Array where Element == CChar {
     /// The bytes of a NUL-terminated name, without the NUL.
     var nameBytes: [UInt8] { dropLast().map { UInt8(bitPattern: $0) } }

@@ -17,11 +17,16 @@ struct LayerWriter {
     let layer: LayerDirectory
     let reader: TarReader
     let limits: UnpackLimits
+    let options: UnpackOptions
     var warnings: [String] = []
+    /// Entry names as the archive wrote them, when `options.recordsEntryNames`.
+    var entryNames: [[UInt8]] = []
     private var directories: [EntryPath: EntryMetadata] = [:]
+    /// Every parent directory an entry needed (only with `options.implicitDirectoryMtime`).
+    private var parents: Set<EntryPath> = []
 
-    init(layer: LayerDirectory, reader: TarReader, limits: UnpackLimits) {
-        self.layer = layer; self.reader = reader; self.limits = limits
+    init(layer: LayerDirectory, reader: TarReader, limits: UnpackLimits, options: UnpackOptions = UnpackOptions()) {
+        self.layer = layer; self.reader = reader; self.limits = limits; self.options = options
     }
 
     mutating func write(_ entry: OpaquePointer, warning: String?) throws(ArchiveError) {
@@ -34,16 +39,28 @@ struct LayerWriter {
         guard strlen(rawName) <= limits.maxNameBytes else {
             throw .limitExceeded(entry: name, limit: "name longer than \(limits.maxNameBytes) bytes")
         }
-        guard let path = EntryPath(cleaning: rawName) else {
+        if options.recordsEntryNames {
+            entryNames.append(Array(UnsafeRawBufferPointer(start: rawName, count: strlen(rawName))))
+        }
+        guard var path = EntryPath(cleaning: rawName) else {
             throw .unsafeEntry(entry: name, reason: "the name climbs above the layer root with '..'")
         }
         let metadata = try readMetadata(entry, name: name)
+        let hardlinkTarget = archive_entry_hardlink(entry)
+        let type = archive_entry_filetype(entry) & S_IFMT
+        if options.mergedUsr {
+            if path.isMergedUsrDirectory && (hardlinkTarget != nil || type != S_IFDIR) {
+                warnings.append("\(name): ignored, merged /usr makes /\(path.display) a link to usr/\(path.display)")
+                return
+            }
+            path = path.mergingUsr()
+        }
+        if options.implicitDirectoryMtime != nil { notePossiblyImplicitParents(of: path) }
 
-        if let target = archive_entry_hardlink(entry) {
+        if let target = hardlinkTarget {
             try writeHardlink(path, target: target, name: name)
             return
         }
-        let type = archive_entry_filetype(entry) & S_IFMT
         if path.isRoot {
             // The layer root is the destination itself: a directory entry for it sets its
             // metadata; nothing may replace it.
@@ -56,6 +73,10 @@ struct LayerWriter {
             return
         }
         if path.leaf.hasNamePrefix(".wh.") {
+            guard options.translatesWhiteouts else {
+                warnings.append("\(name): ignored a whiteout name (whiteouts are not translated in this layer)")
+                return
+            }
             try writeWhiteout(path, name: name)
             return
         }
@@ -87,6 +108,35 @@ struct LayerWriter {
                 fd = opened
             }
             let display = path.isRoot ? "/" : path.display
+            guard fchmod(fd.raw, metadata.mode) == 0 else { throw .io(path: display, reason: errnoText()) }
+            try setTimes(metadata, fd: fd.raw, path: display)
+        }
+        if let mtime = options.implicitDirectoryMtime { try normalizeImplicitDirectories(mtime: mtime) }
+    }
+
+    /// Records `path`'s ancestors (not the root) until one already recorded.
+    private mutating func notePossiblyImplicitParents(of path: EntryPath) {
+        var parent = path.parent
+        while !parent.isRoot, parents.insert(parent).inserted { parent = parent.parent }
+    }
+
+    /// Gives every directory made only as a parent (and an undeclared root) mode 0755,
+    /// owner 0:0 and `mtime`; applied after all entries, so later entries cannot change them.
+    private func normalizeImplicitDirectories(mtime: Int64) throws(ArchiveError) {
+        let metadata = EntryMetadata(uid: 0, gid: 0, mode: 0o755, mtime: timespec(tv_sec: Int(mtime), tv_nsec: 0), xattrs: [])
+        var implicit = parents.filter { directories[$0] == nil }
+        if directories[EntryPath(components: [])] == nil { implicit.insert(EntryPath(components: [])) }
+        for path in implicit {
+            let fd: FileDescriptor
+            if path.isRoot {
+                fd = layer.root
+            } else {
+                // A parent later replaced by a non-directory (or a symlink) is left alone.
+                guard let opened = try? layer.openDirectory(path, create: false, entry: path.display) else { continue }
+                fd = opened
+            }
+            let display = path.isRoot ? "/" : path.display
+            try apply(owner: metadata, xattrs: [], to: fd.raw, path: display)
             guard fchmod(fd.raw, metadata.mode) == 0 else { throw .io(path: display, reason: errnoText()) }
             try setTimes(metadata, fd: fd.raw, path: display)
         }
@@ -186,9 +236,10 @@ struct LayerWriter {
         guard strlen(target) <= limits.maxNameBytes else {
             throw .limitExceeded(entry: name, limit: "link target longer than \(limits.maxNameBytes) bytes")
         }
-        guard let targetPath = EntryPath(cleaning: target), !targetPath.isRoot else {
+        guard var targetPath = EntryPath(cleaning: target), !targetPath.isRoot else {
             throw .unsafeEntry(entry: name, reason: "hardlink target '\(targetName)' is outside the layer")
         }
+        if options.mergedUsr { targetPath = targetPath.mergingUsr() }
         guard !path.isRoot else { throw .unsafeEntry(entry: name, reason: "a hardlink would replace the layer root") }
         if targetPath == path { return }
         if targetPath.components.starts(with: path.components) {
