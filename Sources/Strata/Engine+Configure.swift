@@ -1,0 +1,109 @@
+import Glibc
+import StrataDebian
+import StrataModel
+import StrataSandbox
+import StrataStore
+
+extension Engine {
+    /// Runs the maintainer scripts the way dpkg would on a fresh system — every `preinst
+    /// install` in install order, then `dpkg --configure -a`, which configures in dependency
+    /// order — in a session over the unpacked packages, and keeps what they wrote as the
+    /// configured layer. Services are kept from starting by a `policy-rc.d` that says no;
+    /// the result is normalized (no logs, caches or timestamps newer than the epoch) so
+    /// the same packages configure to the same tree.
+    func configure(_ debian: LockedDebian, environment: LoadedEnvironment) throws(StrataError) {
+        if debian.variant == "extract" {
+            do { try store.publishLayer(key: debian.configuredKey) { (_) throws(StoreError) -> [String] in [] } } catch {
+                throw .store(error)
+            }
+            return
+        }
+        let below = [debian.skeletonKey] + debian.packages.map { LockedDebian.packageLayerKey($0.sha256) } + [debian.statusKey]
+        let snapshot: Digest
+        let session: SessionRecord
+        do {
+            snapshot = try store.publishSnapshot(diffIDs: below)
+            session = try store.createSession(snapshot: snapshot, name: nil, environment: environment.paths.name + "+configure")
+        } catch { throw .store(error) }
+        defer { removeSession(session.id) }
+        let epoch = Self.sourceDateEpoch(debian)
+        let spec: SessionSpec
+        do {
+            spec = SessionSpec(
+                lowerDirs: Self.withoutRepeats(try store.lowerDirs(for: snapshot)), upperDir: session.upperPath,
+                workDir: session.workPath, rootDir: session.rootPath,
+                argv: ["/bin/sh", "-c", Self.configureScript(debian)],
+                environment: [
+                    "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LC_ALL=C", "LANG=C", "LANGUAGE=C",
+                    "DEBIAN_FRONTEND=noninteractive", "DEBCONF_NONINTERACTIVE_SEEN=true", "SOURCE_DATE_EPOCH=\(epoch)",
+                ],
+                workingDirectory: "/", hostname: "localhost", isolateNetwork: true, mounts: [])
+        } catch { throw .store(error) }
+        let outcome: Result<SessionExit, StrataError>
+        do {
+            let held = try store.lock("session-" + session.id)
+            do { outcome = .success(try Sandbox.run(spec)) } catch { outcome = .failure(.sandbox(error)) }
+            held.release()
+        } catch {
+            outcome = .failure(.store(error))
+        }
+        let exit = try outcome.get()
+        let logPath = session.upperPath + Self.configureLog
+        let log = (try? HostFile.read(logPath, limit: 4 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        guard exit.status == 0 else {
+            throw .configure(reason: "the configure script exited with status \(exit.status)", log: log)
+        }
+        do {
+            try LayerNormalizer(root: session.upperPath, epoch: epoch).normalize(removing: Self.configureLeftovers)
+            try store.adoptLayer(key: debian.configuredKey, directory: session.upperPath)
+        } catch { throw .store(error) }
+    }
+
+    static let configureLog = "/var/log/strata-configure.log"
+
+    /// Files the scripts leave that differ from run to run and describe no state.
+    static let configureLeftovers = [
+        configureLog, "/var/log/dpkg.log", "/var/log/alternatives.log", "/var/log/apt/history.log",
+        "/var/log/apt/term.log", "/var/cache/ldconfig/aux-cache", "/var/lib/dpkg/status-old",
+        "/var/lib/dpkg/diversions-old", "/var/lib/dpkg/statoverride-old", "/var/cache/debconf/config.dat-old",
+        "/var/cache/debconf/templates.dat-old", "/var/cache/debconf/passwords.dat-old", "/var/lib/dpkg/lock",
+        "/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/triggers/Lock",
+    ]
+
+    /// `SOURCE_DATE_EPOCH` when set, else the release's date: both are the same on every machine.
+    static func sourceDateEpoch(_ debian: LockedDebian) -> Int64 {
+        if let text = getenv("SOURCE_DATE_EPOCH"), let value = Int64(String(cString: text)), value >= 0 { return value }
+        return ReleaseFile.seconds(debian.date) ?? 0
+    }
+
+    /// The shell script the configure session runs (dash or whichever `/bin/sh` the packages gave).
+    static func configureScript(_ debian: LockedDebian) -> String {
+        var script = """
+        exec </dev/null >\(configureLog) 2>&1
+        set -e
+        printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        run_preinst() {
+          for f in "/var/lib/dpkg/info/$1.preinst" "/var/lib/dpkg/info/$1:$2.preinst"; do
+            [ -x "$f" ] || continue
+            echo "preinst $1"
+            DPKG_MAINTSCRIPT_PACKAGE="$1" DPKG_MAINTSCRIPT_ARCH="$2" DPKG_MAINTSCRIPT_NAME=preinst DPKG_ROOT= "$f" install
+          done
+        }
+
+        """
+        for package in debian.packages {
+            let arch = package.architecture == "all" ? debian.architecture : package.architecture
+            script += "run_preinst \(package.name) \(arch)\n"
+        }
+        script += """
+        dpkg --configure -a
+        if [ -x /sbin/ldconfig ]; then /sbin/ldconfig; fi
+        rm -f /usr/sbin/policy-rc.d
+        if [ -e /etc/machine-id ]; then : >/etc/machine-id; fi
+        echo configured
+
+        """
+        return script
+    }
+}

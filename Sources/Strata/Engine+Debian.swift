@@ -1,0 +1,129 @@
+import Glibc
+import StrataDebian
+import StrataFetch
+import StrataModel
+import StrataSandbox
+import StrataStore
+
+extension Engine {
+    /// Brings every layer of a Debian base into the store: the merged-/usr skeleton,
+    /// one layer per `.deb` (downloaded in parallel and verified first), the dpkg
+    /// status, and the result of the maintainer scripts. Layers already there are not
+    /// touched, so environments that share packages share their layers.
+    func buildDebian(_ debian: LockedDebian, environment: LoadedEnvironment) throws(StrataError) -> (unpacked: Int, warnings: [String]) {
+        var unpacked = 0
+        var warnings: [String] = []
+        do {
+            if try store.publishLayer(key: debian.skeletonKey, fill: { (directory) throws(StoreError) -> [String] in
+                do { try MergedUsr.skeleton(into: directory) } catch {
+                    throw .io(path: directory, reason: "cannot create the merged-/usr skeleton: \(error)")
+                }
+                return []
+            }).unpacked { unpacked += 1 }
+        } catch { throw .store(error) }
+
+        let statusMissing = !store.hasLayer(debian.statusKey)
+        // The status is made from each .deb's control data, so it needs every .deb.
+        let needed = debian.packages.filter {
+            !store.hasBlob($0.sha256) && (statusMissing || !store.hasLayer(LockedDebian.packageLayerKey($0.sha256)))
+        }
+        try download(needed, environment: environment, debian: debian)
+
+        for package in debian.packages {
+            let key = LockedDebian.packageLayerKey(package.sha256)
+            if store.hasLayer(key) { continue }
+            let deb = store.blobPath(package.sha256)
+            let scratch = store.temporaryPath("data")
+            do {
+                let outcome = try store.publishLayer(key: key) { (directory) throws(StoreError) -> [String] in
+                    defer { unlink(scratch) }
+                    do { return try DebLayer.unpack(deb: deb, into: directory, dataCopy: scratch).warnings } catch {
+                        throw .io(path: "\(package.name) \(package.version) (\(package.sha256.short))", reason: "\(error)")
+                    }
+                }
+                if outcome.unpacked { unpacked += 1 }
+                warnings += outcome.warnings.map { "\(package.name): \($0)" }
+            } catch { throw .store(error) }
+        }
+
+        if statusMissing {
+            var entries: [DpkgStatusEntry] = []
+            for package in debian.packages {
+                do {
+                    entries.append(try DebLayer.statusEntry(deb: store.blobPath(package.sha256),
+                                                            layer: store.layerPath(LockedDebian.packageLayerKey(package.sha256))))
+                } catch {
+                    throw .debianArchive(path: "\(package.name) \(package.version)", reason: "cannot read its control data: \(error)")
+                }
+            }
+            // `extract` runs no scripts: what is unpacked is all there is, as mmdebstrap's variant.
+            let status = DpkgStatus.render(entries, status: debian.variant == "extract" ? "install ok installed" : "install ok unpacked")
+            do {
+                try store.publishLayer(key: debian.statusKey) { (directory) throws(StoreError) -> [String] in
+                    try Self.writeDpkgDatabase(status: status, into: directory)
+                    return []
+                }
+            } catch { throw .store(error) }
+            unpacked += 1
+        }
+
+        if !store.hasLayer(debian.configuredKey) {
+            try configure(debian, environment: environment)
+            unpacked += 1
+        }
+        return (unpacked, warnings)
+    }
+
+    /// Downloads `packages` from the mirrors into the store, all or nothing.
+    func download(_ packages: [LockedPackage], environment: LoadedEnvironment, debian: LockedDebian) throws(StrataError) {
+        guard !packages.isEmpty else { return }
+        guard case .debian(let source) = environment.manifest.base else {
+            throw .staleLock(lockfile: environment.paths.lockfile, reason: "it pins Debian packages but the manifest has no Debian base")
+        }
+        let fetcher = Fetcher(mirrors: debianMirrors(source),
+                              progress: FetchProgress.ifTerminal(label: "fetching \(packages.count) packages"))
+        let downloads = packages.map {
+            Download(path: $0.path, destination: store.temporaryPath("deb-" + $0.sha256.short), digest: $0.sha256,
+                     size: $0.size, limit: $0.size)
+        }
+        do { _ = try fetcher.fetchAll(downloads) } catch { throw .fetch(error) }
+        var failure: StoreError?
+        for (download, package) in zip(downloads, packages) {
+            if failure == nil {
+                do { try store.publishBlob(temporaryFile: download.destination, expected: package.sha256) } catch { failure = error }
+            } else {
+                unlink(download.destination)
+            }
+        }
+        if let failure { throw .store(failure) }
+    }
+
+    /// The dpkg database around the status file: the directories dpkg expects and empty
+    /// `available`, `diversions` and `statoverride`.
+    static func writeDpkgDatabase(status: [UInt8], into directory: String) throws(StoreError) {
+        let admin = directory + "/var/lib/dpkg"
+        for sub in ["/var", "/var/lib", "/var/lib/dpkg", "/var/lib/dpkg/info", "/var/lib/dpkg/updates",
+                    "/var/lib/dpkg/triggers", "/var/lib/dpkg/alternatives"] {
+            guard mkdir(directory + sub, 0o755) == 0 || errno == EEXIST else {
+                throw .io(path: directory + sub, reason: String(cString: strerror(errno)))
+            }
+        }
+        try writeFile(admin + "/status", status)
+        for name in ["available", "diversions", "statoverride"] { try writeFile(admin + "/" + name, []) }
+    }
+
+    static func writeFile(_ path: String, _ bytes: [UInt8]) throws(StoreError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, reason: String(cString: strerror(errno)))
+            }
+            offset += n
+        }
+    }
+}
