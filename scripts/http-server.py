@@ -23,14 +23,18 @@ whenever the content of .faults changes.
    "truncate": {"pool/x.deb": [100]},       send the full Content-Length but only this many bytes of the
                                             body, then close the connection
    "corrupt":  {"pool/x.deb": [1]},         flip the bits of the body's first byte (same length)
+   "chunked":  {"pool/x.deb": [1]},         send the body chunked (no Content-Length), in chunks of at
+                                            most 64 KiB; with "truncate", end after that many bytes
+                                            without the final empty chunk
    "redirect": {"pool/x.deb": ["other/y"]}} answer 302 with Location: /other/y
 
-Kinds combine in the order delay, fail, redirect, then the body faults (corrupt, stall, truncate).
+Kinds combine in the order delay, fail, redirect, then the body faults (corrupt, chunked, stall,
+truncate).
 Python 3.11 standard library only.
 """
-import http.server, json, os, socket, sys, threading, time, urllib.parse
+import http.server, json, os, signal, socket, sys, threading, time, urllib.parse
 
-FAULT_KINDS = ("delay", "fail", "redirect", "corrupt", "stall", "truncate")
+FAULT_KINDS = ("delay", "fail", "redirect", "corrupt", "chunked", "stall", "truncate")
 
 
 class Faults:
@@ -115,9 +119,24 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.record(200)
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
+        if "chunked" in taken:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if not send_body:
+            return
+        if "chunked" in taken:
+            end = int(taken.get("truncate", len(body)))
+            for start in range(0, end, 65536):
+                chunk = body[start:min(start + 65536, end)]
+                self.wfile.write(b"%x\r\n" % len(chunk) + bytes(chunk) + b"\r\n")
+            if "truncate" in taken:
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            else:
+                self.wfile.write(b"0\r\n\r\n")
             return
         if "truncate" in taken:
             self.wfile.write(body[: int(taken["truncate"])])
@@ -141,6 +160,15 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that goes away, or a connection a fault cut, is no news; anything else is a bug here.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
 def main():
     args = sys.argv[1:]
     if len(args) >= 2 and args[0] == "--log":
@@ -149,13 +177,15 @@ def main():
     if len(args) != 1 or not os.path.isdir(args[0]):
         sys.exit("usage: http-server.py [--log FILE] DIR")
     directory = os.path.abspath(args[0])
+    # A parent that spawned us from a thread with signals blocked (dispatch's worker threads do)
+    # passed that mask on: without this, "runs until killed" would need SIGKILL.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
     Handler.faults = Faults(directory)
 
     def handler(*a, **kw):
         return Handler(*a, directory=directory, **kw)
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), handler)
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever()
