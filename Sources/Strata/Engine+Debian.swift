@@ -81,7 +81,7 @@ extension Engine {
             throw .staleLock(lockfile: environment.paths.lockfile, reason: "it pins Debian packages but the manifest has no Debian base")
         }
         let fetcher = Fetcher(mirrors: debianMirrors(source),
-                              progress: FetchProgress.ifTerminal(label: "fetching \(packages.count) packages"))
+                              progress: FetchProgress.ifTerminal(label: "fetching"))
         let downloads = packages.map {
             Download(path: $0.path, destination: store.temporaryPath("deb-" + $0.sha256.short), digest: $0.sha256,
                      size: $0.size, limit: $0.size)

@@ -16,8 +16,10 @@ public struct UnpackLimits: Sendable {
 /// How an unpack maps, records and finishes entries. The default (`UnpackOptions()`) is a
 /// plain OCI layer unpack: no name is rewritten, nothing is recorded, whiteouts are translated.
 public struct UnpackOptions: Sendable, Hashable {
-    /// The top-level directories a merged-/usr system keeps under `usr/` (`bin -> usr/bin`).
-    public static let mergedUsrDirectories = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"]
+    /// The top-level directories a merged-/usr system keeps under `usr/` (`bin -> usr/bin`):
+    /// those of a bookworm amd64 system. `lib32`/`libx32` are left alone: a skeleton link
+    /// for them would dangle on most systems, and usrmerge's scripts remove dangling ones.
+    public static let mergedUsrDirectories = ["bin", "sbin", "lib", "lib64"]
 
     /// Writes an entry whose first component is one of `mergedUsrDirectories` under `usr/`
     /// instead (`./bin/bash` → `usr/bin/bash`, the entry `./bin/` → the directory `usr/bin`);

@@ -1,8 +1,8 @@
 import Glibc
 import StrataArchive
 
-/// The merged-/usr layout of Debian 12 and later: `/bin`, `/sbin`, `/lib`, `/lib32`, `/lib64`
-/// and `/libx32` are symbolic links into `/usr`. Package layers are unpacked with their
+/// The merged-/usr layout of Debian 12 and later: `/bin`, `/sbin`, `/lib` and `/lib64`
+/// are symbolic links into `/usr`. Package layers are unpacked with their
 /// top-level directories moved under `usr/` (`UnpackOptions.mergedUsr`), and the skeleton
 /// layer at the bottom of every Debian snapshot provides the links.
 public enum MergedUsr {
@@ -10,8 +10,8 @@ public enum MergedUsr {
     public static let directories = UnpackOptions.mergedUsrDirectories
 
     /// Writes the skeleton layer into `directory`, an existing empty directory: `usr/` and
-    /// `usr/bin`, `usr/sbin`, `usr/lib`, `usr/lib32`, `usr/lib64`, `usr/libx32` (mode 0755,
-    /// owner 0:0) and the links `bin -> usr/bin` … `libx32 -> usr/libx32` (owner 0:0).
+    /// `usr/bin`, `usr/sbin`, `usr/lib`, `usr/lib64` (mode 0755,
+    /// owner 0:0) and the links `bin -> usr/bin` … `lib64 -> usr/lib64` (owner 0:0).
     ///
     /// Guarantees: every item, and `directory` itself (mode 0755, owner 0:0), gets the mtime
     /// `mtime`, so two skeletons are identical trees; everything is written through directory

@@ -31,7 +31,7 @@ public struct LockedDebian: Sendable, Equatable {
     }
 
     /// Bumped when the way packages become layers changes, so old layers are not reused.
-    static let layerFormat = "1"
+    static let layerFormat = "2"
 
     /// The layers a Debian base stacks into, bottom first: the merged-/usr skeleton, one per
     /// package, the dpkg status, and the configured result. `.deb` layers are keyed by
