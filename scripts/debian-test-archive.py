@@ -20,6 +20,10 @@ options:
   --expired             also dists/expired/: the same indexes, signed, with Valid-Until in the past
   --tampered            also dists/SUITE/InRelease.tampered: one byte of the signed text changed
   --extras              all three of the above
+  --next                also OUTDIR/next/: the archive's next state (see NEXT_PACKAGES), a complete
+                        archive of its own (pool, dists/SUITE) signed by the same key and dated one
+                        day later, for `strata lock --update` and `strata lock diff`; OUTDIR/next is
+                        a second mirror URL when OUTDIR is served
 
 The .debs, Packages and Release are byte-identical from run to run for the same options (fixed
 mtimes, sorted paragraphs); the key and so the signatures are new on every run. Needs only Python 3
@@ -74,6 +78,31 @@ PACKAGES = [
          Depends="libc6 (>= 2.34), base-files (>= 12)", files={"usr/sbin/postfix": "#!/bin/sh\n"}),
     dict(Package="broken", Version="0.1", Architecture="amd64", Section="misc",
          Depends="does-not-exist (>= 1)", files={"usr/share/broken": "x\n"}),
+]
+
+# The archive's next state (--next): every package above stays (so old pins still resolve), and
+#   make 4.4.1-2       newer; it needs the new libgc1, so `--update make` moves make and adds libgc1
+#   libgc1 1:8.2.2-3   new (Multi-Arch same)
+#   zlib1g -3          newer; moves only on a full `--update`
+#   python3-minimal    3.11.4-1, newer, no longer depends on libexpat1 (a full update removes it)
+#   splitusr 1.0-1     new: ships /bin, /sbin and /lib files, which merged-/usr puts under /usr
+NEXT_PACKAGES = PACKAGES + [
+    dict(Package="make", Version="4.4.1-2", Architecture="amd64", MultiArch="foreign", Section="devel",
+         Depends="libc6 (>= 2.36), libgc1 (>= 1:8.2)", Recommends="make-doc",
+         files={"usr/bin/make": "#!/bin/sh\necho make 4.4\n"}),
+    dict(Package="libgc1", Version="1:8.2.2-3", Architecture="amd64", MultiArch="same", Section="libs",
+         Depends="libc6 (>= 2.34)", files={"usr/lib/x86_64-linux-gnu/libgc.so.1": "x\n"}),
+    dict(Package="zlib1g", Version="1:1.2.13.dfsg-3", Architecture="amd64", MultiArch="same", Priority="required",
+         Section="libs", Depends="libc6 (>= 2.14)", Provides="libz1",
+         files={"usr/lib/x86_64-linux-gnu/libz.so.1": "x3\n"}),
+    dict(Package="python3-minimal", Version="3.11.4-1", Architecture="amd64", Priority="optional",
+         Section="python", MultiArch="allowed",
+         PreDepends="libc6 (>= 2.36)", Depends="zlib1g (>= 1:1.2.0) | libz-ng (= 2.0)",
+         Provides="python3-any (= 3.11.4-1), python3-embed",
+         files={"usr/bin/python3": "#!/bin/sh\necho python 3.11.4\n"}),
+    dict(Package="splitusr", Version="1.0-1", Architecture="amd64", Section="utils",
+         files={"bin/splitusr": "#!/bin/sh\necho split\n", "sbin/splitusrd": "#!/bin/sh\n",
+                "lib/x86_64-linux-gnu/libsplitusr.so.1": "split lib\n"}),
 ]
 
 # dpkg's field names for the table's Python-friendly keys.
@@ -221,6 +250,7 @@ def main():
     parser.add_argument("--expired", action="store_true")
     parser.add_argument("--tampered", action="store_true")
     parser.add_argument("--extras", action="store_true")
+    parser.add_argument("--next", action="store_true")
     opts = parser.parse_args()
     if opts.extras:
         opts.other_keyring = opts.expired = opts.tampered = True
@@ -262,6 +292,16 @@ def main():
             data[at] = ord("1") if data[at] != ord("1") else ord("2")
             with open(os.path.join(dist, "InRelease.tampered"), "wb") as f:
                 f.write(data)
+        if opts.next:
+            following = os.path.join(out, "next")
+            os.makedirs(following, exist_ok=True)
+            if os.path.exists(os.path.join(following, "pool")):
+                shutil.rmtree(os.path.join(following, "pool"))
+            for spec in NEXT_PACKAGES:
+                build_deb(spec, following, opts.date)  # unchanged packages: the same bytes as above
+            next_until = opts.date + 86400 + opts.valid_days * 86400 if opts.valid_days > 0 else None
+            write_suite(following, opts.suite, opts.codename, opts.date + 86400, next_until, opts.by_hash, gpg)
+            shutil.copyfile(os.path.join(out, "keyring.gpg"), os.path.join(following, "keyring.gpg"))
         if opts.other_keyring:
             other = os.path.join(tmp, "other")
             other_fpr = make_key(other, "strata other key <other@strata.invalid>")
