@@ -324,7 +324,9 @@ import Testing
         let mirror = try ArchiveMirror.copy()
         try harness.debian("b", packages: ["tool"], mirrors: [mirror.url])
         #expect(harness.strata(["lock", "b"]).status == 0)
-        try mirror.faults(#"{"fail": {"*": [503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503]}}"#)
+        // "*" counts every path's requests together: more failures than all attempts at all .debs.
+        let failures = Array(repeating: "503", count: 500).joined(separator: ", ")
+        try mirror.faults(#"{"fail": {"*": [\#(failures)]}}"#)
         let build = harness.strata(["build", "b"])
         #expect(build.status == 1, "\(build.stderr)")
         #expect(build.stderr.contains(mirror.url) && build.stderr.contains("HTTP 503"), "\(build.stderr)")
