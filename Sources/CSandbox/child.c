@@ -174,6 +174,45 @@ static int resolve_target(int fd, int root_fd, const char *path, int which) {
     return dir;
 }
 
+/*
+ * The mount point for a file bind mount: the file `path` inside the root, created
+ * empty (0644) when missing, opened O_PATH without following a symlink. Its parent
+ * is resolved as a directory mount point is. Returns an fd, or -error.
+ */
+static int open_file_in_root(int root_fd, const char *path) {
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') len--;
+    size_t slash = len;
+    while (slash > 0 && path[slash - 1] != '/') slash--;
+    size_t leaf_len = len - slash;
+    if (leaf_len == 0 || leaf_len > NAME_MAX) return -ENAMETOOLONG;
+    char parent[4096];
+    if (slash >= sizeof parent) return -ENAMETOOLONG;
+    memcpy(parent, path, slash);
+    parent[slash] = '\0';
+    char leaf[NAME_MAX + 1];
+    memcpy(leaf, path + slash, leaf_len);
+    leaf[leaf_len] = '\0';
+    if (strcmp(leaf, "..") == 0) return -CSB_ERR_DOTDOT;
+    int dir = open_dir_in_root(root_fd, parent);
+    if (dir < 0) return dir;
+    int file = openat(dir, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (file < 0 && errno == ENOENT) {
+        int created = openat(dir, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (created < 0 && errno != EEXIST) { int e = errno; close(dir); return -e; }
+        if (created >= 0) close(created);
+        file = openat(dir, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    }
+    int e = errno;
+    close(dir);
+    if (file < 0) return -e;
+    struct stat st;
+    if (fstat(file, &st) < 0) { e = errno; close(file); return -e; }
+    if (S_ISLNK(st.st_mode)) { close(file); return -CSB_ERR_SYMLINK; }
+    if (S_ISDIR(st.st_mode)) { close(file); return -EISDIR; }
+    return file;
+}
+
 /* ---- fresh filesystems ---------------------------------------------------- */
 
 /* One fsconfig option: value NULL sets a flag. */
@@ -382,7 +421,15 @@ static void mount_spec(int fd, int root_fd, const struct csb_spec *spec) {
             tree = fresh_mount("tmpfs", tmpfs_options, 1, CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NODEV);
             if (tree < 0) fail(fd, CSB_STEP_MOUNT, -tree, index);
         }
-        int dir = resolve_target(fd, root_fd, m->target, CSB_SPEC_MOUNT_BASE + index);
+        /* A file is bind-mounted onto a file, as Docker does; everything else onto a directory. */
+        struct stat source;
+        int dir;
+        if (m->kind == CSB_MOUNT_BIND && fstat(tree, &source) == 0 && !S_ISDIR(source.st_mode)) {
+            dir = open_file_in_root(root_fd, m->target);
+            if (dir < 0) fail(fd, CSB_STEP_MOUNT_POINT, -dir, CSB_SPEC_MOUNT_BASE + index);
+        } else {
+            dir = resolve_target(fd, root_fd, m->target, CSB_SPEC_MOUNT_BASE + index);
+        }
         if (sys_move_mount(tree, dir, "") < 0) fail(fd, CSB_STEP_MOUNT, errno, index);
         close(tree);
         close(dir);

@@ -27,6 +27,20 @@ extension Engine {
         } catch { throw .store(error) }
         defer { removeSession(session.id) }
         let epoch = Self.sourceDateEpoch(debian)
+        // Maintainer scripts ask `ischroot` whether they run in a live system: in a session
+        // it says no, and libc6's postinst then tries to re-exec init and sleeps a second.
+        // This is an installation into a fresh tree, as in a chroot, so it answers yes —
+        // bind-mounted over the real one, so the configured layer does not record it.
+        var mounts: [SessionMount] = []
+        let ischroot = store.temporaryPath("ischroot")
+        defer { unlink(ischroot) }
+        let hasIschroot = debian.packages.contains {
+            access(store.layerPath(LockedDebian.packageLayerKey($0.sha256)) + "/usr/bin/ischroot", F_OK) == 0
+        }
+        if hasIschroot {
+            do { try Self.writeFile(ischroot, Array("#!/bin/sh\nexit 0\n".utf8), mode: 0o755) } catch { throw .store(error) }
+            mounts.append(.bind(source: ischroot, target: "/usr/bin/ischroot", readOnly: true))
+        }
         let spec: SessionSpec
         do {
             spec = SessionSpec(
@@ -37,7 +51,7 @@ extension Engine {
                     "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LC_ALL=C", "LANG=C", "LANGUAGE=C",
                     "DEBIAN_FRONTEND=noninteractive", "DEBCONF_NONINTERACTIVE_SEEN=true", "SOURCE_DATE_EPOCH=\(epoch)",
                 ],
-                workingDirectory: "/", hostname: "localhost", isolateNetwork: true, mounts: [])
+                workingDirectory: "/", hostname: "localhost", isolateNetwork: true, mounts: mounts)
         } catch { throw .store(error) }
         let outcome: Result<SessionExit, StrataError>
         do {

@@ -1,4 +1,6 @@
+import Dispatch
 import Glibc
+import Synchronization
 import StrataDebian
 import StrataFetch
 import StrataModel
@@ -29,22 +31,11 @@ extension Engine {
         }
         try download(needed, environment: environment, debian: debian)
 
-        for package in debian.packages {
-            let key = LockedDebian.packageLayerKey(package.sha256)
-            if store.hasLayer(key) { continue }
-            let deb = store.blobPath(package.sha256)
-            let scratch = store.temporaryPath("data")
-            do {
-                let outcome = try store.publishLayer(key: key) { (directory) throws(StoreError) -> [String] in
-                    defer { unlink(scratch) }
-                    do { return try DebLayer.unpack(deb: deb, into: directory, dataCopy: scratch).warnings } catch {
-                        throw .io(path: "\(package.name) \(package.version) (\(package.sha256.short))", reason: "\(error)")
-                    }
-                }
-                if outcome.unpacked { unpacked += 1 }
-                warnings += outcome.warnings.map { "\(package.name): \($0)" }
-            } catch { throw .store(error) }
-        }
+        let (count, packageWarnings) = try unpackPackages(debian.packages.filter {
+            !store.hasLayer(LockedDebian.packageLayerKey($0.sha256))
+        })
+        unpacked += count
+        warnings += packageWarnings
 
         if statusMissing {
             var entries: [DpkgStatusEntry] = []
@@ -72,6 +63,43 @@ extension Engine {
             unpacked += 1
         }
         return (unpacked, warnings)
+    }
+
+    /// Unpacks each package into its layer, as many at once as there are CPUs: xz
+    /// decompression is the bulk of the work and each `.deb` is independent.
+    func unpackPackages(_ packages: [LockedPackage]) throws(StrataError) -> (Int, [String]) {
+        struct Outcome: Sendable {
+            var unpacked = 0
+            var warnings: [(Int, [String])] = []
+            var failure: (Int, StoreError)?
+        }
+        let results = Mutex(Outcome())
+        let store = self.store
+        DispatchQueue.concurrentPerform(iterations: packages.count) { index in
+            if results.withLock({ $0.failure != nil }) { return }
+            let package = packages[index]
+            let deb = store.blobPath(package.sha256)
+            let scratch = store.temporaryPath("data")
+            do throws(StoreError) {
+                let outcome = try store.publishLayer(key: LockedDebian.packageLayerKey(package.sha256)) {
+                    (directory) throws(StoreError) -> [String] in
+                    defer { unlink(scratch) }
+                    do { return try DebLayer.unpack(deb: deb, into: directory, dataCopy: scratch).warnings } catch {
+                        throw .io(path: "\(package.name) \(package.version) (\(package.sha256.short))", reason: "\(error)")
+                    }
+                }
+                let named = outcome.warnings.map { "\(package.name): \($0)" }
+                results.withLock {
+                    if outcome.unpacked { $0.unpacked += 1 }
+                    $0.warnings.append((index, named))
+                }
+            } catch {
+                results.withLock { if $0.failure == nil || $0.failure!.0 > index { $0.failure = (index, error) } }
+            }
+        }
+        let outcome = results.withLock { $0 }
+        if let failure = outcome.failure { throw .store(failure.1) }
+        return (outcome.unpacked, outcome.warnings.sorted { $0.0 < $1.0 }.flatMap(\.1))
     }
 
     /// Downloads `packages` from the mirrors into the store, all or nothing.
@@ -112,10 +140,12 @@ extension Engine {
         for name in ["available", "diversions", "statoverride"] { try writeFile(admin + "/" + name, []) }
     }
 
-    static func writeFile(_ path: String, _ bytes: [UInt8]) throws(StoreError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+    static func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(StoreError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
+        // The umask must not decide a mode that the layer's contents depend on.
+        guard fchmod(fd, mode) == 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
