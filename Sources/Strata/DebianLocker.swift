@@ -15,7 +15,7 @@ struct DebianLocker {
     let store: Store
     let environment: LoadedEnvironment
     let source: Manifest.DebianSource
-    let mirrors: [String]
+    let mirrors: @Sendable () -> [String]
 
     /// Caps on what a mirror may send before it is checked.
     static let inReleaseLimit: Int64 = 32 << 20
@@ -90,7 +90,7 @@ struct DebianLocker {
 
     /// Fetches and verifies `InRelease`, then every component's `Packages` index.
     func openArchive() throws(StrataError) -> OpenedArchive {
-        let fetcher = Fetcher(mirrors: mirrors, progress: nil)
+        let fetcher = Fetcher(mirrors: mirrors(), progress: nil)
         let inRelease = store.temporaryPath("InRelease")
         defer { unlink(inRelease) }
         do {
@@ -184,6 +184,10 @@ extension Engine {
     /// (space-separated), the manifest, the host's apt sources for the suite, Debian's
     /// own archive. The first of these that names any mirror gives the list.
     func debianMirrors(_ source: Manifest.DebianSource) -> [String] {
+        Self.debianMirrors(source, override: mirrors)
+    }
+
+    static func debianMirrors(_ source: Manifest.DebianSource, override mirrors: [String]?) -> [String] {
         if let mirrors, !mirrors.isEmpty { return mirrors }
         if let variable = getenv("STRATA_DEBIAN_MIRROR") {
             let list = String(cString: variable).split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)

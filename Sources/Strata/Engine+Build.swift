@@ -23,6 +23,7 @@ extension Engine {
         var warnings: [String] = []
         if case .debian(let debian) = lockfile.base {
             (unpacked, warnings) = try buildDebian(debian, environment: environment)
+            do { try store.publishFlattened(debian.layerKeys) } catch { throw .store(error) }
         }
         var diffIDs = lockfile.layerKeys
         for layer in lockfile.layers {

@@ -32,7 +32,7 @@ extension Engine {
         do { session = try store.createSession(snapshot: built.snapshot, name: options.name, environment: environment.paths.name) }
         catch { throw .store(error) }
         var spec = spec0
-        do { spec.lowerDirs = Self.withoutRepeats(try store.lowerDirs(for: built.snapshot)) } catch {
+        do { spec.lowerDirs = Self.withoutRepeats(try mountedLowerDirs(lockfile, snapshot: built.snapshot)) } catch {
             removeSession(session.id)
             throw .store(error)
         }
@@ -50,6 +50,18 @@ extension Engine {
         }
         if !(options.keep || options.name != nil) { removeSession(session.id) }
         return try outcome.get().status
+    }
+
+    /// The lower dirs to mount, topmost first: a Debian base's layers as their flattened
+    /// layer when the store has it (one lookup per path instead of one per package).
+    func mountedLowerDirs(_ lockfile: Lockfile, snapshot: Digest) throws(StoreError) -> [String] {
+        if case .debian(let debian) = lockfile.base {
+            let flat = Store.flattenedKey(of: debian.layerKeys)
+            if store.hasLayer(flat) {
+                return store.lowerDirs(forLayers: [flat] + lockfile.layers.map(\.diffID))
+            }
+        }
+        return try store.lowerDirs(for: snapshot)
     }
 
     func removeSession(_ id: String) {

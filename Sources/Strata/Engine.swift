@@ -30,9 +30,7 @@ public struct Engine: Sendable {
     }
 
     func locker(_ environment: LoadedEnvironment, previous: Lockfile?, update: DebianUpdate? = nil) -> Locker {
-        var mirrors: [String] = []
-        if case .debian(let source) = environment.manifest.base { mirrors = debianMirrors(source) }
-        return Locker(store: store, mirrors: mirrors, previous: previous, update: update, frozen: false)
+        Locker(store: store, mirrorOverride: mirrors, previous: previous, update: update, frozen: false)
     }
 
     func write(_ lockfile: Lockfile, to path: String) throws(StrataError) -> LockOutcome {

@@ -18,8 +18,8 @@ public enum DebianUpdate: Sendable, Equatable {
 /// their blobs already there.
 struct Locker {
     let store: Store
-    /// Debian mirrors to resolve against (see `Engine.debianMirrors`).
-    var mirrors: [String] = []
+    /// Debian mirrors given on the command line (see `Engine.debianMirrors`).
+    var mirrorOverride: [String]?
     /// The lockfile on disk, whose Debian packages stay pinned unless asked to move.
     var previous: Lockfile?
     var update: DebianUpdate?
@@ -59,7 +59,9 @@ struct Locker {
     /// asked for (no archive is contacted then); otherwise a new resolution that keeps the
     /// previous versions of everything not being updated, where the archive still has them.
     func lockDebian(_ environment: LoadedEnvironment, _ source: Manifest.DebianSource) throws(StrataError) -> LockedDebian {
-        let locker = DebianLocker(store: store, environment: environment, source: source, mirrors: mirrors)
+        // Mirrors are looked up only when the archive is asked (not on every `strata run`).
+        let locker = DebianLocker(store: store, environment: environment, source: source,
+                                  mirrors: { Engine.debianMirrors(source, override: mirrorOverride) })
         var old: LockedDebian?
         if case .debian(let locked)? = previous?.base { old = locked }
         if update == nil, let old, locker.stillMatches(old) { return old }

@@ -106,6 +106,9 @@ extension Sandbox {
     /// The mount(2) option string for kernels without fsopen(2), or nil when it
     /// would not fit in a page (and so would silently lose layers).
     static func legacyOverlayOptions(_ spec: SessionSpec) -> String? {
+        // Escaping only lengthens: a stack already over the limit is not worth escaping.
+        let unescaped = spec.lowerDirs.reduce(spec.upperDir.utf8.count + spec.workDir.utf8.count) { $0 + $1.utf8.count + 1 }
+        if unescaped >= legacyOptionsLimit { return nil }
         func escaped(_ path: String) -> String {
             var out = ""
             for ch in path {

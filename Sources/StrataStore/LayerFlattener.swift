@@ -1,0 +1,123 @@
+import CLinux
+import Glibc
+import StrataModel
+
+extension Store {
+    /// The key of the flattened form of the layer stack `keys` (bottom first).
+    public static func flattenedKey(of keys: [Digest]) -> Digest {
+        Digest.sha256(of: Array("strata flattened \(Digest.chainID(of: keys)?.description ?? "")".utf8))
+    }
+
+    /// Publishes one layer that shows the same tree as the stack `keys` (bottom first),
+    /// made of hard links to the stack's files, and returns its key.
+    ///
+    /// Why: overlayfs looks a missing name up in every lower dir, and a Debian base is
+    /// 130-odd layers; mounting one flattened layer makes a session over 130 packages
+    /// start and run like one over a single layer. Hard links cost no file data, and
+    /// layers are never written after they are published, so sharing inodes is safe.
+    @discardableResult
+    public func publishFlattened(_ keys: [Digest]) throws(StoreError) -> Digest {
+        let key = Store.flattenedKey(of: keys)
+        for layer in keys where !hasLayer(layer) { throw .missingLayer(layer) }
+        try publishLayer(key: key) { (directory) throws(StoreError) -> [String] in
+            let target = try LayerFlattener.openDirectory(directory)
+            defer { close(target) }
+            var flattener = LayerFlattener()
+            for layer in keys {
+                let source = try LayerFlattener.openDirectory(layerPath(layer))
+                defer { close(source) }
+                try flattener.merge(source: source, target: target, path: directory)
+            }
+            try flattener.applyDirectoryMetadata()
+            return []
+        }
+        return key
+    }
+}
+
+/// Merges overlay lower dirs into one tree, bottom layer first, with overlayfs's rules:
+/// a higher entry replaces a lower one, a whiteout (0/0 character device) deletes it, an
+/// opaque directory hides everything below it, and directories take the topmost
+/// layer's owner, mode and mtime.
+struct LayerFlattener {
+    struct DirectoryMetadata {
+        var mode: mode_t
+        var uid: uid_t
+        var gid: gid_t
+        var mtime: timespec
+    }
+
+    /// Directories by path, with the metadata of the topmost layer that had them;
+    /// applied at the end, since adding entries changes a directory's mtime.
+    private var directories: [String: DirectoryMetadata] = [:]
+
+    static func openDirectory(_ path: String) throws(StoreError) -> Int32 {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw FileSystem.failure(path, "open") }
+        return fd
+    }
+
+    mutating func merge(source: Int32, target: Int32, path: String) throws(StoreError) {
+        var info = stat()
+        guard fstat(source, &info) == 0 else { throw FileSystem.failure(path, "fstat") }
+        directories[path] = DirectoryMetadata(mode: info.st_mode & 0o7777, uid: info.st_uid, gid: info.st_gid, mtime: info.st_mtim)
+        for name in try entries(source, path: path) {
+            let child = path + "/" + name
+            var entry = stat()
+            guard fstatat(source, name, &entry, AT_SYMLINK_NOFOLLOW) == 0 else { throw FileSystem.failure(child, "fstatat") }
+            var existing = stat()
+            let exists = fstatat(target, name, &existing, AT_SYMLINK_NOFOLLOW) == 0
+            let existingIsDirectory = exists && (existing.st_mode & S_IFMT) == S_IFDIR
+            switch entry.st_mode & S_IFMT {
+            case S_IFCHR where entry.st_rdev == 0:
+                if exists { try FileSystem.removeTree(child) }
+            case S_IFDIR:
+                let subSource = openat(source, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+                guard subSource >= 0 else { throw FileSystem.failure(child, "open") }
+                defer { close(subSource) }
+                if exists && (!existingIsDirectory || Self.isOpaque(subSource)) { try FileSystem.removeTree(child) }
+                if !existingIsDirectory || Self.isOpaque(subSource) {
+                    guard mkdirat(target, name, 0o700) == 0 else { throw FileSystem.failure(child, "mkdir") }
+                }
+                let subTarget = openat(target, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+                guard subTarget >= 0 else { throw FileSystem.failure(child, "open") }
+                defer { close(subTarget) }
+                try merge(source: subSource, target: subTarget, path: child)
+            default:
+                if exists { try FileSystem.removeTree(child) }
+                guard linkat(source, name, target, name, 0) == 0 else { throw FileSystem.failure(child, "link") }
+            }
+        }
+    }
+
+    func applyDirectoryMetadata() throws(StoreError) {
+        // Deepest first, so that setting a directory's mtime is not undone by its children.
+        for (path, metadata) in directories.sorted(by: { $0.key.count > $1.key.count }) {
+            guard lchown(path, metadata.uid, metadata.gid) == 0 else { throw FileSystem.failure(path, "chown") }
+            guard chmod(path, metadata.mode) == 0 else { throw FileSystem.failure(path, "chmod") }
+            var times = [metadata.mtime, metadata.mtime]
+            guard utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw FileSystem.failure(path, "utimensat") }
+        }
+    }
+
+    static func isOpaque(_ fd: Int32) -> Bool {
+        var value: [UInt8] = [0, 0]
+        let size = fgetxattr(fd, "trusted.overlay.opaque", &value, value.count)
+        return size == 1 && value[0] == UInt8(ascii: "y")
+    }
+
+    /// The names in a directory, except `.` and `..`.
+    private func entries(_ fd: Int32, path: String) throws(StoreError) -> [String] {
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0, let directory = fdopendir(copy) else { throw FileSystem.failure(path, "opendir") }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}
