@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "StrataFetchTests", dependencies: ["StrataFetch", "StrataModel"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
-        .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataModel", "StrataArchive"]),
+        .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataModel", "StrataArchive", "CLinux"]),
         .testTarget(name: "StrataIntegrationTests", dependencies: ["StrataCLI", "StrataModel", "StrataJSON"]),
     ],
     swiftLanguageModes: [.v6]
