@@ -188,9 +188,14 @@ import Testing
         let digest = try Digest(parsing: makeDoc.sha256)
         let newBlobs = harness.storeEntries("blobs/sha256").subtracting(blobs)
         #expect(newBlobs == [digest.hex], "only make-doc is downloaded: \(newBlobs)")
+        // New: make-doc's layer and what is made for this package set (dpkg status, configured
+        // result, any derived form of the stack); no layer of a shared package is made again.
         let newLayers = harness.storeEntries("layers").subtracting(layers)
-        #expect(newLayers.count == 3, "make-doc, the dpkg status and the configured layer: \(newLayers)")
-        #expect(newLayers.contains(LockedDebian.packageLayerKey(digest).hex))
+        let debian = try harness.lockedDebian("two")
+        let packageLayers = Set(debian.packages.map { LockedDebian.packageLayerKey($0.sha256).hex })
+        #expect(newLayers.intersection(packageLayers) == [LockedDebian.packageLayerKey(digest).hex], "\(newLayers)")
+        #expect(newLayers.isSuperset(of: [debian.statusKey.hex, debian.configuredKey.hex]), "\(newLayers)")
+        #expect(newLayers.count <= 4, "one package layer and the environment's own few: \(newLayers)")
         #expect(harness.storeEntries("layers").isSuperset(of: layers))
         let doc = harness.strata(["run", "two", "--", "cat", "/usr/share/doc/make/manual.txt"])
         #expect(doc.stdout == "make\n", "\(doc.stderr)")
@@ -429,10 +434,20 @@ import Testing
         for process in processes { process.waitUntilExit() }
         #expect(processes.map(\.terminationStatus) == Array(repeating: 0, count: sets.count))
         var debs = Set<String>()
-        for n in 0..<sets.count { debs.formUnion(try harness.lockedDebs("e\(n)").map(\.sha256)) }
-        // The skeleton, one layer per distinct .deb, and a status and configured layer per environment.
-        #expect(harness.storeEntries("layers").count == 1 + debs.count + 2 * sets.count, "\(harness.storeEntries("layers").count)")
-        #expect(harness.storeEntries("blobs/sha256").count == debs.count + 1, "the .debs and the index")
+        var expected = Set<String>()
+        for n in 0..<sets.count {
+            let debian = try harness.lockedDebian("e\(n)")
+            debs.formUnion(debian.packages.map(\.sha256.hex))
+            expected.formUnion(debian.layerKeys.map(\.hex))
+        }
+        // Every environment's stack is complete: the skeleton, one layer per distinct .deb, a
+        // status and a configured layer each (plus whatever a build derives from a stack).
+        let layers = harness.storeEntries("layers")
+        #expect(layers.isSuperset(of: expected), "missing: \(expected.subtracting(layers))")
+        #expect(expected.count == 1 + debs.count + 2 * sets.count)
+        #expect(layers.count <= expected.count + sets.count, "\(layers.count) layers for \(expected.count) keys")
+        #expect(harness.storeEntries("blobs/sha256").isSuperset(of: debs))
+        #expect(harness.storeEntries("blobs/sha256").subtracting(debs).count == 1, "the .debs and the index")
         #expect(harness.storeEntries("tmp").isEmpty, "\(harness.storeEntries("tmp"))")
     }
 

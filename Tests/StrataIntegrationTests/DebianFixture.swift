@@ -158,6 +158,16 @@ extension Harness {
         }
     }
 
+    /// The Debian base of lockfiles/NAME.lock.json as strata reads it.
+    func lockedDebian(_ name: String) throws -> LockedDebian {
+        let path = project + "/lockfiles/\(name).lock.json"
+        let lockfile = try Lockfile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))), file: path)
+        guard case .debian(let debian) = lockfile.base else { throw LockfileNotDebian(path: path) }
+        return debian
+    }
+
+    struct LockfileNotDebian: Error { var path: String }
+
     /// The names in a directory of the store (empty when it does not exist).
     func storeEntries(_ relative: String) -> Set<String> {
         Set((try? FileManager.default.contentsOfDirectory(atPath: store + "/" + relative)) ?? [])
