@@ -46,13 +46,17 @@ public struct Engine: Sendable {
         return .written
     }
 
-    /// Why the lockfile does not match its inputs, or nil when it does.
+    /// Why the lockfile does not match its inputs, or nil when it does. Never asks a
+    /// Debian archive: changed packages are reported, not resolved.
     public func staleness(_ environment: LoadedEnvironment) throws(StrataError) -> String? {
-        try assess(environment).reason
+        do { return try assess(environment, resolving: false).reason } catch {
+            if case .staleLock(_, let reason) = error { return reason }
+            throw error
+        }
     }
 
     /// The lockfile the inputs resolve to now, and why the one on disk differs (nil: it does not).
-    func assess(_ environment: LoadedEnvironment) throws(StrataError) -> (fresh: Lockfile, reason: String?) {
+    func assess(_ environment: LoadedEnvironment, resolving: Bool = true) throws(StrataError) -> (fresh: Lockfile, reason: String?) {
         let existing: Lockfile?
         var unreadable: String?
         do { existing = try readLockfile(environment.paths.lockfile) } catch {
@@ -62,7 +66,7 @@ public struct Engine: Sendable {
             unreadable = "it cannot be read: \(problem.path): \(problem.problem)"
         }
         var locker = locker(environment, previous: existing)
-        locker.frozen = frozen
+        locker.frozen = frozen || !resolving
         let fresh = try locker.lock(environment)
         guard let existing else { return (fresh, unreadable ?? "there is no lockfile yet") }
         if existing.manifestDigest != environment.manifestDigest { return (fresh, "the manifest changed since it was locked") }

@@ -23,6 +23,14 @@ extension StrataCommand {
         @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
         var command: [String] = []
 
+        func validate() throws {
+            // `run ENV --opt -- CMD`: an option after ENV would be taken for the command.
+            if let first = command.first, first != "--", first.hasPrefix("-"), let end = command.firstIndex(of: "--") {
+                let misplaced = command[..<end].joined(separator: " ")
+                throw ValidationError("options go before the environment: `strata run \(misplaced) \(env) -- …`")
+            }
+        }
+
         func run() throws {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }

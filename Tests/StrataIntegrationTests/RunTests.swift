@@ -127,6 +127,16 @@ import Testing
         #expect(result.stdout == "key=value\nroot:x:0:0::/root:/bin/sh\nread-only\n", "\(result.stdout)")
     }
 
+    /// `run ENV --opt -- CMD` would run `--opt` as the command after building with the
+    /// option ignored; it is refused, naming where the option goes.
+    @Test func optionsAfterTheEnvironmentAreRefused() throws {
+        let harness = try busybox()
+        defer { harness.cleanup() }
+        let result = harness.strata(["run", "bb", "--mirror", "http://127.0.0.1:1/", "--", "true"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("options go before the environment: `strata run --mirror http://127.0.0.1:1/ bb -- …`"), "\(result.stderr)")
+    }
+
     @Test func hostNetworkIsShared() throws {
         let harness = try busybox(#", "network": "host""#)
         defer { harness.cleanup() }
