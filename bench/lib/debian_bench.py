@@ -123,7 +123,11 @@ def count(store, out, lockfiles):
         return sorted(os.listdir(path)) if os.path.isdir(path) else []
     blobs = set(files("blobs/sha256"))
     size = int(subprocess.run(["du", "-sb", store], check=True, capture_output=True, text=True).stdout.split()[0])
-    result = {"blobs": sorted(blobs), "layers": files("layers"), "bytes": size, "locks": {}}
+    # Each layer on its own (du -sb per layer counts its hard links to other layers in full).
+    layers = {name: int(subprocess.run(["du", "-sb", os.path.join(store, "layers", name)], check=True,
+                                       capture_output=True, text=True).stdout.split()[0])
+              for name in files("layers")}
+    result = {"blobs": sorted(blobs), "layers": layers, "bytes": size, "locks": {}}
     for lockfile in lockfiles:
         packages = json.load(open(lockfile))["base"]["packages"]
         result["locks"][lockfile] = {
@@ -203,7 +207,8 @@ def summary(work):
         new = [d for d in need["digests"] if d not in set(b["blobs"])]
         new_bytes = sum(need["sizes"][d] for d in new)
         blobs_added = sorted(set(a["blobs"]) - set(b["blobs"]))
-        layers_added = len(set(a["layers"]) - set(b["layers"]))
+        added = sorted(set(a["layers"]) - set(b["layers"]), key=lambda k: -a["layers"][k])
+        layers_added = len(added)
         foreign = [d for d in blobs_added if d not in set(need["digests"])]
         print()
         print(f"sharing: second environment (bookworm minbase + python3, curl) built after python-dev in one store")
@@ -212,6 +217,8 @@ def summary(work):
         print(f"  blobs added {len(blobs_added)}" + (f" ({len(foreign)} not .debs of this lock)" if foreign else "")
               + f", layers added {layers_added}"
               + f" (= {len(new)} new .debs + {layers_added - len(new)} generated)")
+        print("  layers added, each on its own (du -sb): "
+              + ", ".join(f"{a['layers'][k] / 1e6:.1f} MB" for k in added))
         print(f"  store grew by {(a['bytes'] - b['bytes']) / 1e6:.1f} MB "
               f"(from {b['bytes'] / 1e6:.1f} MB to {a['bytes'] / 1e6:.1f} MB)")
         print("  " + ("OK: only the new .debs were downloaded" if set(blobs_added) == set(new) else "UNEXPECTED: the blobs added are not exactly the new .debs"))
