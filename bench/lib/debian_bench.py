@@ -225,6 +225,8 @@ def summary(work):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
     command, args = sys.argv[1], sys.argv[2:]
     if command == "mirror-url":
         print(mirror_url())
