@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "strata", targets: ["StrataCLI"]),
+        .executable(name: "strata-fetch", targets: ["StrataFetchTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,10 +57,14 @@ let package = Package(
         .target(name: "StrataFetch", dependencies: [
             "StrataModel", .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        // How `strata` asks `strata-fetch` (a process of its own, so that the HTTP stack's
+        // start-up cost stays out of every `strata run`).
+        .target(name: "StrataFetchClient", dependencies: ["CLinux", "StrataModel", "StrataJSON"]),
+        .executableTarget(name: "StrataFetchTool", dependencies: ["StrataFetch", "StrataFetchClient", "StrataJSON"]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
         .target(name: "Strata", dependencies: [
             "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox",
-            "StrataDebian", "StrataFetch",
+            "StrataDebian", "StrataFetchClient",
         ]),
         .executableTarget(name: "StrataCLI", dependencies: [
             "Strata", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -72,7 +77,7 @@ let package = Package(
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataModel", "StrataArchive", "CLinux"]),
-        .testTarget(name: "StrataIntegrationTests", dependencies: ["StrataCLI", "StrataModel", "StrataJSON"]),
+        .testTarget(name: "StrataIntegrationTests", dependencies: ["StrataCLI", "StrataFetchTool", "StrataModel", "StrataJSON"]),
     ],
     swiftLanguageModes: [.v6]
 )

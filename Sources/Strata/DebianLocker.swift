@@ -1,7 +1,7 @@
 import Glibc
 import StrataArchive
 import StrataDebian
-import StrataFetch
+import StrataFetchClient
 import StrataModel
 import StrataStore
 
@@ -90,11 +90,11 @@ struct DebianLocker {
 
     /// Fetches and verifies `InRelease`, then every component's `Packages` index.
     func openArchive() throws(StrataError) -> OpenedArchive {
-        let fetcher = Fetcher(mirrors: mirrors(), progress: nil)
+        let fetcher = FetchClient(mirrors: mirrors())
         let inRelease = store.temporaryPath("InRelease")
         defer { unlink(inRelease) }
         do {
-            _ = try fetcher.fetch(Download(path: "dists/\(source.suite)/InRelease", destination: inRelease,
+            _ = try fetcher.fetch(FetchJob(path: "dists/\(source.suite)/InRelease", destination: inRelease,
                                            limit: Self.inReleaseLimit))
         } catch { throw .fetch(error) }
         let keyring = source.keyring.map(environment.paths.resolve) ?? ReleaseVerifier.debianArchiveKeyring
@@ -138,7 +138,7 @@ struct DebianLocker {
 
     /// The decompressed index, from the store's cache or fetched (by hash where the
     /// archive offers it), verified against `InRelease` and cached by its digest.
-    func indexFile(_ index: LockedIndex, fetcher: Fetcher, byHash: Bool) throws(StrataError) -> String {
+    func indexFile(_ index: LockedIndex, fetcher: FetchClient, byHash: Bool) throws(StrataError) -> String {
         let cacheDirectory = store.root + "/cache/debian"
         let cached = cacheDirectory + "/" + index.sha256.hex
         if access(cached, R_OK) == 0 { return cached }
@@ -147,11 +147,11 @@ struct DebianLocker {
             var paths = ["dists/\(source.suite)/\(index.path)"]
             // by-hash names never change under a reader, unlike the plain name during a mirror update.
             if byHash { paths.insert("\(directory)/by-hash/SHA256/\(index.sha256.hex)", at: 0) }
-            var failure: FetchError?
+            var failure: FetchFailure?
             for path in paths {
                 let temporary = store.temporaryPath("index")
                 do {
-                    _ = try fetcher.fetch(Download(path: path, destination: temporary, digest: index.sha256,
+                    _ = try fetcher.fetch(FetchJob(path: path, destination: temporary, digest: index.sha256,
                                                    size: index.size, limit: Self.indexLimit))
                 } catch {
                     failure = failure ?? error

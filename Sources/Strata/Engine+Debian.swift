@@ -2,7 +2,7 @@ import Dispatch
 import Glibc
 import Synchronization
 import StrataDebian
-import StrataFetch
+import StrataFetchClient
 import StrataModel
 import StrataSandbox
 import StrataStore
@@ -108,13 +108,12 @@ extension Engine {
         guard case .debian(let source) = environment.manifest.base else {
             throw .staleLock(lockfile: environment.paths.lockfile, reason: "it pins Debian packages but the manifest has no Debian base")
         }
-        let fetcher = Fetcher(mirrors: debianMirrors(source),
-                              progress: FetchProgress.ifTerminal(label: "fetching"))
+        let fetcher = FetchClient(mirrors: debianMirrors(source))
         let downloads = packages.map {
-            Download(path: $0.path, destination: store.temporaryPath("deb-" + $0.sha256.short), digest: $0.sha256,
+            FetchJob(path: $0.path, destination: store.temporaryPath("deb-" + $0.sha256.short), digest: $0.sha256,
                      size: $0.size, limit: $0.size)
         }
-        do { _ = try fetcher.fetchAll(downloads) } catch { throw .fetch(error) }
+        do { _ = try fetcher.fetchAll(downloads, progress: true) } catch { throw .fetch(error) }
         var failure: StoreError?
         for (download, package) in zip(downloads, packages) {
             if failure == nil {

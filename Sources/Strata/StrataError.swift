@@ -1,7 +1,7 @@
 import Glibc
 import StrataArchive
 import StrataDebian
-import StrataFetch
+import StrataFetchClient
 import StrataModel
 import StrataOCI
 import StrataSandbox
@@ -21,7 +21,7 @@ public enum StrataError: Error, CustomStringConvertible {
     case store(StoreError)
     case sandbox(SandboxError)
     /// A download failed on every mirror.
-    case fetch(FetchError)
+    case fetch(FetchFailure)
     /// The suite's `InRelease` was refused (unsigned, bad signature, expired…).
     case release(suite: String, ReleaseVerificationError)
     /// The packages cannot be resolved into a consistent set.
