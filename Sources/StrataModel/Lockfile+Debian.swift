@@ -7,20 +7,23 @@ import StrataJSON
 /// is exactly what the resolver chose, so two equal manifests against the same
 /// `InRelease` give equal values.
 public struct LockedDebian: Sendable, Equatable {
-    public var suite: String
-    public var codename: String
-    public var architecture: String
-    public var components: [String]
-    public var variant: String
+    public let suite: String
+    public let codename: String
+    public let architecture: String
+    public let components: [String]
+    public let variant: String
     /// The manifest's `packages` and `recommends` as they were resolved: while they and
     /// the source stay the same, the packages stay pinned even if the manifest changes.
-    public var requested: [String]
-    public var recommends: Bool
+    public let requested: [String]
+    public let recommends: Bool
     /// sha256 of the `InRelease` file whose signature was checked, and its `Date`.
-    public var inRelease: Digest
-    public var date: String
-    public var indexes: [LockedIndex]
-    public var packages: [LockedPackage]
+    public let inRelease: Digest
+    public let date: String
+    public let indexes: [LockedIndex]
+    public let packages: [LockedPackage]
+    /// See `layerKeys`; computed once, since every `strata run` needs them (and hashing
+    /// 130-odd keys each time showed in profiles).
+    public let layerKeys: [Digest]
 
     public init(suite: String, codename: String, architecture: String, components: [String], variant: String,
                 requested: [String], recommends: Bool,
@@ -28,34 +31,41 @@ public struct LockedDebian: Sendable, Equatable {
         self.suite = suite; self.codename = codename; self.architecture = architecture; self.components = components
         self.variant = variant; self.requested = requested; self.recommends = recommends; self.inRelease = inRelease; self.date = date; self.indexes = indexes
         self.packages = packages
+        var keys = [Self.skeletonKey]
+        keys += packages.map { Self.packageLayerKey($0.sha256) }
+        keys.append(Self.key("strata dpkg status", architecture, packages))
+        keys.append(Self.key("strata configured", architecture, packages))
+        self.layerKeys = keys
+    }
+
+    /// Equal when what was locked is equal (the keys follow from it).
+    public static func == (a: LockedDebian, b: LockedDebian) -> Bool {
+        a.suite == b.suite && a.codename == b.codename && a.architecture == b.architecture
+            && a.components == b.components && a.variant == b.variant && a.requested == b.requested
+            && a.recommends == b.recommends && a.inRelease == b.inRelease && a.date == b.date
+            && a.indexes == b.indexes && a.packages == b.packages
     }
 
     /// Bumped when the way packages become layers changes, so old layers are not reused.
     static let layerFormat = "2"
 
-    /// The layers a Debian base stacks into, bottom first: the merged-/usr skeleton, one per
-    /// package, the dpkg status, and the configured result. `.deb` layers are keyed by
-    /// the `.deb`'s digest (their tar stream is only known after unpacking), the others
-    /// by everything they are made from.
-    public var layerKeys: [Digest] {
-        var keys = [skeletonKey]
-        keys += packages.map { Self.packageLayerKey($0.sha256) }
-        keys.append(statusKey)
-        keys.append(configuredKey)
-        return keys
-    }
 
-    public var skeletonKey: Digest { Digest.sha256(of: Array("strata merged-usr skeleton \(Self.layerFormat)".utf8)) }
+    /// The layers a Debian base stacks into, bottom first (`layerKeys`): the merged-/usr
+    /// skeleton, one per package, the dpkg status, and the configured result. `.deb` layers
+    /// are keyed by the `.deb`'s digest (their tar stream is only known after unpacking),
+    /// the others by everything they are made from.
+    public var skeletonKey: Digest { Self.skeletonKey }
+    static let skeletonKey = Digest.sha256(of: Array("strata merged-usr skeleton \(layerFormat)".utf8))
 
     public static func packageLayerKey(_ deb: Digest) -> Digest {
         Digest.sha256(of: Array("strata deb layer \(layerFormat) \(deb)".utf8))
     }
 
-    public var statusKey: Digest { key("strata dpkg status") }
-    public var configuredKey: Digest { key("strata configured") }
+    public var statusKey: Digest { layerKeys[layerKeys.count - 2] }
+    public var configuredKey: Digest { layerKeys[layerKeys.count - 1] }
 
-    private func key(_ kind: String) -> Digest {
-        var text = "\(kind) \(Self.layerFormat) \(architecture)\n"
+    private static func key(_ kind: String, _ architecture: String, _ packages: [LockedPackage]) -> Digest {
+        var text = "\(kind) \(layerFormat) \(architecture)\n"
         for package in packages { text += "\(package.name):\(package.architecture)=\(package.version) \(package.sha256)\n" }
         return Digest.sha256(of: Array(text.utf8))
     }
@@ -81,6 +91,13 @@ public struct LockedPackage: Sendable, Equatable {
     public init(name: String, version: String, architecture: String, path: String, size: Int64, sha256: Digest) {
         self.name = name; self.version = version; self.architecture = architecture
         self.path = path; self.size = size; self.sha256 = sha256
+    }
+}
+
+extension LockedPackage {
+    /// Pool paths are joined to mirror URLs: a locked one must stay inside the mirror.
+    static func isPoolPath(_ path: String) -> Bool {
+        !path.hasPrefix("/") && !path.split(separator: "/").contains("..") && path.hasSuffix(".deb")
     }
 }
 
@@ -119,11 +136,22 @@ extension LockedDebian {
         let packagesPath = path.appending("packages")
         var packages: [LockedPackage] = []
         for (index, raw) in try reader.array(fields, "packages", path).enumerated() {
+            // Every `strata run` reads this list: take the well-formed case without building
+            // error paths, and fall through to the checks below only to say what is wrong.
+            if case .object(let item) = raw, item.count == 6, case .string(let name)? = item["name"],
+               case .string(let version)? = item["version"], case .string(let architecture)? = item["architecture"],
+               case .string(let poolPath)? = item["path"], case .int(let size)? = item["size"],
+               case .string(let digestText)? = item["sha256"], let digest = try? Digest(parsing: digestText),
+               LockedPackage.isPoolPath(poolPath) {
+                packages.append(LockedPackage(name: name, version: version, architecture: architecture, path: poolPath,
+                                              size: size, sha256: digest))
+                continue
+            }
             let itemPath = packagesPath.appending(index)
             let item = try reader.object(raw, itemPath)
             let poolPath = try reader.string(item, "path", itemPath)
             // The pool path is joined to mirror URLs: it must stay inside the mirror.
-            guard !poolPath.hasPrefix("/"), !poolPath.split(separator: "/").contains(".."), poolPath.hasSuffix(".deb") else {
+            guard LockedPackage.isPoolPath(poolPath) else {
                 throw reader.fail(itemPath.appending("path"), "\"\(poolPath)\" is not a pool path of a .deb")
             }
             packages.append(LockedPackage(
