@@ -171,6 +171,25 @@ import Testing
         #expect(harness.storeEntries("tmp").isEmpty, "\(harness.storeEntries("tmp"))")
     }
 
+    /// Maintainer scripts that cannot run (the test archive's packages hold no real shell)
+    /// stop the build with the reason; no configured layer or session is left.
+    @Test func failedConfigureLeavesNothingHalfDone() throws {
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        try harness.debian("t", packages: ["tool"], variant: "minbase")
+        #expect(harness.strata(["lock", "t"]).status == 0)
+        let built = harness.strata(["build", "t"])
+        #expect(built.status == 1, "\(built.stdout) \(built.stderr)")
+        #expect(built.stderr.contains("/bin/sh"), "\(built.stderr)")
+        let debs = try harness.lockedDebs("t")
+        // The skeleton, one layer per package and the status: nothing configured, nothing flattened.
+        #expect(harness.storeEntries("layers").count == debs.count + 2, "\(harness.storeEntries("layers"))")
+        #expect(harness.storeEntries("sessions").isEmpty, "\(harness.storeEntries("sessions"))")
+        #expect(harness.storeEntries("tmp").isEmpty, "\(harness.storeEntries("tmp"))")
+        // Trying again fails the same way (nothing cached that claims success).
+        #expect(harness.strata(["build", "t"]).status == 1)
+    }
+
     /// A second environment sharing packages adds only the new packages' blobs and layers
     /// (plus its own dpkg status and configured layers).
     @Test func sharedPackagesAreStoredOnce() throws {
