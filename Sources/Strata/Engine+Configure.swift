@@ -53,15 +53,7 @@ extension Engine {
                 ],
                 workingDirectory: "/", hostname: "localhost", isolateNetwork: true, mounts: mounts)
         } catch { throw .store(error) }
-        let outcome: Result<SessionExit, StrataError>
-        do {
-            let held = try store.lock("session-" + session.id)
-            do { outcome = .success(try Sandbox.run(spec)) } catch { outcome = .failure(.sandbox(error)) }
-            held.release()
-        } catch {
-            outcome = .failure(.store(error))
-        }
-        let exit = try outcome.get()
+        let exit = try runHoldingLock(session.id, spec).get()
         let logPath = session.upperPath + Self.configureLog
         let log = (try? HostFile.read(logPath, limit: 4 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         guard exit.status == 0 else {

@@ -39,17 +39,23 @@ extension Engine {
         spec.upperDir = session.upperPath
         spec.workDir = session.workPath
         spec.rootDir = session.rootPath
-        // The session lock tells `removeSession` (and later `strata rm`) that it is in use.
+        let outcome = runHoldingLock(session.id, spec)
+        if !(options.keep || options.name != nil) { removeSession(session.id) }
+        return try outcome.get().status
+    }
+
+    /// Runs the session with its lock held: the lock tells `removeSession` (and later
+    /// `strata rm`) that it is in use. The caller removes the session either way.
+    func runHoldingLock(_ id: String, _ spec: SessionSpec) -> Result<SessionExit, StrataError> {
         let outcome: Result<SessionExit, StrataError>
         do {
-            let held = try store.lock("session-" + session.id)
+            let held = try store.lock("session-" + id)
             do { outcome = .success(try Sandbox.run(spec)) } catch { outcome = .failure(.sandbox(error)) }
             held.release()
         } catch {
             outcome = .failure(.store(error))
         }
-        if !(options.keep || options.name != nil) { removeSession(session.id) }
-        return try outcome.get().status
+        return outcome
     }
 
     /// The lower dirs to mount, topmost first: a Debian base's layers as their flattened
