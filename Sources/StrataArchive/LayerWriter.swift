@@ -99,19 +99,19 @@ struct LayerWriter {
     /// Applies the mode and mtime of every directory the layer declared, last entry winning.
     func finish() throws(ArchiveError) {
         for (path, metadata) in directories {
-            let fd: FileDescriptor
-            if path.isRoot {
-                fd = layer.root
-            } else {
-                // A directory later replaced by something else keeps no record of its own.
-                guard let opened = try? layer.openDirectory(path, create: false, entry: path.display) else { continue }
-                fd = opened
-            }
+            // A directory later replaced by something else keeps no record of its own.
+            guard let fd = recordedDirectory(path) else { continue }
             let display = path.isRoot ? "/" : path.display
             guard fchmod(fd.raw, metadata.mode) == 0 else { throw .io(path: display, reason: errnoText()) }
             try setTimes(metadata, fd: fd.raw, path: display)
         }
         if let mtime = options.implicitDirectoryMtime { try normalizeImplicitDirectories(mtime: mtime) }
+    }
+
+    /// The directory at `path` in the layer, or nil when something else has replaced it.
+    private func recordedDirectory(_ path: EntryPath) -> FileDescriptor? {
+        if path.isRoot { return layer.root }
+        return try? layer.openDirectory(path, create: false, entry: path.display)
     }
 
     /// Records `path`'s ancestors (not the root) until one already recorded.
@@ -127,14 +127,8 @@ struct LayerWriter {
         var implicit = parents.filter { directories[$0] == nil }
         if directories[EntryPath(components: [])] == nil { implicit.insert(EntryPath(components: [])) }
         for path in implicit {
-            let fd: FileDescriptor
-            if path.isRoot {
-                fd = layer.root
-            } else {
-                // A parent later replaced by a non-directory (or a symlink) is left alone.
-                guard let opened = try? layer.openDirectory(path, create: false, entry: path.display) else { continue }
-                fd = opened
-            }
+            // A parent later replaced by a non-directory (or a symlink) is left alone.
+            guard let fd = recordedDirectory(path) else { continue }
             let display = path.isRoot ? "/" : path.display
             try apply(owner: metadata, xattrs: [], to: fd.raw, path: display)
             guard fchmod(fd.raw, metadata.mode) == 0 else { throw .io(path: display, reason: errnoText()) }
