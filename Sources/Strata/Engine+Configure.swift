@@ -38,7 +38,7 @@ extension Engine {
             access(store.layerPath(LockedDebian.packageLayerKey($0.sha256)) + "/usr/bin/ischroot", F_OK) == 0
         }
         if hasIschroot {
-            do { try Self.writeFile(ischroot, Array("#!/bin/sh\nexit 0\n".utf8), mode: 0o755) } catch { throw .store(error) }
+            do { try Store.createLayerFile(ischroot, contents: Array("#!/bin/sh\nexit 0\n".utf8), mode: 0o755) } catch { throw .store(error) }
             mounts.append(.bind(source: ischroot, target: "/usr/bin/ischroot", readOnly: true))
         }
         let spec: SessionSpec

@@ -131,28 +131,9 @@ extension Engine {
         let admin = directory + "/var/lib/dpkg"
         for sub in ["/var", "/var/lib", "/var/lib/dpkg", "/var/lib/dpkg/info", "/var/lib/dpkg/updates",
                     "/var/lib/dpkg/triggers", "/var/lib/dpkg/alternatives"] {
-            guard mkdir(directory + sub, 0o755) == 0 || errno == EEXIST else {
-                throw .io(path: directory + sub, reason: String(cString: strerror(errno)))
-            }
+            try Store.createLayerDirectory(directory + sub)
         }
-        try writeFile(admin + "/status", status)
-        for name in ["available", "diversions", "statoverride"] { try writeFile(admin + "/" + name, []) }
-    }
-
-    static func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(StoreError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        // The umask must not decide a mode that the layer's contents depend on.
-        guard fchmod(fd, mode) == 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, reason: String(cString: strerror(errno)))
-            }
-            offset += n
-        }
+        try Store.createLayerFile(admin + "/status", contents: status)
+        for name in ["available", "diversions", "statoverride"] { try Store.createLayerFile(admin + "/" + name, contents: []) }
     }
 }

@@ -54,6 +54,17 @@ extension Store {
         return try publishLayerTree(key, fill: fill)
     }
 
+    /// A new file inside a layer being filled (`publishLayer(key:fill:)`) or under `tmp/`, with exactly
+    /// `mode` whatever the umask. Not fsynced: publishing the layer syncs the file system.
+    public static func createLayerFile(_ path: String, contents: [UInt8], mode: mode_t = 0o644) throws(StoreError) {
+        try FileSystem.createFile(path, contents: contents, mode: mode, durable: false)
+    }
+
+    /// A directory inside a layer being filled, with exactly `mode`; an existing one is fine.
+    public static func createLayerDirectory(_ path: String, mode: mode_t = 0o755) throws(StoreError) {
+        try FileSystem.makeDirectory(path, mode: mode)
+    }
+
     /// Moves `directory` (a tree in this store's file system, such as a session's upper
     /// dir) into place as layer `key`, unless that layer exists already.
     public func adoptLayer(key: Digest, directory: String) throws(StoreError) {
