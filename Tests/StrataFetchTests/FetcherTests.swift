@@ -227,11 +227,12 @@ let closedMirror = "http://127.0.0.1:1/"
             downloads.append(Download(path: "pool/\(i).deb", destination: scratch.path("\(i).deb"), digest: digest, size: Int64(content.count)))
             expected.append(Fetched(digest: digest, size: Int64(content.count), mirror: mirror.url))
         }
-        // Every answer waits 0.3 s: one at a time that would take 6 s.
-        try mirror.faults(#"{"delay": {"*": [\#(Array(repeating: "0.3", count: 20).joined(separator: ","))]}}"#)
+        // Every answer waits 0.5 s: one at a time that takes 10 s, eight at a time 1.5 s. The
+        // bound leaves 5x room for a loaded machine; it only tells parallel from sequential.
+        try mirror.faults(#"{"delay": {"*": [\#(Array(repeating: "0.5", count: 20).joined(separator: ","))]}}"#)
         let start = ContinuousClock.now
         let fetched = try Fetcher(mirrors: [mirror.url], parallelism: 8).fetchAll(downloads)
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(8))
         #expect(fetched == expected)
         for i in 0..<20 { #expect(scratch.read("\(i).deb") == bytes(1000 + i * 5000, seed: UInt64(i + 1))) }
         #expect(try Fetcher(mirrors: [mirror.url]).fetchAll([]) == [])
@@ -247,6 +248,10 @@ let closedMirror = "http://127.0.0.1:1/"
         }
         let wrong = Digest.sha256(of: bytes(1))
         downloads[13].digest = wrong
+        // The files after the bad one answer late, so that the failure is seen while they are
+        // still in flight (on a loaded machine they could otherwise all finish first).
+        let late = (14..<20).map { "\"pool/\($0).deb\": [1.0]" }.joined(separator: ", ")
+        try mirror.faults("{\"delay\": {\(late)}}")
         let error = failure { try Fetcher(mirrors: [mirror.url], parallelism: 4).fetchAll(downloads) }
         guard case .digestMismatch(let path, let expected, _, _, _) = error else {
             Issue.record("expected a digest mismatch, got \(String(describing: error))")
@@ -256,6 +261,7 @@ let closedMirror = "http://127.0.0.1:1/"
         #expect(scratch.names().isEmpty)
         // Downloads after the failure were not started.
         #expect(mirror.requests().count < 20)
+        try mirror.faults("{}")
 
         // A destination that exists is never deleted, and fails the batch.
         #expect(FileManager.default.createFile(atPath: scratch.path("5.deb"), contents: Data("mine".utf8)))
