@@ -24,7 +24,7 @@ extension Manifest {
 
 /// Walks a located JSON document, turning every mismatch into a `ManifestError`
 /// that points at the offending value.
-private struct ManifestDecoder {
+struct ManifestDecoder {
     let file: String
     let document: LocatedJSON
 
@@ -89,6 +89,7 @@ private struct ManifestDecoder {
         let root = JSONPath.root
         let fields = try object(document.value, root, allowed: [
             "from", "packages", "recommends", "steps", "env", "workdir", "shell", "hostname", "network", "mounts",
+            "user", "security", "limits",
         ])
         var manifest = Manifest()
         if let from = fields["from"] { manifest.base = try base(from, root.appending("from")) }
@@ -167,6 +168,9 @@ private struct ManifestDecoder {
                 manifest.mounts.append(try mount(item, path.appending(index)))
             }
         }
+        if let user = fields["user"] { manifest.user = try userSpec(user, root.appending("user")) }
+        if let security = fields["security"] { manifest.security = try self.security(security, root.appending("security")) }
+        if let limits = fields["limits"] { manifest.limits = try self.limits(limits, root.appending("limits")) }
         return manifest
     }
 

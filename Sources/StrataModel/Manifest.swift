@@ -82,10 +82,17 @@ public struct Manifest: Sendable, Equatable {
     public var hostname: String?
     public var network: Network
     public var mounts: [Mount]
+    /// `USER[:GROUP]` as written (names or numeric ids, as `docker run --user`); checked
+    /// for syntax only: names are looked up in the environment by `UserDatabase`.
+    public var user: String?
+    public var security: Security?
+    public var limits: Limits?
 
     public init(base: Base = .scratch, packages: [String] = [], recommends: Bool? = nil, steps: [Step] = [], env: [String: String] = [:], workdir: String? = nil,
-                shell: [String]? = nil, hostname: String? = nil, network: Network = .none, mounts: [Mount] = []) {
+                shell: [String]? = nil, hostname: String? = nil, network: Network = .none, mounts: [Mount] = [],
+                user: String? = nil, security: Security? = nil, limits: Limits? = nil) {
         self.base = base; self.packages = packages; self.recommends = recommends; self.steps = steps; self.env = env; self.workdir = workdir
         self.shell = shell; self.hostname = hostname; self.network = network; self.mounts = mounts
+        self.user = user; self.security = security; self.limits = limits
     }
 }
