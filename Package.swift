@@ -23,6 +23,8 @@ let package = Package(
             name: "CJSON", pkgConfig: "json-c",
             providers: [.apt(["libjson-c-dev"])]),
         .systemLibrary(name: "CLinux"),
+        // No `link` in the module map: StrataSeccomp chooses the linkage (as StrataArchive does).
+        .systemLibrary(name: "CSeccomp", providers: [.apt(["libseccomp-dev"])]),
         // The only code that runs between clone(2) and execve(2): C, async-signal-safe.
         .target(name: "CSandbox"),
 
@@ -62,9 +64,16 @@ let package = Package(
         .target(name: "StrataFetchClient", dependencies: ["CLinux", "StrataModel", "StrataJSON"]),
         .executableTarget(name: "StrataFetchTool", dependencies: ["StrataFetch", "StrataFetchClient", "StrataJSON"]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
+        // Docker-format seccomp profiles compiled to BPF with libseccomp, before clone(2).
+        .target(
+            name: "StrataSeccomp", dependencies: ["CSeccomp", "StrataJSON"],
+            linkerSettings: [
+                .linkedLibrary("seccomp", .when(configuration: .debug)),
+                .linkedLibrary(":libseccomp.a", .when(configuration: .release)),
+            ]),
         .target(name: "Strata", dependencies: [
             "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox",
-            "StrataDebian", "StrataFetchClient",
+            "StrataDebian", "StrataFetchClient", "StrataSeccomp",
         ]),
         .executableTarget(name: "StrataCLI", dependencies: [
             "Strata", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -76,6 +85,7 @@ let package = Package(
         .testTarget(name: "StrataFetchTests", dependencies: ["StrataFetch", "StrataModel"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
+        .testTarget(name: "StrataSeccompTests", dependencies: ["StrataSeccomp", "StrataJSON"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataModel", "StrataArchive", "CLinux"]),
         .testTarget(name: "StrataIntegrationTests", dependencies: ["StrataCLI", "StrataFetchTool", "StrataModel", "StrataJSON"]),
     ],
