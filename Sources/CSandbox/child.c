@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -26,6 +27,12 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/uio.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* Our own names for the new mount API, so older glibc headers still build. */
@@ -57,6 +64,13 @@
 #endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
 struct csb_mount_attr {
@@ -253,7 +267,7 @@ static int mount_fresh_on(int fd, int step, int dir_fd, const char *fstype,
  * with an option string that provably fits in the page mount(2) copies. */
 static void mount_overlay_legacy(int fd, const struct csb_spec *spec) {
     if (spec->legacy_overlay_options == NULL) fail(fd, CSB_STEP_OVERLAY_LEGACY, CSB_ERR_OPTIONS_TOO_LONG, 0);
-    if (mount("overlay", spec->root_dir, "overlay", 0, spec->legacy_overlay_options) < 0)
+    if (mount("overlay", spec->root_dir, "overlay", MS_NODEV, spec->legacy_overlay_options) < 0)
         fail(fd, CSB_STEP_OVERLAY_LEGACY, errno, 0);
 }
 
@@ -275,7 +289,8 @@ static void mount_overlay(int fd, const struct csb_spec *spec) {
     if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "workdir", spec->work_dir) < 0)
         fail(fd, CSB_STEP_OVERLAY_WORK, errno, 0);
     if (sys_fsconfig(fs, CSB_FSCONFIG_CMD_CREATE, NULL, NULL) < 0) fail(fd, CSB_STEP_OVERLAY_CREATE, errno, 0);
-    int mnt = sys_fsmount(fs, 0);
+    /* nodev: a device node the session makes (CAP_MKNOD, as in Docker) cannot be opened. */
+    int mnt = sys_fsmount(fs, CSB_MOUNT_ATTR_NODEV);
     if (mnt < 0) fail(fd, CSB_STEP_OVERLAY_MOUNT, errno, 0);
     if (sys_move_mount(mnt, AT_FDCWD, spec->root_dir) < 0) fail(fd, CSB_STEP_OVERLAY_MOUNT, errno, 0);
     close(mnt);
@@ -549,24 +564,138 @@ static void close_fds_except(int keep) {
     }
 }
 
-__attribute__((noreturn)) static void exec_command(const struct csb_spec *spec, int fd) {
+/* ---- confinement ----------------------------------------------------------- */
+
+static void load_seccomp(int fd, const struct csb_spec *spec) {
+    struct sock_fprog program = {
+        .len = (unsigned short)spec->seccomp_instructions,
+        .filter = (struct sock_filter *)spec->seccomp_program,
+    };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) < 0) fail(fd, CSB_STEP_SECCOMP, errno, 0);
+}
+
+/*
+ * The command's identity and privileges, in runc's order: bounding set,
+ * ambient set, groups and ids (leaving uid 0 clears the permitted and
+ * effective sets, as KEEPCAPS is off), then the remaining sets explicitly.
+ * Inheritable stays empty (Docker since the fix for CVE-2022-24769), so
+ * execve gives root exactly the bounding set and anyone else nothing beyond
+ * what file capabilities grant within it.
+ */
+static void drop_privileges(int fd, const struct csb_spec *spec) {
+    for (int cap = 0; cap <= spec->last_capability && cap < 64; cap++) {
+        if (spec->capabilities & (1ULL << cap)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) fail(fd, CSB_STEP_CAPABILITIES, errno, cap);
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        fail(fd, CSB_STEP_CAPABILITIES, errno, 0);
+    if (syscall(SYS_setgroups, spec->group_count, spec->groups) < 0) fail(fd, CSB_STEP_USER, errno, 0);
+    if (syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) < 0) fail(fd, CSB_STEP_USER, errno, 0);
+    if (syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid) < 0) fail(fd, CSB_STEP_USER, errno, 0);
+
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (spec->uid == 0) {
+        data[0].effective = data[0].permitted = (unsigned)(spec->capabilities & 0xffffffffu);
+        data[1].effective = data[1].permitted = (unsigned)(spec->capabilities >> 32);
+    }
+    if (syscall(SYS_capset, &header, data) < 0) fail(fd, CSB_STEP_CAPABILITIES, errno, 0);
+}
+
+/* The command's end of the terminal: a new session with the pty slave as its
+ * controlling terminal and standard streams. The slave comes from the master
+ * (TIOCGPTPEER), not from a path the session could have replaced. */
+static void attach_terminal(int fd, const struct csb_spec *spec, int master) {
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
+    if (ioctl(slave, TIOCSCTTY, 0) < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
+    if (spec->uid != 0 && fchown(slave, spec->uid, (gid_t)-1) < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
+    if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
+    if (spec->stderr_terminal && dup2(slave, 2) < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
+    if (slave > 2) close(slave);
+    close(master);
+}
+
+__attribute__((noreturn)) static void exec_command(const struct csb_spec *spec, int fd, int master) {
     reset_signals();
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* A session of its own: the outer terminal is no longer the controlling
+     * terminal, so TIOCSTI and job-control signals cannot reach it. */
+    if (setsid() < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
+    if (master >= 0) attach_terminal(fd, spec, master);
+    if (spec->nofile >= 0) {
+        struct rlimit limit = {(rlim_t)spec->nofile, (rlim_t)spec->nofile};
+        if (setrlimit(RLIMIT_NOFILE, &limit) < 0) fail(fd, CSB_STEP_NOFILE, errno, 0);
+    }
     /* Every fd above 2 closes at execve; the report pipe stays open until then
      * so a failed execve can still be reported. */
     mark_fds_cloexec();
-    /* Seccomp (a BPF program prepared by the parent) and the capability drop
-     * belong here: after everything else, right before execve. */
+    /* Without no_new_privs the kernel only lets a process holding CAP_SYS_ADMIN
+     * install a filter, so it goes in before the capabilities go (the profile
+     * allows what follows); with it, as late as possible (runc's order). */
+    int has_filter = spec->seccomp_program != NULL && spec->seccomp_instructions > 0;
+    if (has_filter && !spec->no_new_privileges) load_seccomp(fd, spec);
+    drop_privileges(fd, spec);
+    if (spec->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        fail(fd, CSB_STEP_NO_NEW_PRIVILEGES, errno, 0);
+    if (has_filter && spec->no_new_privileges) load_seccomp(fd, spec);
     int error = exec_search(spec->argv, spec->envp);
     send_message(fd, CSB_MSG_EXEC_FAILED, CSB_STEP_EXEC, error, 0);
     _exit(127);
 }
 
+/* ---- the terminal ------------------------------------------------------------- */
+
+/* Opens a pseudo-terminal in the session's own devpts (so `tty` names a path
+ * that exists inside), sizes it, and sends its master to strata. */
+static int open_terminal(int fd, int console_fd, const struct winsize *window) {
+    int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
+    if (window != NULL && window->ws_row > 0 && ioctl(master, TIOCSWINSZ, window) < 0)
+        fail(fd, CSB_STEP_TERMINAL, errno, 0);
+    char byte = 0;
+    struct iovec iov = {&byte, 1};
+    union {
+        char buffer[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.buffer;
+    message.msg_controllen = sizeof control.buffer;
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &master, sizeof(int));
+    ssize_t n;
+    do {
+        n = sendmsg(console_fd, &message, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
+    close(console_fd);
+    return master;
+}
+
 /* ---- init ------------------------------------------------------------------ */
 
 static void ignore_signal(int sig) { (void)sig; }
+
+static void close_fds_except_two(int a, int b) {
+    int low = a < b ? a : b, high = a < b ? b : a;
+    if (low < 0) { close_fds_except(high); return; }
+    if (low > 3) (void)syscall(SYS_close_range, 3u, (unsigned)low - 1, 0u);
+    if (high > low + 1) (void)syscall(SYS_close_range, (unsigned)low + 1, (unsigned)high - 1, 0u);
+    (void)syscall(SYS_close_range, (unsigned)high + 1, ~0u, 0u);
+}
 
 /*
  * PID 1 of the session: runs the command, forwards signals to it, reaps
@@ -575,7 +704,8 @@ static void ignore_signal(int sig) { (void)sig; }
  * taken with sigwaitinfo, so none is lost between clone and here; the no-op
  * handlers make sure no signal is discarded as "default action for init".
  */
-__attribute__((noreturn)) static void run_init(const struct csb_spec *spec, int fd) {
+__attribute__((noreturn)) static void run_init(const struct csb_spec *spec, int fd, int console_fd,
+                                               const struct winsize *window) {
     sigset_t wanted;
     sigemptyset(&wanted);
     sigaddset(&wanted, SIGCHLD);
@@ -592,13 +722,18 @@ __attribute__((noreturn)) static void run_init(const struct csb_spec *spec, int 
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
 
+    /* The init keeps every capability and a copy of strata's memory: the
+     * command (fewer capabilities) must not read or trace it through /proc/1. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail(fd, CSB_STEP_INIT, errno, 0);
     /* The init is a copy of strata and so holds all of strata's fds; the
-     * command could reach them through /proc/1/fd. Keep only 0-2 and the pipe. */
-    close_fds_except(fd);
+     * command could reach them through /proc/1/fd. Keep only 0-2 and the pipes. */
+    close_fds_except_two(fd, console_fd);
+    int master = console_fd >= 0 ? open_terminal(fd, console_fd, window) : -1;
 
     long command = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
     if (command < 0) fail(fd, CSB_STEP_INIT, errno, 0);
-    if (command == 0) exec_command(spec, fd);
+    if (command == 0) exec_command(spec, fd, master);
+    if (master >= 0) close(master);
 
     int status = 0;
     for (;;) {
@@ -634,10 +769,25 @@ __attribute__((noreturn)) static void run_init(const struct csb_spec *spec, int 
 
 /* ---- the sequence ----------------------------------------------------------- */
 
-void csb_child_main(const struct csb_spec *spec, int fd) {
+/* Moves this process into the session's cgroups, then gives it a cgroup
+ * namespace rooted there (so /proc/self/cgroup reads "/"). */
+static void join_cgroups(int fd, const struct csb_spec *spec) {
+    for (size_t i = 0; i < spec->cgroup_fd_count; i++) {
+        ssize_t n;
+        do {
+            n = write(spec->cgroup_fds[i], "0", 1);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) fail(fd, CSB_STEP_CGROUP, errno, (int)i);
+        close(spec->cgroup_fds[i]);
+    }
+    if (unshare(CLONE_NEWCGROUP) < 0) fail(fd, CSB_STEP_CGROUP, errno, 0);
+}
+
+void csb_child_main(const struct csb_spec *spec, int fd, int console_fd, const struct winsize *window) {
     /* The session must not outlive strata. */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     reset_signals();
+    if (spec->cgroup_fd_count > 0) join_cgroups(fd, spec);
 
     /* Nothing mounted from here on may propagate back to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail(fd, CSB_STEP_MAKE_PRIVATE, errno, 0);
@@ -650,6 +800,13 @@ void csb_child_main(const struct csb_spec *spec, int fd) {
     mount_sys(fd, root_fd);
     mount_tmp(fd, root_fd);
     mount_spec(fd, root_fd, spec);
+    /* Last, when every mount point exists: only the overlay itself turns
+     * read-only; /dev, /tmp, /proc and the spec's mounts keep their modes. */
+    if (spec->readonly_root) {
+        struct csb_mount_attr attr = {CSB_MOUNT_ATTR_RDONLY, 0, 0, 0};
+        if (syscall(SYS_mount_setattr, root_fd, "", CSB_AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+            fail(fd, CSB_STEP_READONLY_ROOT, errno, 0);
+    }
 
     size_t host_len = strlen(spec->hostname);
     if (host_len > 0 && sethostname(spec->hostname, host_len) < 0) fail(fd, CSB_STEP_HOSTNAME, errno, 0);
@@ -658,5 +815,5 @@ void csb_child_main(const struct csb_spec *spec, int fd) {
     enter_root(fd, root_fd);
     close(root_fd);
     enter_working_directory(fd, spec->working_directory);
-    run_init(spec, fd);
+    run_init(spec, fd, console_fd, window);
 }

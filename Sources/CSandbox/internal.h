@@ -32,7 +32,12 @@ struct csb_protected_path {
 extern const struct csb_protected_path csb_protected_paths[];
 extern const int csb_protected_count;
 
-/* The cloned child: sets up the session and becomes its init. Never returns. */
-__attribute__((noreturn)) void csb_child_main(const struct csb_spec *spec, int report_fd);
+/* The cloned child: sets up the session and becomes its init. Never returns.
+ * With a terminal, the init sends the pseudo-terminal's master over
+ * `console_fd` (SCM_RIGHTS) and sizes it to `window` first; otherwise
+ * `console_fd` is -1. */
+struct winsize;
+__attribute__((noreturn)) void csb_child_main(const struct csb_spec *spec, int report_fd, int console_fd,
+                                              const struct winsize *window);
 
 #endif

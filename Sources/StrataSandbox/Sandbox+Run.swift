@@ -1,14 +1,35 @@
 import CSandbox
+import Glibc
 
 
 /// The page the legacy mount(2) data string must fit in (MACHINE.md: longer strings are cut silently).
 let legacyOptionsLimit = 4096
 
+/// The highest capability this kernel knows (`/proc/sys/kernel/cap_last_cap`): every
+/// capability up to it that the confinement does not keep is dropped from the bounding set.
+let lastCapability: Int32 = {
+    let fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return 63 }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 16)
+    let n = read(fd, &buffer, buffer.count)
+    guard n > 0, let value = Int32(String(decoding: buffer[..<n], as: UTF8.self).trimmingSpaces) else { return 63 }
+    return value
+}()
+
+private extension String {
+    var trimmingSpaces: String {
+        var text = Substring(self)
+        while let last = text.last, last == "\n" || last == " " { text = text.dropLast() }
+        return String(text)
+    }
+}
+
 extension Sandbox {
     /// Validates `spec`, copies it into plain C memory, and hands it to `csb_run`.
     /// All allocation happens here, before the clone: the C child only reads.
     /// `forceLegacyOverlay` (tests only) takes the mount(2) path kernels without fsopen(2) take.
-    static func runSession(_ spec: SessionSpec, forceLegacyOverlay: Bool = false) throws(SandboxError) -> SessionExit {
+    static func runSession(_ spec: SessionSpec, cgroupFDs: [Int32] = [], forceLegacyOverlay: Bool = false) throws(SandboxError) -> SessionExit {
         try validate(spec)
         let arena = CArena()
         defer { arena.free() }
@@ -34,6 +55,25 @@ extension Sandbox {
         cSpec.isolate_network = spec.isolateNetwork ? 1 : 0
         cSpec.mounts = UnsafePointer(mounts)
         cSpec.mount_count = spec.mounts.count
+
+        cSpec.capabilities = spec.confinement.capabilities
+        cSpec.last_capability = lastCapability
+        cSpec.no_new_privileges = spec.confinement.noNewPrivileges ? 1 : 0
+        cSpec.readonly_root = spec.confinement.readonlyRoot ? 1 : 0
+        if let program = spec.confinement.seccompProgram, !program.isEmpty {
+            cSpec.seccomp_program = UnsafeRawPointer(arena.bytes(program))
+            cSpec.seccomp_instructions = program.count / 8
+        }
+        cSpec.uid = spec.user.uid
+        cSpec.gid = spec.user.gid
+        cSpec.groups = UnsafePointer(arena.unsignedArray(spec.user.groups))
+        cSpec.group_count = spec.user.groups.count
+        cSpec.cgroup_fds = UnsafePointer(arena.intArray(cgroupFDs))
+        cSpec.cgroup_fd_count = cgroupFDs.count
+        cSpec.nofile = spec.nofile.map { Int64($0) } ?? -1
+        cSpec.terminal = spec.terminal ? 1 : 0
+        cSpec.stderr_terminal = spec.stderrTerminal ? 1 : 0
+        cSpec.stop_timeout_ms = Int32(clamping: spec.stopTimeoutMilliseconds)
 
         var result = csb_result()
         _ = csb_run(&cSpec, &result)
@@ -76,6 +116,12 @@ extension Sandbox {
             throw .invalidSpec("environment entry \(entry.debugDescription) is not KEY=VALUE")
         }
         try requireSessionPath(spec.workingDirectory, what: "working directory")
+        if let program = spec.confinement.seccompProgram, program.count % 8 != 0 || program.count / 8 > 4096 {
+            throw .invalidSpec("the seccomp program has \(program.count) bytes: it must be whole 8-byte instructions, at most 4096 of them")
+        }
+        if spec.user.groups.count > 65536 {
+            throw .invalidSpec("\(spec.user.groups.count) supplementary groups are more than the kernel accepts (65536)")
+        }
         if spec.hostname.utf8.count > 64 || spec.hostname.utf8.contains(0) {
             throw .invalidSpec("hostname \(spec.hostname.debugDescription) is longer than 64 bytes")
         }
@@ -163,6 +209,27 @@ final class CArena {
             }
             array[i] = m
         }
+        raw.append(UnsafeMutableRawPointer(array))
+        return array
+    }
+
+    func bytes(_ items: [UInt8]) -> UnsafeMutableRawPointer {
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(items.count, 1), alignment: 8)
+        items.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: items.count) }
+        raw.append(copy)
+        return copy
+    }
+
+    func unsignedArray(_ items: [UInt32]) -> UnsafeMutablePointer<UInt32> {
+        let array = UnsafeMutablePointer<UInt32>.allocate(capacity: max(items.count, 1))
+        for (i, item) in items.enumerated() { array[i] = item }
+        raw.append(UnsafeMutableRawPointer(array))
+        return array
+    }
+
+    func intArray(_ items: [Int32]) -> UnsafeMutablePointer<Int32> {
+        let array = UnsafeMutablePointer<Int32>.allocate(capacity: max(items.count, 1))
+        for (i, item) in items.enumerated() { array[i] = item }
         raw.append(UnsafeMutableRawPointer(array))
         return array
     }

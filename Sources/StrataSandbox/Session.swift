@@ -1,8 +1,44 @@
+import Glibc
+import Synchronization
+
 /// A mount added to a session on top of its root.
 public enum SessionMount: Sendable, Equatable {
     /// `source` is an absolute host path; `target` is absolute inside the session.
     case bind(source: String, target: String, readOnly: Bool)
     case tmpfs(target: String)
+}
+
+/// What the command may do: its capabilities, its seccomp filter, whether it may gain
+/// privileges, whether its root is writable. The default is Docker's default confinement.
+public struct Confinement: Sendable, Equatable {
+    /// Capability numbers kept, as a bit set: the bounding set, and for uid 0 also the
+    /// permitted and effective sets. Inheritable and ambient are always empty.
+    public var capabilities: UInt64
+    /// A classic BPF program (`struct sock_filter[]`, 8 bytes per instruction) loaded
+    /// right before execve, or nil for none (`seccomp: unconfined`).
+    public var seccompProgram: [UInt8]?
+    public var noNewPrivileges: Bool
+    public var readonlyRoot: Bool
+
+    /// Docker's default 14: CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID,
+    /// SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE.
+    public static let dockerCapabilities: UInt64 = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31]
+        .reduce(0) { $0 | (1 << UInt64($1)) }
+
+    public init(capabilities: UInt64 = Confinement.dockerCapabilities, seccompProgram: [UInt8]? = nil,
+                noNewPrivileges: Bool = true, readonlyRoot: Bool = false) {
+        self.capabilities = capabilities; self.seccompProgram = seccompProgram
+        self.noNewPrivileges = noNewPrivileges; self.readonlyRoot = readonlyRoot
+    }
+}
+
+/// Who the command runs as, already resolved against the environment's `/etc/passwd`.
+public struct SessionUser: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+    public var groups: [UInt32]
+    public static let root = SessionUser(uid: 0, gid: 0, groups: [])
+    public init(uid: UInt32, gid: UInt32, groups: [UInt32]) { self.uid = uid; self.gid = gid; self.groups = groups }
 }
 
 /// Everything a session needs, prepared in Swift before clone(2).
@@ -22,13 +58,31 @@ public struct SessionSpec: Sendable {
     /// true: new network namespace (loopback only); false: the host's network.
     public var isolateNetwork: Bool
     public var mounts: [SessionMount]
+    public var confinement: Confinement
+    public var user: SessionUser
+    /// Memory, pids and CPU limits, enforced through a cgroup made for the session
+    /// (none when empty); RLIMIT_NOFILE (soft and hard) for the command, nil keeps strata's.
+    public var limits: ResourceLimits
+    public var nofile: UInt64?
+    /// Give the session a pseudo-terminal relayed to this process's stdin/stdout
+    /// (only when stdin is a terminal); `stderrTerminal` routes stderr through it too.
+    public var terminal: Bool
+    public var stderrTerminal: Bool
+    /// How long the session gets after strata receives SIGTERM or SIGHUP before
+    /// every process in it is killed.
+    public var stopTimeoutMilliseconds: Int
 
     public init(lowerDirs: [String], upperDir: String, workDir: String, rootDir: String,
                 argv: [String], environment: [String], workingDirectory: String = "/",
-                hostname: String = "strata", isolateNetwork: Bool = true, mounts: [SessionMount] = []) {
+                hostname: String = "strata", isolateNetwork: Bool = true, mounts: [SessionMount] = [],
+                confinement: Confinement = Confinement(), user: SessionUser = .root,
+                limits: ResourceLimits = ResourceLimits(), nofile: UInt64? = nil,
+                terminal: Bool = false, stderrTerminal: Bool = false, stopTimeoutMilliseconds: Int = 5000) {
         self.lowerDirs = lowerDirs; self.upperDir = upperDir; self.workDir = workDir; self.rootDir = rootDir
         self.argv = argv; self.environment = environment; self.workingDirectory = workingDirectory
         self.hostname = hostname; self.isolateNetwork = isolateNetwork; self.mounts = mounts
+        self.confinement = confinement; self.user = user; self.limits = limits; self.nofile = nofile
+        self.terminal = terminal; self.stderrTerminal = stderrTerminal; self.stopTimeoutMilliseconds = stopTimeoutMilliseconds
     }
 }
 
@@ -36,11 +90,14 @@ public struct SessionSpec: Sendable {
 public enum SessionExit: Sendable, Equatable {
     case exited(Int32)
     case signaled(Int32)
-    /// The shell convention: the exit code, or 128+N for signal N.
+    /// Killed by the kernel's OOM killer for going over the session's memory limit.
+    case outOfMemory(limitBytes: UInt64)
+    /// The shell convention: the exit code, or 128+N for signal N (137 when out of memory).
     public var status: Int32 {
         switch self {
         case .exited(let code): return code
         case .signaled(let signal): return 128 + signal
+        case .outOfMemory: return 128 + SIGKILL
         }
     }
 }
@@ -60,6 +117,8 @@ public enum SandboxError: Error, Equatable, Sendable {
 /// Every mount lives only in the session's mount namespace: nothing stays mounted on
 /// the host when `run` returns. Safe to call from several threads at once.
 public enum Sandbox {
+    private static let cgroupSerial = Mutex<Int>(0)
+
     /// Runs `spec.argv` in a new session and waits for it. Stdin/stdout/stderr are
     /// inherited. SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to this process are forwarded.
     ///
@@ -69,6 +128,31 @@ public enum Sandbox {
     /// `.setup` naming the step and path when the session cannot be built, and
     /// `.exec` when `argv[0]` cannot be executed.
     public static func run(_ spec: SessionSpec) throws(SandboxError) -> SessionExit {
-        try runSession(spec)
+        if spec.limits.isEmpty { return try runSession(spec) }
+        let cgroup = try SessionCgroup.create(name: nextCgroupName(), limits: spec.limits)
+        // Whatever happens, the cgroup goes (killing anything still in it).
+        defer { cgroup.remove() }
+        let fds = try cgroup.openProcsFiles()
+        let exit: SessionExit
+        do {
+            exit = try runSession(spec, cgroupFDs: fds)
+            for fd in fds { close(fd) }
+        } catch {
+            for fd in fds { close(fd) }
+            throw error
+        }
+        if exit == .signaled(SIGKILL), let limit = spec.limits.memoryBytes, cgroup.outOfMemoryKills() > 0 {
+            return .outOfMemory(limitBytes: limit)
+        }
+        return exit
+    }
+
+    /// A cgroup name no other session of any strata process uses at the same time.
+    private static func nextCgroupName() -> String {
+        let serial = cgroupSerial.withLock { value in
+            value += 1
+            return value
+        }
+        return "session-\(getpid())-\(serial)"
     }
 }

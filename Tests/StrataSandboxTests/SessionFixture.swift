@@ -8,6 +8,7 @@ final class SessionFixture {
     static let applets = [
         "sh", "echo", "cat", "env", "pwd", "hostname", "kill", "ls", "sleep", "grep", "true",
         "false", "touch", "rm", "mkdir", "wc", "sed", "ps", "printf", "test", "readlink", "id",
+        "mknod", "head", "dd", "stat",
     ]
 
     let base: String

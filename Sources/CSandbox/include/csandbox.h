@@ -51,6 +51,36 @@ struct csb_spec {
     int isolate_network;
     const struct csb_mount *mounts;
     size_t mount_count;
+
+    /* Confinement of the command (not of the init). */
+    unsigned long long capabilities; /* bit N = capability N: the bounding set; also permitted and effective for uid 0 */
+    int last_capability;             /* /proc/sys/kernel/cap_last_cap */
+    int no_new_privileges;
+    int readonly_root;               /* the overlay read-only (its submounts stay as they are) */
+    /* A classic BPF program (struct sock_filter[]), or NULL for none. */
+    const void *seccomp_program;
+    size_t seccomp_instructions;
+
+    /* Who the command runs as. */
+    unsigned uid, gid;
+    const unsigned *groups;          /* supplementary groups */
+    size_t group_count;
+
+    /* Resource limits: the session's cgroups (cgroup.procs files opened for writing,
+     * close-on-exec) that the child joins before anything else; RLIMIT_NOFILE. */
+    const int *cgroup_fds;
+    size_t cgroup_fd_count;
+    long long nofile;                /* < 0: inherited */
+
+    /* The terminal: when set, the session gets a pseudo-terminal from its own
+     * devpts; stdin and stdout (and stderr when stderr_terminal) of the command are
+     * its slave, and csb_run relays between it and this process's 0/1. */
+    int terminal;
+    int stderr_terminal;
+    unsigned short rows, columns;    /* initial window size */
+    /* After SIGTERM or SIGHUP reaches this process, the session gets this long to
+     * end before its init is killed (and with it every process of the session). */
+    int stop_timeout_ms;
 };
 
 enum csb_result_kind {
@@ -91,6 +121,14 @@ enum csb_step {
     CSB_STEP_PIVOT_ROOT,
     CSB_STEP_DETACH_OLD_ROOT,
     CSB_STEP_WORKING_DIRECTORY,
+    CSB_STEP_CGROUP,             /* index = cgroup fd */
+    CSB_STEP_READONLY_ROOT,
+    CSB_STEP_TERMINAL,
+    CSB_STEP_NOFILE,
+    CSB_STEP_USER,
+    CSB_STEP_CAPABILITIES,
+    CSB_STEP_NO_NEW_PRIVILEGES,
+    CSB_STEP_SECCOMP,
     CSB_STEP_INIT,
     CSB_STEP_EXEC,
     CSB_STEP_WAIT,
@@ -123,9 +161,11 @@ struct csb_result {
 
 /*
  * Runs the session described by `spec` and waits for it. While waiting,
- * SIGINT, SIGTERM, SIGHUP and SIGQUIT received by this process are forwarded
- * to the session's init (which forwards them to the command); the previous
- * handlers are restored when the last concurrent run ends. Thread-safe.
+ * SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and (without a terminal)
+ * SIGWINCH received by this process are forwarded to the session's init
+ * (which forwards them to the command); the previous handlers are restored
+ * when the last concurrent run ends. Thread-safe. With a terminal, the outer
+ * terminal (fd 0) is put in raw mode and restored before this returns.
  * Always fills `result`; returns 0 when the command ran (exited or signaled),
  * -1 otherwise.
  */
