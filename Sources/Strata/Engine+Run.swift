@@ -39,9 +39,30 @@ extension Engine {
         spec.upperDir = session.upperPath
         spec.workDir = session.workPath
         spec.rootDir = session.rootPath
+        do {
+            spec.confinement = try confinement(environment)
+            if let (user, resolved) = try sessionUser(environment, lowerDirs: spec.lowerDirs) {
+                spec.user = user
+                let manifestEnv = environment.manifest.env
+                var variables = spec.environment.filter { entry in
+                    !(entry.hasPrefix("HOME=") && manifestEnv["HOME"] == nil) && !(entry.hasPrefix("USER=") && manifestEnv["USER"] == nil)
+                }
+                if manifestEnv["HOME"] == nil { variables.append("HOME=" + resolved.home) }
+                if manifestEnv["USER"] == nil, let name = resolved.name { variables.append("USER=" + name) }
+                spec.environment = variables
+            }
+            (spec.limits, spec.nofile) = try resourceLimits(environment)
+        } catch {
+            removeSession(session.id)
+            throw error
+        }
         let outcome = runHoldingLock(session.id, spec)
         if !(options.keep || options.name != nil) { removeSession(session.id) }
-        return try outcome.get().status
+        let exit = try outcome.get()
+        if case .outOfMemory(let limit) = exit {
+            note("the command was killed: out of memory (the environment's \"limits.memory\" is \(Self.byteCount(limit)))")
+        }
+        return exit.status
     }
 
     /// Runs the session with its lock held: the lock tells `removeSession` (and later
@@ -72,6 +93,14 @@ extension Engine {
 
     func removeSession(_ id: String) {
         do { try store.removeSession(id) } catch { note("could not remove session \(id): \(StrataError.store(error))") }
+    }
+
+    /// "2 GiB", "512 MiB": how a limit was most likely written.
+    static func byteCount(_ bytes: UInt64) -> String {
+        for (unit, shift) in [("TiB", UInt64(40)), ("GiB", 30), ("MiB", 20), ("KiB", 10)] where bytes >= (1 << shift) && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift) \(unit)"
+        }
+        return "\(bytes) bytes"
     }
 
     /// overlayfs refuses a lower dir given twice (ELOOP). A layer that appears
@@ -133,6 +162,8 @@ extension Engine {
             lowerDirs: [], upperDir: "", workDir: "", rootDir: "",
             argv: argv, environment: variables.map { "\($0.0)=\($0.1)" },
             workingDirectory: manifest.workdir ?? defaults.workingDir ?? "/",
-            hostname: hostname, isolateNetwork: manifest.network == .none, mounts: mounts)
+            hostname: hostname, isolateNetwork: manifest.network == .none, mounts: mounts,
+            // As `docker run -it` when stdin is a terminal; output to a file or pipe stays clean.
+            terminal: isatty(0) != 0 && isatty(1) != 0, stderrTerminal: isatty(2) != 0)
     }
 }

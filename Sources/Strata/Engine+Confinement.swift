@@ -1,0 +1,97 @@
+import Glibc
+import StrataModel
+import StrataSandbox
+import StrataSeccomp
+
+/// The manifest's `security`, `user` and `limits`, turned into what the sandbox applies.
+extension Engine {
+    /// Docker's default confinement, loosened only where `security` says so.
+    func confinement(_ environment: LoadedEnvironment) throws(StrataError) -> Confinement {
+        let security = environment.manifest.security
+        let capabilities = security?.effectiveCapabilities ?? Capability.dockerDefault
+        let mask = capabilities.reduce(UInt64(0)) { $0 | (1 << UInt64($1.rawValue)) }
+        var program: [UInt8]? = nil
+        switch security?.seccomp ?? .default {
+        case .unconfined:
+            program = nil
+        case .default:
+            program = try seccompProgram(profileBytes: Array(SeccompProfile.dockerDefaultJSON.utf8),
+                                         file: "Docker's default seccomp profile", capabilities: capabilities)
+        case .profile(let path):
+            let file = environment.paths.resolve(path)
+            let bytes: [UInt8]
+            do { bytes = try HostFile.read(file, limit: 4 << 20) } catch {
+                throw .input(path: file, reason: "cannot read the seccomp profile (\(error.reason)); fix \"security.seccomp\" in \(environment.paths.manifest)")
+            }
+            program = try seccompProgram(profileBytes: bytes, file: file, capabilities: capabilities)
+        }
+        return Confinement(capabilities: mask, seccompProgram: program,
+                           noNewPrivileges: security?.noNewPrivileges ?? true,
+                           readonlyRoot: security?.readonlyRoot ?? false)
+    }
+
+    /// The BPF program for a profile and capability set. Compiling Docker's profile for
+    /// three architectures takes ~20 ms of CPU (libseccomp's export), several times a
+    /// whole warm `strata run`, so programs are kept in the store's `cache/seccomp/`,
+    /// keyed by everything that shapes them. A damaged entry only costs a recompile.
+    func seccompProgram(profileBytes: [UInt8], file: String, capabilities: [Capability]) throws(StrataError) -> [UInt8] {
+        let kernel = KernelVersion.current()
+        var key = SHA256Stream()
+        key.update(Array("seccomp-program-1\n\(SeccompFilter.libraryVersion)\n\(kernel.major).\(kernel.minor)\n".utf8))
+        key.update(Array(capabilities.map(\.name).joined(separator: ",").utf8))
+        key.update([0])
+        key.update(profileBytes)
+        let cached = store.root + "/cache/seccomp/" + key.finalize().hex + ".bpf"
+        if let bytes = try? HostFile.read(cached, limit: 1 << 20), !bytes.isEmpty, bytes.count % 8 == 0 {
+            return bytes
+        }
+        let program: SeccompProgram
+        do {
+            let profile = try SeccompProfile.decode(profileBytes, file: file)
+            program = try SeccompFilter.compile(profile, capabilities: Set(capabilities.map(\.name)), kernel: kernel)
+        } catch {
+            throw .input(path: file, reason: error.description)
+        }
+        _ = mkdir(store.root + "/cache", 0o755)
+        _ = mkdir(store.root + "/cache/seccomp", 0o755)
+        try? HostFile.writeAtomically(program.bytes, to: cached)
+        return program.bytes
+    }
+
+    /// The manifest's `user` resolved against the environment's own `/etc/passwd` and
+    /// `/etc/group` (read from the topmost layer that has them, as the session sees them).
+    func sessionUser(_ environment: LoadedEnvironment, lowerDirs: [String]) throws(StrataError) -> (SessionUser, ResolvedUser)? {
+        guard let spec = environment.manifest.user else { return nil }
+        func file(_ path: String) -> String? {
+            for dir in lowerDirs {
+                var info = stat()
+                let full = dir + path
+                guard lstat(full, &info) == 0 else { continue }
+                // A whiteout (or anything but a file) hides the lower copies.
+                guard info.st_mode & S_IFMT == S_IFREG, let bytes = try? HostFile.read(full, limit: 16 << 20) else { return nil }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            return nil
+        }
+        do {
+            let resolved = try UserDatabase.resolve(spec, passwd: file("/etc/passwd"), group: file("/etc/group"))
+            return (SessionUser(uid: resolved.uid, gid: resolved.gid, groups: resolved.supplementaryGroups), resolved)
+        } catch {
+            throw .input(path: environment.paths.manifest, reason: "\"user\": \(error)")
+        }
+    }
+
+    /// `limits` as the sandbox takes them; `nofile` must fit under this process's hard
+    /// limit (raising it needs CAP_SYS_RESOURCE, which the session does not get either).
+    func resourceLimits(_ environment: LoadedEnvironment) throws(StrataError) -> (ResourceLimits, UInt64?) {
+        guard let limits = environment.manifest.limits else { return (ResourceLimits(), nil) }
+        if let nofile = limits.nofile {
+            var current = rlimit()
+            if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &current) == 0, current.rlim_max != rlim_t.max, nofile > UInt64(current.rlim_max) {
+                throw .input(path: environment.paths.manifest,
+                             reason: "\"limits.nofile\" is \(nofile), above this machine's hard limit of \(current.rlim_max) open files; lower it or raise the limit (ulimit -Hn) before running strata")
+            }
+        }
+        return (ResourceLimits(memoryBytes: limits.memoryBytes, pids: limits.pids, cpus: limits.cpus), limits.nofile)
+    }
+}
