@@ -19,16 +19,22 @@ let package = Package(
     targets: [
         // No pkgConfig and no `link` in the module map: StrataArchive chooses the linkage.
         .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev", "libzstd-dev", "liblz4-dev", "liblzma-dev", "libbz2-dev", "zlib1g-dev"])]),
-        .systemLibrary(
-            name: "CJSON", pkgConfig: "json-c",
-            providers: [.apt(["libjson-c-dev"])]),
+        // No `link` in the module map: StrataJSON chooses the linkage.
+        .systemLibrary(name: "CJSON", providers: [.apt(["libjson-c-dev"])]),
         .systemLibrary(name: "CLinux"),
         // No `link` in the module map: StrataSeccomp chooses the linkage (as StrataArchive does).
         .systemLibrary(name: "CSeccomp", providers: [.apt(["libseccomp-dev"])]),
         // The only code that runs between clone(2) and execve(2): C, async-signal-safe.
         .target(name: "CSandbox"),
 
-        .target(name: "StrataJSON", dependencies: ["CJSON"]),
+        .target(
+            name: "StrataJSON", dependencies: ["CJSON"],
+            linkerSettings: [
+                // Static in release, as libarchive: one shared library fewer to find and
+                // relocate on every `strata run` (its rpath search alone is ~20 failed opens).
+                .linkedLibrary("json-c", .when(configuration: .debug)),
+                .linkedLibrary(":libjson-c.a", .when(configuration: .release)),
+            ]),
         .target(name: "StrataModel", dependencies: [
             "StrataJSON", .product(name: "Crypto", package: "swift-crypto"),
         ]),
