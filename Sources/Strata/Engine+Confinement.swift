@@ -5,6 +5,22 @@ import StrataSeccomp
 
 /// The manifest's `security`, `user` and `limits`, turned into what the sandbox applies.
 extension Engine {
+    /// Applies `security`, `user` and `limits` to a spec whose lower dirs are set (the
+    /// user is looked up in them). `HOME` and `USER` follow the user unless `env` sets them.
+    func confine(_ spec: inout SessionSpec, _ environment: LoadedEnvironment) throws(StrataError) {
+        spec.confinement = try confinement(environment)
+        (spec.limits, spec.nofile) = try resourceLimits(environment)
+        guard let (user, resolved) = try sessionUser(environment, lowerDirs: spec.lowerDirs) else { return }
+        spec.user = user
+        let chosen = environment.manifest.env
+        var variables = spec.environment.filter { entry in
+            !(entry.hasPrefix("HOME=") && chosen["HOME"] == nil) && !(entry.hasPrefix("USER=") && chosen["USER"] == nil)
+        }
+        if chosen["HOME"] == nil { variables.append("HOME=" + resolved.home) }
+        if chosen["USER"] == nil, let name = resolved.name { variables.append("USER=" + name) }
+        spec.environment = variables
+    }
+
     /// Docker's default confinement, loosened only where `security` says so.
     func confinement(_ environment: LoadedEnvironment) throws(StrataError) -> Confinement {
         let security = environment.manifest.security

@@ -27,35 +27,18 @@ extension Engine {
     public func run(_ environment: LoadedEnvironment, lockfile: Lockfile, options: RunOptions) throws(StrataError) -> Int32 {
         let built = try build(environment, lockfile: lockfile)
         for warning in built.warnings { note(warning) }
-        let spec0 = try sessionSpec(environment, lockfile: lockfile, options: options)
+        var spec = try sessionSpec(environment, lockfile: lockfile, options: options)
+        do { spec.lowerDirs = Self.withoutRepeats(try mountedLowerDirs(lockfile, snapshot: built.snapshot)) } catch {
+            throw .store(error)
+        }
+        // Everything that can be refused is settled before a session exists to clean up.
+        try confine(&spec, environment)
         let session: SessionRecord
         do { session = try store.createSession(snapshot: built.snapshot, name: options.name, environment: environment.paths.name) }
         catch { throw .store(error) }
-        var spec = spec0
-        do { spec.lowerDirs = Self.withoutRepeats(try mountedLowerDirs(lockfile, snapshot: built.snapshot)) } catch {
-            removeSession(session.id)
-            throw .store(error)
-        }
         spec.upperDir = session.upperPath
         spec.workDir = session.workPath
         spec.rootDir = session.rootPath
-        do {
-            spec.confinement = try confinement(environment)
-            if let (user, resolved) = try sessionUser(environment, lowerDirs: spec.lowerDirs) {
-                spec.user = user
-                let manifestEnv = environment.manifest.env
-                var variables = spec.environment.filter { entry in
-                    !(entry.hasPrefix("HOME=") && manifestEnv["HOME"] == nil) && !(entry.hasPrefix("USER=") && manifestEnv["USER"] == nil)
-                }
-                if manifestEnv["HOME"] == nil { variables.append("HOME=" + resolved.home) }
-                if manifestEnv["USER"] == nil, let name = resolved.name { variables.append("USER=" + name) }
-                spec.environment = variables
-            }
-            (spec.limits, spec.nofile) = try resourceLimits(environment)
-        } catch {
-            removeSession(session.id)
-            throw error
-        }
         let outcome = runHoldingLock(session.id, spec)
         if !(options.keep || options.name != nil) { removeSession(session.id) }
         let exit = try outcome.get()
