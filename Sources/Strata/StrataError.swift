@@ -133,7 +133,13 @@ public enum StrataError: Error, CustomStringConvertible {
 
     static func describe(_ error: SandboxError) -> String {
         switch error {
-        case .setup(let step, let path, let reason): return "cannot start the session: \(step) \(path): \(reason)"
+        case .setup(let step, let path, let reason):
+            let what = path.isEmpty ? step : step + " " + path
+            // These steps run after the seccomp filter (without no_new_privs) or under the
+            // capabilities the manifest chose: the likely cause is the manifest, not the host.
+            let confined = ["drop capabilities", "set user and groups", "set no_new_privs", "set nofile limit", "load seccomp filter"]
+            let hint = confined.contains(step) ? "; check \"security\", \"user\" and \"limits\" in the manifest" : ""
+            return "cannot start the session: \(what): \(reason)\(hint)"
         case .exec(let path, let reason): return "cannot run \(path) in the session: \(reason)"
         case .invalidSpec(let text): return "cannot start the session: \(text)"
         }

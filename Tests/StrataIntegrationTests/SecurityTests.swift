@@ -89,6 +89,18 @@ import Testing
         #expect(missing.stderr.contains("seccomp profile"), "\(missing.stderr)")
     }
 
+    /// Without no_new_privs the filter goes in before the capabilities are dropped: a profile
+    /// that forbids capset stops the session with a sentence pointing at the manifest.
+    @Test func aProfileThatForbidsTheSetupIsNamed() throws {
+        let harness = try environment(#""security": {"seccomp": "../profiles/no-capset.json", "noNewPrivileges": false}"#)
+        defer { harness.cleanup() }
+        try harness.write("profiles/no-capset.json", #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["capset"], "action": "SCMP_ACT_ERRNO"}]}"#)
+        let run = harness.strata(["run", "bb", "--", "true"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("drop capabilities: Operation not permitted"), "\(run.stderr)")
+        #expect(run.stderr.contains("\"security\""), "\(run.stderr)")
+    }
+
     @Test func userIsResolvedInTheEnvironment() throws {
         let harness = try environment(#""user": "nobody""#)
         defer { harness.cleanup() }
