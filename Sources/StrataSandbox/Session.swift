@@ -1,5 +1,4 @@
 import Glibc
-import Synchronization
 
 /// A mount added to a session on top of its root.
 public enum SessionMount: Sendable, Equatable {
@@ -117,8 +116,6 @@ public enum SandboxError: Error, Equatable, Sendable {
 /// Every mount lives only in the session's mount namespace: nothing stays mounted on
 /// the host when `run` returns. Safe to call from several threads at once.
 public enum Sandbox {
-    private static let cgroupSerial = Mutex<Int>(0)
-
     /// Runs `spec.argv` in a new session and waits for it. Stdin/stdout/stderr are
     /// inherited. SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to this process are forwarded.
     ///
@@ -129,30 +126,6 @@ public enum Sandbox {
     /// `.exec` when `argv[0]` cannot be executed.
     public static func run(_ spec: SessionSpec) throws(SandboxError) -> SessionExit {
         if spec.limits.isEmpty { return try runSession(spec) }
-        let cgroup = try SessionCgroup.create(name: nextCgroupName(), limits: spec.limits)
-        // Whatever happens, the cgroup goes (killing anything still in it).
-        defer { cgroup.remove() }
-        let fds = try cgroup.openProcsFiles()
-        let exit: SessionExit
-        do {
-            exit = try runSession(spec, cgroupFDs: fds)
-            for fd in fds { close(fd) }
-        } catch {
-            for fd in fds { close(fd) }
-            throw error
-        }
-        if exit == .signaled(SIGKILL), let limit = spec.limits.memoryBytes, cgroup.outOfMemoryKills() > 0 {
-            return .outOfMemory(limitBytes: limit)
-        }
-        return exit
-    }
-
-    /// A cgroup name no other session of any strata process uses at the same time.
-    private static func nextCgroupName() -> String {
-        let serial = cgroupSerial.withLock { value in
-            value += 1
-            return value
-        }
-        return "session-\(getpid())-\(serial)"
+        return try runInCgroup(spec)
     }
 }

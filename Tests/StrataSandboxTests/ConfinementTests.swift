@@ -106,4 +106,26 @@ struct ConfinementTests {
         #expect(after[3] == after[2])  // session == process group (a leader's)
         #expect(after[4] == "0")       // no controlling terminal
     }
+
+    @Test("a session cgroup a killed strata left behind is removed by the next session with limits")
+    func abandonedCgroups() throws {
+        // A pid that is certainly gone: a child that has exited and been reaped.
+        var child: pid_t = 0
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { free(argv[0]) }
+        #expect(posix_spawn(&child, "/bin/true", nil, nil, &argv, nil) == 0)
+        var status: Int32 = 0
+        waitpid(child, &status, 0)
+        let abandoned = try SessionCgroup.create(name: "session-\(child)-1", limits: ResourceLimits(pids: 64))
+        #expect(!abandoned.directories.isEmpty)
+
+        let fixture = try SessionFixture()
+        var spec = fixture.spec(["true"])
+        spec.limits = ResourceLimits(pids: 64)
+        #expect(try Sandbox.run(spec) == .exited(0))
+        for directory in abandoned.directories {
+            #expect(access(directory, F_OK) != 0, "\(directory) is still there")
+        }
+        abandoned.remove()
+    }
 }
