@@ -66,7 +66,7 @@ extension Engine {
             let profile = try SeccompProfile.decode(profileBytes, file: file)
             program = try SeccompFilter.compile(profile, capabilities: Set(capabilities.map(\.name)), kernel: kernel)
         } catch {
-            throw .input(path: file, reason: error.description)
+            throw .seccomp(error)
         }
         _ = mkdir(store.root + "/cache", 0o755)
         _ = mkdir(store.root + "/cache/seccomp", 0o755)

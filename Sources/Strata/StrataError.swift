@@ -5,6 +5,7 @@ import StrataFetchClient
 import StrataModel
 import StrataOCI
 import StrataSandbox
+import StrataSeccomp
 import StrataStore
 
 /// Everything that can stop a strata command, each rendered as one sentence
@@ -30,6 +31,8 @@ public enum StrataError: Error, CustomStringConvertible {
     case debianArchive(path: String, reason: String)
     /// A maintainer script or `dpkg --configure` failed while configuring the packages.
     case configure(reason: String, log: String)
+    /// The seccomp profile `security.seccomp` names cannot be read as a profile or compiled.
+    case seccomp(SeccompError)
 
     /// 2 for usage and manifest errors (as the CLI convention says), 1 otherwise.
     public var exitCode: Int32 {
@@ -52,6 +55,7 @@ public enum StrataError: Error, CustomStringConvertible {
         case .store(let error): return Self.describe(error)
         case .sandbox(let error): return Self.describe(error)
         case .fetch(let error): return error.description
+        case .seccomp(let error): return error.description
         case .release(let suite, let error): return Self.describe(error, suite: suite)
         case .resolve(let error): return error.description + "; change \"packages\" in the manifest"
         case .debianArchive(let path, let reason): return "\(path): \(reason)"

@@ -82,6 +82,7 @@ import Testing
         #expect(bad.stderr.contains("no-mkdir.json"), "\(bad.stderr)")
         #expect(bad.stderr.contains("SCMP_ACT_ALOW"), "\(bad.stderr)")
         #expect(bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
+        #expect(bad.stderr.components(separatedBy: "no-mkdir.json").count == 2, "the file is named once: \(bad.stderr)")
 
         try? FileManager.default.removeItem(atPath: harness.project + "/profiles/no-mkdir.json")
         let missing = harness.strata(["run", "bb", "--", "true"])
