@@ -2,6 +2,33 @@ import CArchive
 import Glibc
 import StrataModel
 
+/// How a tree becomes a layer: a host input copied into an environment (`.copy`,
+/// anonymous and timeless), or a session's overlay upper dir becoming an OCI layer
+/// (`.sessionChange`: owners and mtimes kept, overlay whiteouts and opaque
+/// directories written as OCI `.wh.` entries, device nodes kept).
+public struct TreeArchiveOptions: Sendable, Equatable {
+    /// Keep numeric owners (else uid/gid 0).
+    public var keepOwners: Bool
+    /// Keep mtimes, clamped to `clampMtime` when set (else every mtime is 0).
+    public var keepMtimes: Bool
+    public var clampMtime: Int64?
+    /// Read the tree as an overlayfs upper dir: a 0/0 character device is a whiteout,
+    /// an `overlay.opaque` directory hides what is below it.
+    public var overlayChanges: Bool
+
+    public static let copy = TreeArchiveOptions(keepOwners: false, keepMtimes: false, clampMtime: nil, overlayChanges: false)
+
+    /// `epoch` (SOURCE_DATE_EPOCH) clamps mtimes, as reproducible-build tools do.
+    public static func sessionChange(epoch: Int64?) -> TreeArchiveOptions {
+        TreeArchiveOptions(keepOwners: true, keepMtimes: true, clampMtime: epoch, overlayChanges: true)
+    }
+
+    public init(keepOwners: Bool, keepMtimes: Bool, clampMtime: Int64?, overlayChanges: Bool) {
+        self.keepOwners = keepOwners; self.keepMtimes = keepMtimes; self.clampMtime = clampMtime
+        self.overlayChanges = overlayChanges
+    }
+}
+
 /// Writes a deterministic, uncompressed PAX tar of a host file or directory,
 /// placed under an absolute target path inside the layer.
 ///
@@ -10,24 +37,28 @@ import StrataModel
 /// `trusted.*`/`user.overlay.*`) kept, hardlinks within the tree kept as hardlinks,
 /// sockets and device nodes skipped. Every parent directory of the target gets an entry
 /// (mode 0755). The same tree always gives the same bytes, so its sha256 is the tree's digest.
+/// `TreeArchiveOptions` changes owners, mtimes and the overlay's own entries for commits.
 public enum TreeArchiver {
     /// Writes the tar to `output` and returns its sha256 (which is also its diff id).
-    public static func archive(source: String, target: String, to output: String) throws(ArchiveError) -> Digest {
-        try withUTF8Locale { () throws(ArchiveError) -> Digest in try archiveInLocale(source, target, output) }
+    public static func archive(source: String, target: String, to output: String,
+                               options: TreeArchiveOptions = .copy) throws(ArchiveError) -> Digest {
+        try withUTF8Locale { () throws(ArchiveError) -> Digest in try archiveInLocale(source, target, output, options) }
     }
 
-    private static func archiveInLocale(_ source: String, _ target: String, _ output: String) throws(ArchiveError) -> Digest {
-        let items = try collectItems(source: source, target: target)
+    private static func archiveInLocale(_ source: String, _ target: String, _ output: String,
+                                        _ options: TreeArchiveOptions) throws(ArchiveError) -> Digest {
+        let items = try collectItems(source: source, target: target, options: options)
         let writer = try TarWriter(sink: try HashingFileSink(path: output))
         var firstLink: [FileIdentity: [UInt8]] = [:]
         for item in items {
-            try write(item, to: writer, hardlinks: &firstLink)
+            try write(item, to: writer, options: options, hardlinks: &firstLink)
         }
         return try writer.close()
     }
 
     /// Every entry the tar of `source` at `target` will hold, sorted by name.
-    private static func collectItems(source: String, target: String) throws(ArchiveError) -> [TreeItem] {
+    private static func collectItems(source: String, target: String,
+                                     options: TreeArchiveOptions = .copy) throws(ArchiveError) -> [TreeItem] {
         guard target.hasPrefix("/") else {
             throw .unsafeEntry(entry: target, reason: "the target must be an absolute path")
         }
@@ -53,7 +84,7 @@ public enum TreeArchiver {
             items.append(TreeItem(name: rootName + (isDirectory ? [0x2F] : []), host: sourceHost, info: sourceStat))
         }
         if isDirectory {
-            try collect(directory: sourceHost, name: rootName, into: &items)
+            try collect(directory: sourceHost, name: rootName, overlay: options.overlayChanges, into: &items)
         }
         items.sort { $0.name.lexicographicallyPrecedes($1.name) }
         return items
@@ -91,7 +122,7 @@ public enum TreeArchiver {
         return (hasher.finalize(), newest)
     }
 
-    private static func collect(directory: [CChar], name: [UInt8], into items: inout [TreeItem]) throws(ArchiveError) {
+    private static func collect(directory: [CChar], name: [UInt8], overlay: Bool, into items: inout [TreeItem]) throws(ArchiveError) {
         let hostText = String(decoding: directory.nameBytes, as: UTF8.self)
         guard let listing = opendir(directory) else { throw .unreadable(path: hostText, reason: errnoText()) }
         var children: [[UInt8]] = []
@@ -110,19 +141,47 @@ public enum TreeArchiver {
                 throw .unreadable(path: String(decoding: host.nameBytes, as: UTF8.self), reason: errnoText())
             }
             let childName = (name.isEmpty ? [] : name + [0x2F]) + child
+            let hostText = { String(decoding: host.nameBytes, as: UTF8.self) }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
                 items.append(TreeItem(name: childName + [0x2F], host: host, info: info))
-                try collect(directory: host, name: childName, into: &items)
+                if overlay {
+                    guard let xattrs = Xattr.list(path: host) else { throw .unreadable(path: hostText(), reason: errnoText()) }
+                    if let unsupported = xattrs.first(where: { Self.isOverlayRedirect($0.name) }) {
+                        throw .unsafeEntry(entry: hostText(), reason: "overlayfs recorded \(unsupported.name) here (a renamed directory or a metadata-only copy), which an OCI layer cannot express")
+                    }
+                    if xattrs.contains(where: { Self.isOverlayOpaque($0.name) && $0.value == [UInt8(ascii: "y")] }) {
+                        items.append(TreeItem(name: childName + [0x2F] + Self.opaqueMarker, host: nil, info: nil, kind: .whiteout))
+                    }
+                }
+                try collect(directory: host, name: childName, overlay: overlay, into: &items)
             case S_IFREG, S_IFLNK, S_IFIFO:
                 items.append(TreeItem(name: childName, host: host, info: info))
+            case S_IFCHR where overlay && info.st_rdev == 0:
+                // overlayfs marks a deleted lower file with a 0/0 character device.
+                let whiteout = (name.isEmpty ? [] : name + [0x2F]) + Self.whiteoutPrefix + child
+                items.append(TreeItem(name: whiteout, host: nil, info: nil, kind: .whiteout))
+            case S_IFCHR, S_IFBLK:
+                // A session's own device nodes are part of its change (as in `docker commit`);
+                // a copied host tree's are not.
+                if overlay { items.append(TreeItem(name: childName, host: host, info: info)) }
             default:
-                continue  // sockets and device nodes have no place in a layer
+                continue  // sockets have no place in a layer
             }
         }
     }
 
-    private static func write(_ item: TreeItem, to writer: TarWriter, hardlinks: inout [FileIdentity: [UInt8]]) throws(ArchiveError) {
+    static let whiteoutPrefix = Array(".wh.".utf8)
+    static let opaqueMarker = Array(".wh..wh..opq".utf8)
+
+    static func isOverlayOpaque(_ name: String) -> Bool { name == "trusted.overlay.opaque" || name == "user.overlay.opaque" }
+
+    static func isOverlayRedirect(_ name: String) -> Bool {
+        ["trusted.overlay.redirect", "user.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.metacopy"].contains(name)
+    }
+
+    private static func write(_ item: TreeItem, to writer: TarWriter, options: TreeArchiveOptions,
+                              hardlinks: inout [FileIdentity: [UInt8]]) throws(ArchiveError) {
         guard let entry = archive_entry_new() else { throw .io(path: writer.sink.path, reason: "libarchive: out of memory") }
         defer { archive_entry_free(entry) }
         let nameC = item.name.map { CChar(bitPattern: $0) } + [0]
@@ -130,11 +189,28 @@ public enum TreeArchiver {
         archive_entry_set_uid(entry, 0)
         archive_entry_set_gid(entry, 0)
         archive_entry_set_mtime(entry, 0, 0)
+        if item.kind == .whiteout {
+            // An empty file with no permissions, as Docker and containerd write them.
+            archive_entry_set_filetype(entry, UInt32(Glibc.S_IFREG))
+            archive_entry_set_perm(entry, 0)
+            archive_entry_set_size(entry, 0)
+            try writeHeader(entry, writer: writer, name: item.name)
+            return
+        }
         guard let host = item.host, let info = item.info else {
             archive_entry_set_filetype(entry, UInt32(Glibc.S_IFDIR))
             archive_entry_set_perm(entry, 0o755)
             try writeHeader(entry, writer: writer, name: item.name)
             return
+        }
+        if options.keepOwners {
+            archive_entry_set_uid(entry, Int64(info.st_uid))
+            archive_entry_set_gid(entry, Int64(info.st_gid))
+        }
+        if options.keepMtimes {
+            var seconds = Int64(info.st_mtim.tv_sec), nanoseconds = Int(info.st_mtim.tv_nsec)
+            if let clamp = options.clampMtime, seconds >= clamp { seconds = clamp; nanoseconds = 0 }
+            archive_entry_set_mtime(entry, time_t(seconds), nanoseconds)
         }
         let hostText = String(decoding: host.nameBytes, as: UTF8.self)
         let type = info.st_mode & S_IFMT
@@ -142,7 +218,12 @@ public enum TreeArchiver {
         archive_entry_set_perm(entry, info.st_mode & 0o7777)
         if type != S_IFLNK {
             guard let xattrs = Xattr.list(path: host) else { throw .unreadable(path: hostText, reason: errnoText()) }
-            for xattr in xattrs where !xattr.name.hasPrefix("trusted.") && !xattr.name.hasPrefix("user.overlay.") {
+            // The overlay's own xattrs describe the mount, not the file (opaque became a marker above).
+            let skipped = { (name: String) -> Bool in
+                options.overlayChanges ? name.hasPrefix("trusted.overlay.") || name.hasPrefix("user.overlay.")
+                                       : name.hasPrefix("trusted.") || name.hasPrefix("user.overlay.")
+            }
+            for xattr in xattrs where !skipped(xattr.name) {
                 xattr.value.withUnsafeBytes { archive_entry_xattr_add_entry(entry, xattr.name, $0.baseAddress, $0.count) }
             }
         }
@@ -166,6 +247,9 @@ public enum TreeArchiver {
             archive_entry_set_size(entry, Int64(info.st_size))
             try writeHeader(entry, writer: writer, name: item.name)
             try copyContents(of: host, size: Int64(info.st_size), to: writer, hostText: hostText)
+        case S_IFCHR, S_IFBLK:
+            archive_entry_set_rdev(entry, info.st_rdev)
+            try writeHeader(entry, writer: writer, name: item.name)
         default:
             try writeHeader(entry, writer: writer, name: item.name)
         }
@@ -197,11 +281,14 @@ public enum TreeArchiver {
 }
 
 private struct TreeItem {
+    enum Kind { case entry, whiteout }
     /// The entry name: no leading `/`, directories end in `/`.
     var name: [UInt8]
-    /// NUL-terminated host path; nil for a synthesized parent directory.
+    /// NUL-terminated host path; nil for a synthesized parent directory or a whiteout.
     var host: [CChar]?
     var info: stat?
+    /// A whiteout (`.wh.NAME` or the opaque marker) is written as an empty file.
+    var kind: Kind = .entry
 }
 
 private struct FileIdentity: Hashable {
