@@ -35,13 +35,7 @@ public enum LayerCompressor {
         }
         // Raw output is one stream, not padded to tar blocks.
         archive_write_set_bytes_in_last_block(handle, 1)
-        let context = Unmanaged.passUnretained(sink).toOpaque()
-        let opened = archive_write_open(handle, context, nil, { _, context, buffer, length in
-            guard let context, let buffer else { return -1 }
-            let sink = Unmanaged<HashingFileSink>.fromOpaque(context).takeUnretainedValue()
-            return sink.write(UnsafeRawBufferPointer(start: buffer, count: length)) ? length : -1
-        }, nil)
-        guard opened == ARCHIVE_OK else { throw failure() }
+        guard sink.attach(handle) == ARCHIVE_OK else { throw failure() }
 
         guard let entry = archive_entry_new() else { throw .io(path: output, reason: "libarchive: out of memory") }
         defer { archive_entry_free(entry) }

@@ -27,6 +27,16 @@ final class HashingFileSink {
         hasher.update(bytes)
         return true
     }
+
+    /// `archive_write_open` on `handle` with this sink as its output. The caller keeps
+    /// the sink alive until the archive is closed.
+    func attach(_ handle: OpaquePointer) -> Int32 {
+        archive_write_open(handle, Unmanaged.passUnretained(self).toOpaque(), nil, { _, context, buffer, length in
+            guard let context, let buffer else { return -1 }
+            let sink = Unmanaged<HashingFileSink>.fromOpaque(context).takeUnretainedValue()
+            return sink.write(UnsafeRawBufferPointer(start: buffer, count: length)) ? length : -1
+        }, nil)
+    }
 }
 
 /// A libarchive PAX (restricted: ustar unless an entry needs more) tar writer into a
@@ -42,13 +52,7 @@ final class TarWriter {
         self.sink = sink
         archive_write_set_format_pax_restricted(handle)
         archive_write_add_filter_none(handle)
-        let context = Unmanaged.passUnretained(sink).toOpaque()
-        let status = archive_write_open(handle, context, nil, { _, context, buffer, length in
-            guard let context, let buffer else { return -1 }
-            let sink = Unmanaged<HashingFileSink>.fromOpaque(context).takeUnretainedValue()
-            return sink.write(UnsafeRawBufferPointer(start: buffer, count: length)) ? length : -1
-        }, nil)
-        guard status == ARCHIVE_OK else { throw failure() }
+        guard sink.attach(handle) == ARCHIVE_OK else { throw failure() }
     }
 
     deinit { archive_write_free(handle) }

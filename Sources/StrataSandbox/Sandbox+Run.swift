@@ -13,17 +13,10 @@ let lastCapability: Int32 = {
     defer { close(fd) }
     var buffer = [UInt8](repeating: 0, count: 16)
     let n = read(fd, &buffer, buffer.count)
-    guard n > 0, let value = Int32(String(decoding: buffer[..<n], as: UTF8.self).trimmingSpaces) else { return 63 }
+    guard n > 0, let line = String(decoding: buffer[..<n], as: UTF8.self).split(separator: "\n").first,
+          let value = Int32(line) else { return 63 }
     return value
 }()
-
-private extension String {
-    var trimmingSpaces: String {
-        var text = Substring(self)
-        while let last = text.last, last == "\n" || last == " " { text = text.dropLast() }
-        return String(text)
-    }
-}
 
 extension Sandbox {
     /// Validates `spec`, copies it into plain C memory, and hands it to `csb_run`.
