@@ -104,7 +104,8 @@ import Testing
         defer { harness.cleanup() }
         let session = "strata-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let out = harness.project + "/ready-dir"
-        let inner = "stty -a > \(out)/before; STRATA_ROOT='\(harness.store)' TERM=xterm '\(Harness.binary)' shell bb; echo $? > \(out)/exit; stty -a > \(out)/after; sleep 60"
+        // `after` appears only once complete (the test polls for it).
+        let inner = "stty -a > \(out)/before; STRATA_ROOT='\(harness.store)' TERM=xterm '\(Harness.binary)' shell bb; echo $? > \(out)/exit; stty -a > \(out)/after.tmp; mv \(out)/after.tmp \(out)/after; sleep 60"
         func tmux(_ args: [String]) -> Harness.Result {
             Harness.exec(["/usr/bin/tmux", "-L", session] + args, cwd: harness.project, env: ["PATH": "/usr/bin:/bin", "TERM": "xterm"])
         }
