@@ -56,7 +56,8 @@ let package = Package(
                 .linkedLibrary(":libz.a", .when(configuration: .release)),
             ]),
         .target(name: "StrataStore", dependencies: ["CLinux", "StrataModel", "StrataArchive"]),
-        .target(name: "StrataOCI", dependencies: ["StrataModel", "StrataJSON"]),
+        // OCI image layouts, image documents, and the `docker save`/OCI archive formats.
+        .target(name: "StrataOCI", dependencies: ["CArchive", "StrataModel", "StrataJSON", "StrataArchive"]),
         // Debian archives as a layer source (issue 3): versions, relations, indexes.
         .target(name: "StrataDebian", dependencies: [
             "CArchive", "CLinux", "StrataModel", "StrataArchive", .product(name: "Crypto", package: "swift-crypto"),
@@ -92,6 +93,7 @@ let package = Package(
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
         .testTarget(name: "StrataSeccompTests", dependencies: ["StrataSeccomp", "StrataJSON"]),
+        .testTarget(name: "StrataOCITests", dependencies: ["StrataOCI", "StrataModel", "StrataJSON", "StrataArchive"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataModel", "StrataArchive", "CLinux"]),
         .testTarget(name: "StrataIntegrationTests", dependencies: ["StrataCLI", "StrataFetchTool", "StrataModel", "StrataJSON"]),
     ],
