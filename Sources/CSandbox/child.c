@@ -7,7 +7,7 @@
  * The order of operations is the design (bubblewrap, crun):
  *   private propagation → overlay → /proc /dev /sys /tmp → spec mounts →
  *   hostname → pivot_root + detach old root → working directory → init
- *   → (fork) command: reset signals, close fds, [seccomp, caps], execve.
+ *   → (fork) command (command.c): reset signals, close fds, [seccomp, caps], execve.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -22,17 +22,10 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <sys/uio.h>
-#include <grp.h>
-#include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <termios.h>
 #include <unistd.h>
 
 /* Our own names for the new mount API, so older glibc headers still build. */
@@ -50,7 +43,6 @@
 #define CSB_MOUNT_ATTR_NOSUID 0x00000002u
 #define CSB_MOUNT_ATTR_NODEV 0x00000004u
 #define CSB_MOUNT_ATTR_NOEXEC 0x00000008u
-#define CSB_CLOSE_RANGE_CLOEXEC (1u << 2)
 
 #ifndef SYS_fsopen
 #define SYS_fsopen 430
@@ -61,16 +53,6 @@
 #endif
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
-#ifndef PR_CAP_AMBIENT
-#define PR_CAP_AMBIENT 47
-#define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
 struct csb_mount_attr {
@@ -93,26 +75,6 @@ const int csb_protected_count = (int)(sizeof csb_protected_paths / sizeof csb_pr
 
 const char *const csb_device_names[] = {"null", "zero", "full", "random", "urandom", "tty"};
 const int csb_device_count = 6;
-
-static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-#define FORWARDED_COUNT ((int)(sizeof forwarded_signals / sizeof forwarded_signals[0]))
-
-static const char *const default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/* ---- reporting ---------------------------------------------------------- */
-
-static void send_message(int fd, int kind, int step, int error, int index) {
-    struct csb_message m = {kind, step, error, index};
-    ssize_t n;
-    do {
-        n = write(fd, &m, sizeof m);
-    } while (n < 0 && errno == EINTR);
-}
-
-__attribute__((noreturn)) static void fail(int fd, int step, int error, int index) {
-    send_message(fd, CSB_MSG_SETUP_FAILED, step, error, index);
-    _exit(125);
-}
 
 /* ---- syscall shims -------------------------------------------------------- */
 
@@ -137,54 +99,9 @@ static int sys_make_readonly(int tree_fd) {
 
 /* ---- paths inside the new root -------------------------------------------- */
 
-/*
- * Opens the directory `path` (absolute, inside the root) relative to
- * `root_fd`, one component at a time and never following a symlink, creating
- * missing directories (mode 0755). A symlink or a non-directory anywhere on
- * the way is refused, so a hostile image cannot redirect a mount to the host.
- * Returns an fd, or -error.
- */
-static int open_dir_in_root(int root_fd, const char *path) {
-    int dir = (int)fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
-    if (dir < 0) return -errno;
-    const char *p = path;
-    for (;;) {
-        while (*p == '/') p++;
-        if (*p == '\0') return dir;
-        char name[NAME_MAX + 1];
-        size_t len = 0;
-        while (p[len] != '\0' && p[len] != '/') len++;
-        if (len > NAME_MAX) { close(dir); return -ENAMETOOLONG; }
-        memcpy(name, p, len);
-        name[len] = '\0';
-        p += len;
-        if (len == 1 && name[0] == '.') continue;
-        if (len == 2 && name[0] == '.' && name[1] == '.') { close(dir); return -CSB_ERR_DOTDOT; }
-
-        int next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (next < 0 && errno == ENOENT) {
-            if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) { int e = errno; close(dir); return -e; }
-            next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        }
-        if (next < 0) {
-            int e = errno;
-            if (e == ENOTDIR || e == ELOOP) {
-                /* Tell "is a symlink" apart from "is not a directory". */
-                struct stat st;
-                if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) e = CSB_ERR_SYMLINK;
-                else e = ENOTDIR;
-            }
-            close(dir);
-            return -e;
-        }
-        close(dir);
-        dir = next;
-    }
-}
-
 static int resolve_target(int fd, int root_fd, const char *path, int which) {
-    int dir = open_dir_in_root(root_fd, path);
-    if (dir < 0) fail(fd, CSB_STEP_MOUNT_POINT, -dir, which);
+    int dir = csb_open_dir_in_root(root_fd, path);
+    if (dir < 0) csb_fail(fd, CSB_STEP_MOUNT_POINT, -dir, which);
     return dir;
 }
 
@@ -208,7 +125,7 @@ static int open_file_in_root(int root_fd, const char *path) {
     memcpy(leaf, path + slash, leaf_len);
     leaf[leaf_len] = '\0';
     if (strcmp(leaf, "..") == 0) return -CSB_ERR_DOTDOT;
-    int dir = open_dir_in_root(root_fd, parent);
+    int dir = csb_open_dir_in_root(root_fd, parent);
     if (dir < 0) return dir;
     int file = openat(dir, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (file < 0 && errno == ENOENT) {
@@ -256,8 +173,8 @@ static int fresh_mount(const char *fstype, const struct fs_option *options, int 
 static int mount_fresh_on(int fd, int step, int dir_fd, const char *fstype,
                           const struct fs_option *options, int count, unsigned attrs) {
     int mnt = fresh_mount(fstype, options, count, attrs);
-    if (mnt < 0) fail(fd, step, -mnt, 0);
-    if (sys_move_mount(mnt, dir_fd, "") < 0) fail(fd, step, errno, 0);
+    if (mnt < 0) csb_fail(fd, step, -mnt, 0);
+    if (sys_move_mount(mnt, dir_fd, "") < 0) csb_fail(fd, step, errno, 0);
     return mnt;
 }
 
@@ -266,33 +183,33 @@ static int mount_fresh_on(int fd, int step, int dir_fd, const char *fstype,
 /* Kernels without fsopen(2), or before "lowerdir+" (6.8): mount(2), but only
  * with an option string that provably fits in the page mount(2) copies. */
 static void mount_overlay_legacy(int fd, const struct csb_spec *spec) {
-    if (spec->legacy_overlay_options == NULL) fail(fd, CSB_STEP_OVERLAY_LEGACY, CSB_ERR_OPTIONS_TOO_LONG, 0);
+    if (spec->legacy_overlay_options == NULL) csb_fail(fd, CSB_STEP_OVERLAY_LEGACY, CSB_ERR_OPTIONS_TOO_LONG, 0);
     if (mount("overlay", spec->root_dir, "overlay", MS_NODEV, spec->legacy_overlay_options) < 0)
-        fail(fd, CSB_STEP_OVERLAY_LEGACY, errno, 0);
+        csb_fail(fd, CSB_STEP_OVERLAY_LEGACY, errno, 0);
 }
 
 static void mount_overlay(int fd, const struct csb_spec *spec) {
     if (spec->force_legacy_overlay) { mount_overlay_legacy(fd, spec); return; }
     int fs = sys_fsopen("overlay");
     if (fs < 0 && errno == ENOSYS) { mount_overlay_legacy(fd, spec); return; }
-    if (fs < 0) fail(fd, CSB_STEP_OVERLAY_OPEN, errno, 0);
-    if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "source", "overlay") < 0) fail(fd, CSB_STEP_OVERLAY_OPEN, errno, 0);
+    if (fs < 0) csb_fail(fd, CSB_STEP_OVERLAY_OPEN, errno, 0);
+    if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "source", "overlay") < 0) csb_fail(fd, CSB_STEP_OVERLAY_OPEN, errno, 0);
     for (size_t i = 0; i < spec->lower_count; i++) {
         /* One layer per call: no string limit, and every layer is accounted for. */
         if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "lowerdir+", spec->lower_dirs[i]) < 0) {
             if (i == 0 && errno == EINVAL) { close(fs); mount_overlay_legacy(fd, spec); return; }
-            fail(fd, CSB_STEP_OVERLAY_LOWER, errno, (int)i);
+            csb_fail(fd, CSB_STEP_OVERLAY_LOWER, errno, (int)i);
         }
     }
     if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "upperdir", spec->upper_dir) < 0)
-        fail(fd, CSB_STEP_OVERLAY_UPPER, errno, 0);
+        csb_fail(fd, CSB_STEP_OVERLAY_UPPER, errno, 0);
     if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "workdir", spec->work_dir) < 0)
-        fail(fd, CSB_STEP_OVERLAY_WORK, errno, 0);
-    if (sys_fsconfig(fs, CSB_FSCONFIG_CMD_CREATE, NULL, NULL) < 0) fail(fd, CSB_STEP_OVERLAY_CREATE, errno, 0);
+        csb_fail(fd, CSB_STEP_OVERLAY_WORK, errno, 0);
+    if (sys_fsconfig(fs, CSB_FSCONFIG_CMD_CREATE, NULL, NULL) < 0) csb_fail(fd, CSB_STEP_OVERLAY_CREATE, errno, 0);
     /* nodev: a device node the session makes (CAP_MKNOD, as in Docker) cannot be opened. */
     int mnt = sys_fsmount(fs, CSB_MOUNT_ATTR_NODEV);
-    if (mnt < 0) fail(fd, CSB_STEP_OVERLAY_MOUNT, errno, 0);
-    if (sys_move_mount(mnt, AT_FDCWD, spec->root_dir) < 0) fail(fd, CSB_STEP_OVERLAY_MOUNT, errno, 0);
+    if (mnt < 0) csb_fail(fd, CSB_STEP_OVERLAY_MOUNT, errno, 0);
+    if (sys_move_mount(mnt, AT_FDCWD, spec->root_dir) < 0) csb_fail(fd, CSB_STEP_OVERLAY_MOUNT, errno, 0);
     close(mnt);
     close(fs);
 }
@@ -313,23 +230,23 @@ static void protect_paths(int fd, int base, int under_sys) {
         struct stat st;
         if (fstatat(base, p->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             if (errno == ENOENT) continue;
-            fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
+            csb_fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
         }
         int tree;
         if (p->read_only) {
             tree = sys_open_tree_at(base, p->name, 1);
-            if (tree < 0) fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
-            if (sys_make_readonly(tree) < 0) fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
+            if (tree < 0) csb_fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
+            if (sys_make_readonly(tree) < 0) csb_fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
         } else if (S_ISDIR(st.st_mode)) {
             static const struct fs_option options[] = {{"source", "tmpfs"}};
             tree = fresh_mount("tmpfs", options, 1, CSB_MOUNT_ATTR_RDONLY | CSB_MOUNT_ATTR_NOSUID |
                                                         CSB_MOUNT_ATTR_NODEV | CSB_MOUNT_ATTR_NOEXEC);
-            if (tree < 0) fail(fd, CSB_STEP_PROTECT_PATH, -tree, i);
+            if (tree < 0) csb_fail(fd, CSB_STEP_PROTECT_PATH, -tree, i);
         } else {
             tree = sys_open_tree("/dev/null", 0);
-            if (tree < 0) fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
+            if (tree < 0) csb_fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
         }
-        if (sys_move_mount(tree, base, p->name) < 0) fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
+        if (sys_move_mount(tree, base, p->name) < 0) csb_fail(fd, CSB_STEP_PROTECT_PATH, errno, i);
         close(tree);
     }
 }
@@ -356,17 +273,17 @@ static void mount_dev(int fd, int root_fd) {
         size_t n = strlen(csb_device_names[i]);
         memcpy(host + 5, csb_device_names[i], n + 1);
         int file = openat(dev, csb_device_names[i], O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
-        if (file < 0) fail(fd, CSB_STEP_DEV_NODE, errno, i);
+        if (file < 0) csb_fail(fd, CSB_STEP_DEV_NODE, errno, i);
         close(file);
         int tree = sys_open_tree(host, 0);
-        if (tree < 0) fail(fd, CSB_STEP_DEV_NODE, errno, i);
-        if (sys_move_mount(tree, dev, csb_device_names[i]) < 0) fail(fd, CSB_STEP_DEV_NODE, errno, i);
+        if (tree < 0) csb_fail(fd, CSB_STEP_DEV_NODE, errno, i);
+        if (sys_move_mount(tree, dev, csb_device_names[i]) < 0) csb_fail(fd, CSB_STEP_DEV_NODE, errno, i);
         close(tree);
     }
 
-    if (mkdirat(dev, "pts", 0755) < 0) fail(fd, CSB_STEP_MOUNT_DEVPTS, errno, 0);
+    if (mkdirat(dev, "pts", 0755) < 0) csb_fail(fd, CSB_STEP_MOUNT_DEVPTS, errno, 0);
     int pts_dir = openat(dev, "pts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (pts_dir < 0) fail(fd, CSB_STEP_MOUNT_DEVPTS, errno, 0);
+    if (pts_dir < 0) csb_fail(fd, CSB_STEP_MOUNT_DEVPTS, errno, 0);
     static const struct fs_option pts_options[] = {
         {"source", "devpts"}, {"newinstance", NULL}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"},
     };
@@ -374,9 +291,9 @@ static void mount_dev(int fd, int root_fd) {
                          CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NOEXEC));
     close(pts_dir);
 
-    if (mkdirat(dev, "shm", 01777) < 0) fail(fd, CSB_STEP_MOUNT_SHM, errno, 0);
+    if (mkdirat(dev, "shm", 01777) < 0) csb_fail(fd, CSB_STEP_MOUNT_SHM, errno, 0);
     int shm_dir = openat(dev, "shm", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (shm_dir < 0) fail(fd, CSB_STEP_MOUNT_SHM, errno, 0);
+    if (shm_dir < 0) csb_fail(fd, CSB_STEP_MOUNT_SHM, errno, 0);
     static const struct fs_option shm_options[] = {{"source", "shm"}, {"mode", "1777"}};
     close(mount_fresh_on(fd, CSB_STEP_MOUNT_SHM, shm_dir, "tmpfs", shm_options, 2,
                          CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NODEV | CSB_MOUNT_ATTR_NOEXEC));
@@ -387,7 +304,7 @@ static void mount_dev(int fd, int root_fd) {
         {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
     };
     for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
-        if (symlinkat(links[i][0], dev, links[i][1]) < 0) fail(fd, CSB_STEP_DEV_SYMLINK, errno, (int)i);
+        if (symlinkat(links[i][0], dev, links[i][1]) < 0) csb_fail(fd, CSB_STEP_DEV_SYMLINK, errno, (int)i);
     }
     close(dev);
 }
@@ -400,10 +317,10 @@ static void mount_sys(int fd, int root_fd) {
     if (mnt < 0) {
         /* A fresh sysfs can be refused (e.g. sharing a network namespace we do not own): bind the host's, read-only. */
         mnt = sys_open_tree("/sys", 1);
-        if (mnt < 0) fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
-        if (sys_make_readonly(mnt) < 0) fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
+        if (mnt < 0) csb_fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
+        if (sys_make_readonly(mnt) < 0) csb_fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
     }
-    if (sys_move_mount(mnt, dir, "") < 0) fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
+    if (sys_move_mount(mnt, dir, "") < 0) csb_fail(fd, CSB_STEP_MOUNT_SYS, errno, 0);
     protect_paths(fd, mnt, 1);
     close(mnt);
     close(dir);
@@ -428,24 +345,24 @@ static void mount_spec(int fd, int root_fd, const struct csb_spec *spec) {
             /* open_tree(OPEN_TREE_CLONE|AT_RECURSIVE) is MS_BIND|MS_REC on a detached copy;
              * the source is a host path, resolved before pivot_root. */
             tree = sys_open_tree(m->source, 1);
-            if (tree < 0) fail(fd, CSB_STEP_MOUNT_SOURCE, errno, index);
+            if (tree < 0) csb_fail(fd, CSB_STEP_MOUNT_SOURCE, errno, index);
             /* Read-only before it becomes visible, and for every submount too. */
-            if (m->read_only && sys_make_readonly(tree) < 0) fail(fd, CSB_STEP_MOUNT_READONLY, errno, index);
+            if (m->read_only && sys_make_readonly(tree) < 0) csb_fail(fd, CSB_STEP_MOUNT_READONLY, errno, index);
         } else {
             static const struct fs_option tmpfs_options[] = {{"source", "tmpfs"}};
             tree = fresh_mount("tmpfs", tmpfs_options, 1, CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NODEV);
-            if (tree < 0) fail(fd, CSB_STEP_MOUNT, -tree, index);
+            if (tree < 0) csb_fail(fd, CSB_STEP_MOUNT, -tree, index);
         }
         /* A file is bind-mounted onto a file, as Docker does; everything else onto a directory. */
         struct stat source;
         int dir;
         if (m->kind == CSB_MOUNT_BIND && fstat(tree, &source) == 0 && !S_ISDIR(source.st_mode)) {
             dir = open_file_in_root(root_fd, m->target);
-            if (dir < 0) fail(fd, CSB_STEP_MOUNT_POINT, -dir, CSB_SPEC_MOUNT_BASE + index);
+            if (dir < 0) csb_fail(fd, CSB_STEP_MOUNT_POINT, -dir, CSB_SPEC_MOUNT_BASE + index);
         } else {
             dir = resolve_target(fd, root_fd, m->target, CSB_SPEC_MOUNT_BASE + index);
         }
-        if (sys_move_mount(tree, dir, "") < 0) fail(fd, CSB_STEP_MOUNT, errno, index);
+        if (sys_move_mount(tree, dir, "") < 0) csb_fail(fd, CSB_STEP_MOUNT, errno, index);
         close(tree);
         close(dir);
     }
@@ -455,247 +372,26 @@ static void mount_spec(int fd, int root_fd, const struct csb_spec *spec) {
 
 static void bring_loopback_up(int fd) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) fail(fd, CSB_STEP_LOOPBACK, errno, 0);
+    if (s < 0) csb_fail(fd, CSB_STEP_LOOPBACK, errno, 0);
     struct ifreq req;
     memset(&req, 0, sizeof req);
     memcpy(req.ifr_name, "lo", 3);
-    if (ioctl(s, SIOCGIFFLAGS, &req) < 0) fail(fd, CSB_STEP_LOOPBACK, errno, 0);
+    if (ioctl(s, SIOCGIFFLAGS, &req) < 0) csb_fail(fd, CSB_STEP_LOOPBACK, errno, 0);
     req.ifr_flags |= IFF_UP;
-    if (ioctl(s, SIOCSIFFLAGS, &req) < 0) fail(fd, CSB_STEP_LOOPBACK, errno, 0);
+    if (ioctl(s, SIOCSIFFLAGS, &req) < 0) csb_fail(fd, CSB_STEP_LOOPBACK, errno, 0);
     close(s);
 }
 
 static void enter_root(int fd, int root_fd) {
     /* pivot_root(".", ".") stacks the old root on the new one; no put_old
      * directory is needed, so nothing is written to the session's upper dir. */
-    if (fchdir(root_fd) < 0) fail(fd, CSB_STEP_PIVOT_ROOT, errno, 0);
-    if (syscall(SYS_pivot_root, ".", ".") < 0) fail(fd, CSB_STEP_PIVOT_ROOT, errno, 0);
-    if (umount2(".", MNT_DETACH) < 0) fail(fd, CSB_STEP_DETACH_OLD_ROOT, errno, 0);
-    if (chdir("/") < 0) fail(fd, CSB_STEP_DETACH_OLD_ROOT, errno, 0);
-}
-
-static void enter_working_directory(int fd, const char *path) {
-    int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0) fail(fd, CSB_STEP_WORKING_DIRECTORY, errno, 0);
-    int dir = open_dir_in_root(root, path);
-    if (dir < 0) fail(fd, CSB_STEP_WORKING_DIRECTORY, -dir, 0);
-    if (fchdir(dir) < 0) fail(fd, CSB_STEP_WORKING_DIRECTORY, errno, 0);
-    close(dir);
-    close(root);
-    /* The kernel answers with "(unreachable)" or ENOENT for a cwd outside the root. */
-    char cwd[PATH_MAX];
-    if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0 || cwd[0] != '/')
-        fail(fd, CSB_STEP_WORKING_DIRECTORY, CSB_ERR_OUTSIDE_ROOT, 0);
-}
-
-/* ---- the command ----------------------------------------------------------- */
-
-/* execve(argv[0]) searched in the session's PATH, like execvpe but async-signal-safe.
- * Returns the errno to report. */
-static int exec_search(char *const argv[], char *const envp[]) {
-    const char *file = argv[0];
-    if (file[0] == '\0') return ENOENT;
-    if (strchr(file, '/') != NULL) {
-        execve(file, argv, envp);
-        return errno;
-    }
-    const char *path = default_path;
-    for (char *const *e = envp; *e != NULL; e++) {
-        if (strncmp(*e, "PATH=", 5) == 0) { path = *e + 5; break; }
-    }
-    size_t file_len = strlen(file);
-    int saw_eacces = 0;
-    int last = ENOENT;
-    const char *p = path;
-    for (;;) {
-        const char *end = strchrnul(p, ':');
-        size_t dir_len = (size_t)(end - p);
-        char candidate[PATH_MAX];
-        if (dir_len + 1 + file_len + 1 > sizeof candidate) {
-            last = ENAMETOOLONG;
-        } else {
-            /* An empty PATH entry means the working directory, as in POSIX. */
-            size_t n = 0;
-            if (dir_len == 0) candidate[n++] = '.';
-            memcpy(candidate + n, p, dir_len);
-            n += dir_len;
-            candidate[n++] = '/';
-            memcpy(candidate + n, file, file_len + 1);
-            execve(candidate, argv, envp);
-            switch (errno) {
-            case EACCES: saw_eacces = 1; break;
-            case ENOENT: case ENOTDIR: case ESTALE: case ENODEV: case ETIMEDOUT: break;
-            default: return errno;
-            }
-        }
-        if (*end == '\0') break;
-        p = end + 1;
-    }
-    return saw_eacces ? EACCES : last;
-}
-
-static void reset_signals(void) {
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) {
-        (void)sigaction(sig, &dfl, NULL); /* fails harmlessly for SIGKILL, SIGSTOP and libc-internal signals */
-    }
-}
-
-static void mark_fds_cloexec(void) {
-    if (syscall(SYS_close_range, 3u, ~0u, CSB_CLOSE_RANGE_CLOEXEC) == 0) return;
-    struct rlimit lim;
-    int max = 65536;
-    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < 1048576)
-        max = (int)lim.rlim_cur;
-    for (int fd = 3; fd < max; fd++) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-static void close_fds_except(int keep) {
-    if (keep > 3) (void)syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
-    if (syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0) return;
-    struct rlimit lim;
-    int max = 65536;
-    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < 1048576)
-        max = (int)lim.rlim_cur;
-    for (int fd = 3; fd < max; fd++) {
-        if (fd != keep) (void)close(fd);
-    }
-}
-
-/* ---- confinement ----------------------------------------------------------- */
-
-static void load_seccomp(int fd, const struct csb_spec *spec) {
-    struct sock_fprog program = {
-        .len = (unsigned short)spec->seccomp_instructions,
-        .filter = (struct sock_filter *)spec->seccomp_program,
-    };
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) < 0) fail(fd, CSB_STEP_SECCOMP, errno, 0);
-}
-
-/*
- * The command's identity and privileges, in runc's order: bounding set,
- * ambient set, groups and ids (leaving uid 0 clears the permitted and
- * effective sets, as KEEPCAPS is off), then the remaining sets explicitly.
- * Inheritable stays empty (Docker since the fix for CVE-2022-24769), so
- * execve gives root exactly the bounding set and anyone else nothing beyond
- * what file capabilities grant within it.
- */
-static void drop_privileges(int fd, const struct csb_spec *spec) {
-    for (int cap = 0; cap <= spec->last_capability && cap < 64; cap++) {
-        if (spec->capabilities & (1ULL << cap)) continue;
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) fail(fd, CSB_STEP_CAPABILITIES, errno, cap);
-    }
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-        fail(fd, CSB_STEP_CAPABILITIES, errno, 0);
-    if (syscall(SYS_setgroups, spec->group_count, spec->groups) < 0) fail(fd, CSB_STEP_USER, errno, 0);
-    if (syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) < 0) fail(fd, CSB_STEP_USER, errno, 0);
-    if (syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid) < 0) fail(fd, CSB_STEP_USER, errno, 0);
-
-    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof data);
-    if (spec->uid == 0) {
-        data[0].effective = data[0].permitted = (unsigned)(spec->capabilities & 0xffffffffu);
-        data[1].effective = data[1].permitted = (unsigned)(spec->capabilities >> 32);
-    }
-    if (syscall(SYS_capset, &header, data) < 0) fail(fd, CSB_STEP_CAPABILITIES, errno, 0);
-}
-
-/* The command's end of the terminal: a new session with the pty slave as its
- * controlling terminal and standard streams. The slave comes from the master
- * (TIOCGPTPEER), not from a path the session could have replaced. */
-static void attach_terminal(int fd, const struct csb_spec *spec, int master) {
-    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-    if (slave < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
-    if (ioctl(slave, TIOCSCTTY, 0) < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
-    if (spec->uid != 0 && fchown(slave, spec->uid, (gid_t)-1) < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
-    if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
-    if (spec->stderr_terminal && dup2(slave, 2) < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
-    if (slave > 2) close(slave);
-    close(master);
-}
-
-__attribute__((noreturn)) static void exec_command(const struct csb_spec *spec, int fd, int master) {
-    reset_signals();
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    /* A session of its own: the outer terminal is no longer the controlling
-     * terminal, so TIOCSTI and job-control signals cannot reach it. */
-    if (setsid() < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
-    if (master >= 0) attach_terminal(fd, spec, master);
-    if (spec->nofile >= 0) {
-        struct rlimit limit = {(rlim_t)spec->nofile, (rlim_t)spec->nofile};
-        if (setrlimit(RLIMIT_NOFILE, &limit) < 0) fail(fd, CSB_STEP_NOFILE, errno, 0);
-    }
-    /* Every fd above 2 closes at execve; the report pipe stays open until then
-     * so a failed execve can still be reported. */
-    mark_fds_cloexec();
-    /* Without no_new_privs the kernel only lets a process holding CAP_SYS_ADMIN
-     * install a filter, so it goes in before the capabilities go (the profile
-     * allows what follows); with it, as late as possible (runc's order). */
-    int has_filter = spec->seccomp_program != NULL && spec->seccomp_instructions > 0;
-    if (has_filter && !spec->no_new_privileges) load_seccomp(fd, spec);
-    drop_privileges(fd, spec);
-    if (spec->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        fail(fd, CSB_STEP_NO_NEW_PRIVILEGES, errno, 0);
-    if (has_filter && spec->no_new_privileges) load_seccomp(fd, spec);
-    int error = exec_search(spec->argv, spec->envp);
-    send_message(fd, CSB_MSG_EXEC_FAILED, CSB_STEP_EXEC, error, 0);
-    _exit(127);
-}
-
-/* ---- the terminal ------------------------------------------------------------- */
-
-/* Opens a pseudo-terminal in the session's own devpts (so `tty` names a path
- * that exists inside), sizes it, and sends its master to strata. */
-static int open_terminal(int fd, int console_fd, const struct winsize *window) {
-    int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
-    int unlock = 0;
-    if (ioctl(master, TIOCSPTLCK, &unlock) < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
-    if (window != NULL && window->ws_row > 0 && ioctl(master, TIOCSWINSZ, window) < 0)
-        fail(fd, CSB_STEP_TERMINAL, errno, 0);
-    char byte = 0;
-    struct iovec iov = {&byte, 1};
-    union {
-        char buffer[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control.buffer;
-    message.msg_controllen = sizeof control.buffer;
-    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(header), &master, sizeof(int));
-    ssize_t n;
-    do {
-        n = sendmsg(console_fd, &message, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) fail(fd, CSB_STEP_TERMINAL, errno, 0);
-    close(console_fd);
-    return master;
+    if (fchdir(root_fd) < 0) csb_fail(fd, CSB_STEP_PIVOT_ROOT, errno, 0);
+    if (syscall(SYS_pivot_root, ".", ".") < 0) csb_fail(fd, CSB_STEP_PIVOT_ROOT, errno, 0);
+    if (umount2(".", MNT_DETACH) < 0) csb_fail(fd, CSB_STEP_DETACH_OLD_ROOT, errno, 0);
+    if (chdir("/") < 0) csb_fail(fd, CSB_STEP_DETACH_OLD_ROOT, errno, 0);
 }
 
 /* ---- init ------------------------------------------------------------------ */
-
-static void ignore_signal(int sig) { (void)sig; }
-
-static void close_fds_except_two(int a, int b) {
-    int low = a < b ? a : b, high = a < b ? b : a;
-    if (low < 0) { close_fds_except(high); return; }
-    if (low > 3) (void)syscall(SYS_close_range, 3u, (unsigned)low - 1, 0u);
-    if (high > low + 1) (void)syscall(SYS_close_range, (unsigned)low + 1, (unsigned)high - 1, 0u);
-    (void)syscall(SYS_close_range, (unsigned)high + 1, ~0u, 0u);
-}
 
 /*
  * PID 1 of the session: runs the command, forwards signals to it, reaps
@@ -707,55 +403,25 @@ static void close_fds_except_two(int a, int b) {
 __attribute__((noreturn)) static void run_init(const struct csb_spec *spec, int fd, int console_fd,
                                                const struct winsize *window) {
     sigset_t wanted;
-    sigemptyset(&wanted);
-    sigaddset(&wanted, SIGCHLD);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = ignore_signal;
-    sigfillset(&sa.sa_mask);
-    if (sigaction(SIGCHLD, &sa, NULL) < 0) fail(fd, CSB_STEP_INIT, errno, 0);
-    for (int i = 0; i < FORWARDED_COUNT; i++) {
-        sigaddset(&wanted, forwarded_signals[i]);
-        if (sigaction(forwarded_signals[i], &sa, NULL) < 0) fail(fd, CSB_STEP_INIT, errno, 0);
-    }
-    sigset_t all;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
+    csb_take_signals(fd, &wanted);
 
     /* The init keeps every capability and a copy of strata's memory: the
      * command (fewer capabilities) must not read or trace it through /proc/1. */
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail(fd, CSB_STEP_INIT, errno, 0);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) csb_fail(fd, CSB_STEP_INIT, errno, 0);
     /* The init is a copy of strata and so holds all of strata's fds; the
      * command could reach them through /proc/1/fd. Keep only 0-2 and the pipes. */
-    close_fds_except_two(fd, console_fd);
-    int master = console_fd >= 0 ? open_terminal(fd, console_fd, window) : -1;
+    csb_close_fds_except_two(fd, console_fd);
+    int master = console_fd >= 0 ? csb_open_terminal(fd, console_fd, window) : -1;
+    /* The session is complete: strata may now let others join it. */
+    csb_send_message(fd, CSB_MSG_READY, 0, 0, 0);
 
     long command = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
-    if (command < 0) fail(fd, CSB_STEP_INIT, errno, 0);
-    if (command == 0) exec_command(spec, fd, master);
+    if (command < 0) csb_fail(fd, CSB_STEP_INIT, errno, 0);
+    if (command == 0) csb_exec_command(spec, fd, master, 0);
     if (master >= 0) close(master);
 
-    int status = 0;
-    for (;;) {
-        siginfo_t info;
-        int sig = sigwaitinfo(&wanted, &info);
-        if (sig < 0) continue;
-        if (sig != SIGCHLD) {
-            (void)kill((pid_t)command, sig);
-            continue;
-        }
-        int done = 0;
-        for (;;) {
-            int st;
-            pid_t pid = waitpid(-1, &st, WNOHANG);
-            if (pid <= 0) break;
-            if (pid == (pid_t)command) { done = 1; status = st; }
-        }
-        if (done) break;
-    }
-
-    if (WIFSIGNALED(status)) send_message(fd, CSB_MSG_SIGNALED, 0, WTERMSIG(status), 0);
-    else send_message(fd, CSB_MSG_EXITED, 0, WEXITSTATUS(status), 0);
+    int status = csb_wait_command(command, &wanted);
+    csb_report_end(fd, status);
     close(fd);
     /* The command is done: whatever it left behind goes with the session. */
     (void)kill(-1, SIGKILL);
@@ -777,23 +443,23 @@ static void join_cgroups(int fd, const struct csb_spec *spec) {
         do {
             n = write(spec->cgroup_fds[i], "0", 1);
         } while (n < 0 && errno == EINTR);
-        if (n < 0) fail(fd, CSB_STEP_CGROUP, errno, (int)i);
+        if (n < 0) csb_fail(fd, CSB_STEP_CGROUP, errno, (int)i);
         close(spec->cgroup_fds[i]);
     }
-    if (unshare(CLONE_NEWCGROUP) < 0) fail(fd, CSB_STEP_CGROUP, errno, 0);
+    if (unshare(CLONE_NEWCGROUP) < 0) csb_fail(fd, CSB_STEP_CGROUP, errno, 0);
 }
 
 void csb_child_main(const struct csb_spec *spec, int fd, int console_fd, const struct winsize *window) {
     /* The session must not outlive strata. */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-    reset_signals();
+    csb_reset_signals();
     if (spec->cgroup_fd_count > 0) join_cgroups(fd, spec);
 
     /* Nothing mounted from here on may propagate back to the host. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail(fd, CSB_STEP_MAKE_PRIVATE, errno, 0);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) csb_fail(fd, CSB_STEP_MAKE_PRIVATE, errno, 0);
     mount_overlay(fd, spec);
     int root_fd = open(spec->root_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0) fail(fd, CSB_STEP_OPEN_ROOT, errno, 0);
+    if (root_fd < 0) csb_fail(fd, CSB_STEP_OPEN_ROOT, errno, 0);
 
     mount_proc(fd, root_fd);
     mount_dev(fd, root_fd);
@@ -805,15 +471,15 @@ void csb_child_main(const struct csb_spec *spec, int fd, int console_fd, const s
     if (spec->readonly_root) {
         struct csb_mount_attr attr = {CSB_MOUNT_ATTR_RDONLY, 0, 0, 0};
         if (syscall(SYS_mount_setattr, root_fd, "", CSB_AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-            fail(fd, CSB_STEP_READONLY_ROOT, errno, 0);
+            csb_fail(fd, CSB_STEP_READONLY_ROOT, errno, 0);
     }
 
     size_t host_len = strlen(spec->hostname);
-    if (host_len > 0 && sethostname(spec->hostname, host_len) < 0) fail(fd, CSB_STEP_HOSTNAME, errno, 0);
+    if (host_len > 0 && sethostname(spec->hostname, host_len) < 0) csb_fail(fd, CSB_STEP_HOSTNAME, errno, 0);
     if (spec->isolate_network) bring_loopback_up(fd);
 
     enter_root(fd, root_fd);
     close(root_fd);
-    enter_working_directory(fd, spec->working_directory);
+    csb_enter_working_directory(fd, spec->working_directory);
     run_init(spec, fd, console_fd, window);
 }

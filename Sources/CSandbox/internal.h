@@ -8,6 +8,7 @@ enum csb_message_kind {
     CSB_MSG_EXEC_FAILED = 2,
     CSB_MSG_EXITED = 3,
     CSB_MSG_SIGNALED = 4,
+    CSB_MSG_READY = 5,      /* the session is complete; commands may join it */
 };
 
 struct csb_message {
@@ -39,5 +40,46 @@ extern const int csb_protected_count;
 struct winsize;
 __attribute__((noreturn)) void csb_child_main(const struct csb_spec *spec, int report_fd, int console_fd,
                                               const struct winsize *window);
+
+
+/* ---- shared by the session's first command and joined ones (command.c) ---- */
+
+#include <signal.h>
+
+/* One message over the report pipe; csb_fail reports a failed step and exits 125. */
+void csb_send_message(int fd, int kind, int step, int error, int index);
+__attribute__((noreturn)) void csb_fail(int fd, int step, int error, int index);
+
+/* The directory `path` under `root_fd`, one component at a time, never following a
+ * symlink, creating missing ones; an fd, or -error. */
+int csb_open_dir_in_root(int root_fd, const char *path);
+/* chdir to `path` inside the current root, checked to stay inside it. */
+void csb_enter_working_directory(int fd, const char *path);
+
+void csb_reset_signals(void);
+void csb_close_fds_except_two(int a, int b);
+
+/* A pty from the devpts at /dev/pts, sized to `window`, its master sent over
+ * `console_fd` (SCM_RIGHTS); returns the master. */
+int csb_open_terminal(int fd, int console_fd, const struct winsize *window);
+
+/* The command, from its fork to execve: a session of its own, the terminal's slave
+ * (when `master` >= 0), nofile, seccomp, capabilities, user, no_new_privs. `joined`:
+ * its parent is a joiner outside the session, whose death must kill it. */
+__attribute__((noreturn)) void csb_exec_command(const struct csb_spec *spec, int fd, int master, int joined);
+
+/* No-op handlers for SIGCHLD and the forwarded signals, all blocked; `wanted` is
+ * the set to take with sigwaitinfo. */
+void csb_take_signals(int fd, sigset_t *wanted);
+/* Forwards the signals in `wanted` to `command` and reaps children until it ends;
+ * returns its wait status. */
+int csb_wait_command(long command, const sigset_t *wanted);
+/* Reports the command's end (exited or signaled) over the report pipe. */
+void csb_report_end(int fd, int status);
+
+/* The forked joiner (join.c): enters the session of `init_pidfd` and runs the
+ * command there. Never returns. */
+__attribute__((noreturn)) void csb_join_main(const struct csb_spec *spec, int init_pidfd, int report_fd,
+                                             int console_fd, const struct winsize *window);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * The parent side of a session: clone the init with fresh namespaces, forward
- * signals to it while waiting, and turn the report pipe into a csb_result.
- * Ordinary (non-async-signal-safe) C is fine here; only child.c runs between
- * clone and execve.
+ * The parent side of a session: clone the init with fresh namespaces (or fork
+ * a joiner into a running session), forward signals to it while waiting, and
+ * turn the report pipe into a csb_result. Ordinary (non-async-signal-safe) C is
+ * fine here; only child.c, join.c and command.c run between clone and execve.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -14,6 +14,8 @@
 #include <signal.h>
 #include <string.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -157,6 +159,52 @@ static int relay_output(int master) {
     }
 }
 
+/* ---- the init record ---------------------------------------------------------- */
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+int csb_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+long long csb_process_start_time(int pid) {
+    char path[64], buffer[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buffer, sizeof buffer - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buffer[n] = '\0';
+    /* The command name (field 2) may hold spaces and parentheses: count from the last ')'. */
+    char *p = strrchr(buffer, ')');
+    if (p == NULL) return -1;
+    p++;
+    for (int field = 2; field < 22 && p != NULL; field++) p = strchr(p + 1, ' ');
+    if (p == NULL) return -1;
+    char *end;
+    long long ticks = strtoll(p + 1, &end, 10);
+    return end == p + 1 ? -1 : ticks;
+}
+
+/* Writes spec->init_record for the init `pid`; 0 on success. */
+static int write_init_record(const struct csb_spec *spec, long pid) {
+    long long start = csb_process_start_time((int)pid);
+    if (start < 0) return -1;
+    char temporary[4096];
+    if (snprintf(temporary, sizeof temporary, "%s.tmp", spec->init_record) >= (int)sizeof temporary) return -1;
+    int fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    int ok = dprintf(fd, "pid=%ld\nstart=%lld\n%s", pid, start,
+                     spec->init_record_extra != NULL ? spec->init_record_extra : "") > 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(temporary, spec->init_record) < 0) {
+        (void)unlink(temporary);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- run ------------------------------------------------------------------------ */
 
 static int failed(struct csb_result *result, int kind, int step, int error, int index) {
@@ -180,7 +228,9 @@ static void close_pair(int fds[2]) {
     fds[0] = fds[1] = -1;
 }
 
-int csb_run(const struct csb_spec *spec, struct csb_result *result) {
+/* A new session (init_pidfd < 0), or a command joining the session of init_pidfd. */
+static int supervise(const struct csb_spec *spec, int init_pidfd, struct csb_result *result) {
+    int joining = init_pidfd >= 0;
     memset(result, 0, sizeof *result);
     int report[2] = {-1, -1}, wake[2] = {-1, -1}, console[2] = {-1, -1};
     if (pipe2(report, O_CLOEXEC) < 0) return failed(result, CSB_SETUP_FAILED, CSB_STEP_PIPE, errno, 0);
@@ -207,6 +257,8 @@ int csb_run(const struct csb_spec *spec, struct csb_result *result) {
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (spec->cgroup_fd_count == 0) flags |= CLONE_NEWCGROUP;
     if (spec->isolate_network) flags |= CLONE_NEWNET;
+    /* A joiner enters the session's namespaces with setns(2) instead. */
+    if (joining) flags = 0;
 
     /* The child starts with every signal blocked, so no Swift-installed
      * handler can run in it before it resets them; the init later takes its
@@ -220,6 +272,7 @@ int csb_run(const struct csb_spec *spec, struct csb_result *result) {
     if (pid == 0) {
         close(report[0]);
         if (console[0] >= 0) close(console[0]);
+        if (joining) csb_join_main(spec, init_pidfd, report[1], console[1], terminal ? &window : NULL);
         csb_child_main(spec, report[1], console[1], terminal ? &window : NULL);
     }
     int clone_errno = errno;
@@ -243,7 +296,7 @@ int csb_run(const struct csb_spec *spec, struct csb_result *result) {
     }
 
     /* The first failure wins; the init's final report comes last. */
-    int have_failure = 0, have_end = 0;
+    int have_failure = 0, have_end = 0, recorded = 0;
     struct csb_message first_failure = {0, 0, 0, 0}, end = {0, 0, 0, 0};
     int master = -1, stdin_open = terminal, raw = 0;
     long long kill_at = -1;
@@ -320,7 +373,10 @@ int csb_run(const struct csb_spec *spec, struct csb_result *result) {
             ssize_t n = read(report[0], &m, sizeof m);
             if (n < 0 && errno == EINTR) continue;
             if (n != (ssize_t)sizeof m) break;
-            if ((m.kind == CSB_MSG_SETUP_FAILED || m.kind == CSB_MSG_EXEC_FAILED) && !have_failure) {
+            if (m.kind == CSB_MSG_READY) {
+                /* Without a record the session runs the same; it only cannot be joined. */
+                if (!joining && spec->init_record != NULL && !recorded) recorded = write_init_record(spec, pid) == 0;
+            } else if ((m.kind == CSB_MSG_SETUP_FAILED || m.kind == CSB_MSG_EXEC_FAILED) && !have_failure) {
                 first_failure = m;
                 have_failure = 1;
             } else if (m.kind == CSB_MSG_EXITED || m.kind == CSB_MSG_SIGNALED) {
@@ -332,6 +388,8 @@ int csb_run(const struct csb_spec *spec, struct csb_result *result) {
     close_pair(report);
     close_pair(console);
 
+    /* The record goes before the reap, so it never names a recycled pid. */
+    if (recorded) (void)unlink(spec->init_record);
     /* Forwarding stops before the reap, so a recycled pid never gets a signal. */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     forward_end(slot);
@@ -364,6 +422,16 @@ int csb_run(const struct csb_spec *spec, struct csb_result *result) {
         return 0;
     }
     return failed(result, CSB_SETUP_FAILED, CSB_STEP_WAIT, CSB_ERR_NO_REPORT, 0);
+}
+
+int csb_run(const struct csb_spec *spec, struct csb_result *result) { return supervise(spec, -1, result); }
+
+int csb_join(const struct csb_spec *spec, int init_pidfd, struct csb_result *result) {
+    if (init_pidfd < 0) {
+        memset(result, 0, sizeof *result);
+        return failed(result, CSB_SETUP_FAILED, CSB_STEP_JOIN, EBADF, 0);
+    }
+    return supervise(spec, init_pidfd, result);
 }
 
 /* ---- naming failures ------------------------------------------------------------- */
@@ -410,6 +478,8 @@ const char *csb_step_name(int step) {
     case CSB_STEP_INIT: return "start init";
     case CSB_STEP_EXEC: return "execve";
     case CSB_STEP_WAIT: return "wait for session";
+    case CSB_STEP_JOIN: return "join the session's namespaces";
+    case CSB_STEP_JOIN_START: return "start the command in the session";
     default: return "unknown step";
     }
 }
@@ -472,6 +542,7 @@ const char *csb_error_text(int error) {
         return "the kernel lacks fsopen(2) and the overlay options exceed one page, which mount(2) would silently truncate";
     case CSB_ERR_OUTSIDE_ROOT: return "is not inside the session root";
     case CSB_ERR_NO_REPORT: return "the session's init ended without reporting how the command ended";
+    case CSB_ERR_NOT_DEVPTS: return "is not the session's devpts pseudo-terminal multiplexer";
     default: {
         const char *text = strerrordesc_np(error);
         return text != NULL ? text : "unknown error";

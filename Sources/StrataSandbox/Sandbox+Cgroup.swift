@@ -16,7 +16,7 @@ extension Sandbox {
         let fds = try cgroup.openProcsFiles()
         let exit: SessionExit
         do {
-            exit = try runSession(spec, cgroupFDs: fds)
+            exit = try runSession(spec, cgroupFDs: fds, cgroupDirectories: cgroup.directories)
             for fd in fds { close(fd) }
         } catch {
             for fd in fds { close(fd) }

@@ -22,16 +22,15 @@ extension Sandbox {
     /// Validates `spec`, copies it into plain C memory, and hands it to `csb_run`.
     /// All allocation happens here, before the clone: the C child only reads.
     /// `forceLegacyOverlay` (tests only) takes the mount(2) path kernels without fsopen(2) take.
-    static func runSession(_ spec: SessionSpec, cgroupFDs: [Int32] = [], forceLegacyOverlay: Bool = false) throws(SandboxError) -> SessionExit {
+    /// `cgroupDirectories` go into the init record, for commands joining the session later.
+    static func runSession(_ spec: SessionSpec, cgroupFDs: [Int32] = [], cgroupDirectories: [String] = [],
+                           forceLegacyOverlay: Bool = false) throws(SandboxError) -> SessionExit {
         try validate(spec)
         let arena = CArena()
         defer { arena.free() }
-
+        var cSpec = cSpec(spec, cgroupFDs: cgroupFDs, arena: arena)
         let lowers = arena.stringArray(spec.lowerDirs)
-        let argv = arena.stringArray(spec.argv)
-        let envp = arena.stringArray(spec.environment)
         let mounts = arena.mounts(spec.mounts)
-        var cSpec = csb_spec()
         cSpec.lower_dirs = UnsafeRawPointer(lowers).assumingMemoryBound(to: UnsafePointer<CChar>?.self)
         cSpec.lower_count = spec.lowerDirs.count
         cSpec.upper_dir = UnsafePointer(arena.string(spec.upperDir))
@@ -41,14 +40,28 @@ extension Sandbox {
             cSpec.legacy_overlay_options = UnsafePointer(arena.string(legacy))
         }
         cSpec.force_legacy_overlay = forceLegacyOverlay ? 1 : 0
-        cSpec.argv = UnsafePointer(argv)
-        cSpec.envp = UnsafePointer(envp)
-        cSpec.working_directory = UnsafePointer(arena.string(spec.workingDirectory))
         cSpec.hostname = UnsafePointer(arena.string(spec.hostname))
         cSpec.isolate_network = spec.isolateNetwork ? 1 : 0
         cSpec.mounts = UnsafePointer(mounts)
         cSpec.mount_count = spec.mounts.count
+        if let record = spec.initRecordPath {
+            cSpec.init_record = UnsafePointer(arena.string(record))
+            cSpec.init_record_extra = UnsafePointer(arena.string(RunningSession.recordLines(cgroupDirectories: cgroupDirectories)))
+        }
 
+        var result = csb_result()
+        _ = csb_run(&cSpec, &result)
+        return try exit(from: result, spec: spec, cSpec: &cSpec)
+    }
+
+    /// The fields of a C spec that describe the command and its confinement: what a
+    /// session's first command and a joined command share.
+    static func cSpec(_ spec: SessionSpec, cgroupFDs: [Int32], arena: CArena) -> csb_spec {
+        var cSpec = csb_spec()
+        cSpec.argv = UnsafePointer(arena.stringArray(spec.argv))
+        cSpec.envp = UnsafePointer(arena.stringArray(spec.environment))
+        cSpec.working_directory = UnsafePointer(arena.string(spec.workingDirectory))
+        cSpec.hostname = UnsafePointer(arena.string(""))
         cSpec.capabilities = spec.confinement.capabilities
         cSpec.last_capability = lastCapability
         cSpec.no_new_privileges = spec.confinement.noNewPrivileges ? 1 : 0
@@ -67,9 +80,11 @@ extension Sandbox {
         cSpec.terminal = spec.terminal ? 1 : 0
         cSpec.stderr_terminal = spec.stderrTerminal ? 1 : 0
         cSpec.stop_timeout_ms = Int32(clamping: spec.stopTimeoutMilliseconds)
+        return cSpec
+    }
 
-        var result = csb_result()
-        _ = csb_run(&cSpec, &result)
+    /// How the command ended, or the failure `result` reports, named with `cSpec`'s paths.
+    static func exit(from result: csb_result, spec: SessionSpec, cSpec: inout csb_spec) throws(SandboxError) -> SessionExit {
         let reason = String(cString: csb_error_text(result.error))
         switch Int(result.kind) {
         case Int(CSB_EXITED.rawValue):
@@ -99,6 +114,25 @@ extension Sandbox {
         try requireHostPath(spec.upperDir, what: "upper dir")
         try requireHostPath(spec.workDir, what: "work dir")
         try requireHostPath(spec.rootDir, what: "root dir")
+        try validateCommand(spec)
+        if spec.hostname.utf8.count > 64 || spec.hostname.utf8.contains(0) {
+            throw .invalidSpec("hostname \(spec.hostname.debugDescription) is longer than 64 bytes")
+        }
+        for mount in spec.mounts {
+            switch mount {
+            case .bind(let source, let target, _):
+                try requireHostPath(source, what: "bind mount source")
+                try requireSessionPath(target, what: "mount target")
+            case .tmpfs(let target):
+                try requireSessionPath(target, what: "mount target")
+            }
+        }
+        if let record = spec.initRecordPath { try requireHostPath(record, what: "init record") }
+    }
+
+    /// What a joined command relies on too: a command, its environment, working
+    /// directory, seccomp program and groups.
+    static func validateCommand(_ spec: SessionSpec) throws(SandboxError) {
         guard let command = spec.argv.first, !command.isEmpty else {
             throw .invalidSpec("argv is empty: nothing to run")
         }
@@ -114,18 +148,6 @@ extension Sandbox {
         }
         if spec.user.groups.count > 65536 {
             throw .invalidSpec("\(spec.user.groups.count) supplementary groups are more than the kernel accepts (65536)")
-        }
-        if spec.hostname.utf8.count > 64 || spec.hostname.utf8.contains(0) {
-            throw .invalidSpec("hostname \(spec.hostname.debugDescription) is longer than 64 bytes")
-        }
-        for mount in spec.mounts {
-            switch mount {
-            case .bind(let source, let target, _):
-                try requireHostPath(source, what: "bind mount source")
-                try requireSessionPath(target, what: "mount target")
-            case .tmpfs(let target):
-                try requireSessionPath(target, what: "mount target")
-            }
         }
     }
 

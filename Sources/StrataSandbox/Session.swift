@@ -70,6 +70,10 @@ public struct SessionSpec: Sendable {
     /// How long the session gets after strata receives SIGTERM or SIGHUP before
     /// every process in it is killed.
     public var stopTimeoutMilliseconds: Int
+    /// Where the sandbox records the running session's init (its pid, start time and
+    /// cgroups; see `RunningSession`) once the session is complete, so that commands
+    /// can join it; removed when the session ends. nil: the session cannot be joined.
+    public var initRecordPath: String? = nil
 
     public init(lowerDirs: [String], upperDir: String, workDir: String, rootDir: String,
                 argv: [String], environment: [String], workingDirectory: String = "/",

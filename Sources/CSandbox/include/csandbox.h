@@ -81,6 +81,14 @@ struct csb_spec {
     /* After SIGTERM or SIGHUP reaches this process, the session gets this long to
      * end before its init is killed (and with it every process of the session). */
     int stop_timeout_ms;
+
+    /* csb_run only: once the session is complete (its root pivoted, its terminal
+     * open), this file is written atomically (through `<path>.tmp`) with the init's
+     * pid and start time as `pid=N\nstart=TICKS\n`, followed by `init_record_extra`
+     * when set; it is removed when the session ends, before the init is reaped, so
+     * it never names a recycled pid. NULL: no record (the session cannot be joined). */
+    const char *init_record;
+    const char *init_record_extra;
 };
 
 enum csb_result_kind {
@@ -132,6 +140,9 @@ enum csb_step {
     CSB_STEP_INIT,
     CSB_STEP_EXEC,
     CSB_STEP_WAIT,
+    /* csb_join only. */
+    CSB_STEP_JOIN,               /* setns(2) into the init's namespaces */
+    CSB_STEP_JOIN_START,         /* fork the command inside the session's PID namespace */
 };
 
 enum csb_builtin_target {
@@ -149,6 +160,7 @@ enum csb_error {
     CSB_ERR_OPTIONS_TOO_LONG = 100003, /* no fsopen(2), and the legacy options exceed a page */
     CSB_ERR_OUTSIDE_ROOT = 100004,     /* the working directory is not inside the root */
     CSB_ERR_NO_REPORT = 100005,        /* the init ended without reporting the command's end */
+    CSB_ERR_NOT_DEVPTS = 100006,       /* /dev/pts/ptmx is not on the session's devpts */
 };
 
 struct csb_result {
@@ -170,6 +182,26 @@ struct csb_result {
  * -1 otherwise.
  */
 int csb_run(const struct csb_spec *spec, struct csb_result *result);
+
+/*
+ * Runs `spec->argv` as one more command of the running session whose init
+ * `init_pidfd` (pidfd_open(2)) refers to, as `docker exec` does: a forked joiner
+ * joins the session's cgroups (`spec->cgroup_fds`), setns(2)s into its cgroup,
+ * IPC, UTS, network, PID and mount namespaces, enters `working_directory`,
+ * opens a terminal on the session's devpts when `spec->terminal`, and forks the
+ * command, confined exactly as a first command is (same spec fields). The
+ * joiner forwards signals to it and reports its end; the command dies with
+ * the joiner. The overlay, mount, hostname and init_record fields are unused.
+ * Signals, the terminal relay, the stop timeout and `result` are as for csb_run.
+ */
+int csb_join(const struct csb_spec *spec, int init_pidfd, struct csb_result *result);
+
+/* pidfd_open(2): a close-on-exec fd that keeps naming process `pid`, or -1 (errno set). */
+int csb_pidfd_open(int pid);
+
+/* Process `pid`'s start time (field 22 of /proc/PID/stat, clock ticks after boot),
+ * or -1 when there is no such process. With the pid, it names one process for good. */
+long long csb_process_start_time(int pid);
 
 /* A short, stable name for a step ("overlay lowerdir", "mount proc", …). */
 const char *csb_step_name(int step);
