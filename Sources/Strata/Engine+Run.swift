@@ -34,7 +34,11 @@ extension Engine {
         // Everything that can be refused is settled before a session exists to clean up.
         try confine(&spec, environment)
         let session: SessionRecord
-        do { session = try store.createSession(snapshot: built.snapshot, name: options.name, environment: environment.paths.name) }
+        do {
+            session = try store.createSession(
+                snapshot: built.snapshot, name: options.name, environment: environment.paths.name,
+                manifest: environment.paths.manifest, volumes: Self.volumeNames(environment.manifest))
+        }
         catch { throw .store(error) }
         spec.upperDir = session.upperPath
         spec.workDir = session.workPath
@@ -139,6 +143,8 @@ extension Engine {
                 mounts.append(.bind(source: host, target: target, readOnly: readOnly))
             case .tmpfs(let target):
                 mounts.append(.tmpfs(target: target))
+            case .volume(let name, let target):
+                mounts.append(volumeMount(name: name, target: target))
             }
         }
         return SessionSpec(

@@ -329,7 +329,8 @@ struct ManifestDecoder {
 
     func mount(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Manifest.Mount {
         guard case .object(let raw) = value else { throw fail(path, "is \(kind(value))", expected: "an object") }
-        guard let typeValue = raw["type"] else { throw fail(path, "has no \"type\"", expected: "\"bind\" or \"tmpfs\"") }
+        let types = "\"bind\", \"tmpfs\" or \"volume\""
+        guard let typeValue = raw["type"] else { throw fail(path, "has no \"type\"", expected: types) }
         let type = try string(typeValue, path.appending("type"))
         switch type {
         case "bind":
@@ -343,8 +344,18 @@ struct ManifestDecoder {
             let fields = try object(value, path, allowed: ["type", "target"])
             guard let target = fields["target"] else { throw fail(path, "has no \"target\"", expected: "an absolute path in the environment") }
             return .tmpfs(target: try absolutePath(target, path.appending("target")))
+        case "volume":
+            let fields = try object(value, path, allowed: ["type", "name", "target"])
+            let nameRule = "a volume name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters"
+            guard let nameValue = fields["name"] else { throw fail(path, "has no \"name\"", expected: nameRule) }
+            guard let target = fields["target"] else { throw fail(path, "has no \"target\"", expected: "an absolute path in the environment") }
+            let name = try string(nameValue, path.appending("name"))
+            guard Manifest.Mount.isValidVolumeName(name) else {
+                throw fail(path.appending("name"), "\"\(name)\" is not a valid volume name", expected: nameRule)
+            }
+            return .volume(name: name, target: try absolutePath(target, path.appending("target")))
         default:
-            throw fail(path.appending("type"), "\"\(type)\" is not a mount type", expected: "\"bind\" or \"tmpfs\"")
+            throw fail(path.appending("type"), "\"\(type)\" is not a mount type", expected: types)
         }
     }
 }

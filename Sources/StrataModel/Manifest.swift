@@ -68,6 +68,18 @@ public struct Manifest: Sendable, Equatable {
         /// `source` relative to the manifest (or absolute); `target` absolute in the session.
         case bind(source: String, target: String, readOnly: Bool)
         case tmpfs(target: String)
+        /// A named volume: data in the store (`volumes/NAME/_data`) that outlives sessions,
+        /// mounted read-write at the absolute `target`; never part of a commit.
+        case volume(name: String, target: String)
+
+        /// Docker's rule for volume names, `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128
+        /// characters: one path component that is never `.` or `..`.
+        public static func isValidVolumeName(_ name: String) -> Bool {
+            let bytes = Array(name.utf8)
+            func alphanumeric(_ b: UInt8) -> Bool { (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) }
+            guard let first = bytes.first, bytes.count <= 128, alphanumeric(first) else { return false }
+            return bytes.allSatisfy { alphanumeric($0) || $0 == 0x5f || $0 == 0x2e || $0 == 0x2d }
+        }
     }
 
     public var base: Base

@@ -17,10 +17,19 @@ public struct SessionRecord: Sendable, Equatable {
     public let created: Int64
     /// Absolute path of the session directory.
     public let path: String
+    /// Absolute path of the manifest the session was made from, so that a kept
+    /// session can be entered again; nil for records written before it was kept.
+    public let manifest: String?
+    /// Names of the volumes the session mounts (`STORE/volumes/NAME`), sorted, without repeats.
+    public let volumes: [String]
 
-    public init(id: String, name: String?, snapshot: Digest, environment: String, created: Int64, path: String) {
+    public init(
+        id: String, name: String?, snapshot: Digest, environment: String, created: Int64, path: String,
+        manifest: String? = nil, volumes: [String] = []
+    ) {
         self.id = id; self.name = name; self.snapshot = snapshot
         self.environment = environment; self.created = created; self.path = path
+        self.manifest = manifest; self.volumes = volumes
     }
 
     /// The overlay upper dir: the session's writes.
@@ -39,17 +48,25 @@ extension Store {
 
     /// Creates `sessions/<id>/` with empty `upper/`, `work/`, `root/` and a record.
     /// Names follow Docker's rule (`[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 128) and
-    /// share one namespace with ids; a name in use is `sessionExists`.
-    public func createSession(snapshot: Digest, name: String?, environment: String) throws(StoreError) -> SessionRecord {
+    /// share one namespace with ids; a name in use is `sessionExists`. `manifest` is
+    /// an absolute path; `volumes` are volume names (they need not exist yet).
+    public func createSession(
+        snapshot: Digest, name: String?, environment: String, manifest: String? = nil, volumes: [String] = []
+    ) throws(StoreError) -> SessionRecord {
         if let name { try Store.validateSessionName(name) }
-        guard !environment.isEmpty, !environment.contains("\n"), !environment.contains("\r"),
-              !environment.utf8.contains(0)
+        guard Store.isOneLine(environment)
         else { throw .invalidName(environment, reason: "an environment name is one non-empty line") }
+        if let manifest, !(manifest.hasPrefix("/") && Store.isOneLine(manifest)) {
+            throw .invalidName(manifest, reason: "a manifest path is one absolute line")
+        }
+        for volume in volumes { try Store.validateVolumeName(volume) }
         guard hasSnapshot(snapshot) else { throw .missingSnapshot(snapshot) }
 
         return try withLock(Store.sessionsLock) { () throws(StoreError) -> SessionRecord in
             // Listing reads every record: only a name needs it. Unnamed sessions are
             // the `strata run` hot path, and a random 48-bit id only needs a stat.
+            // Under the same lock as `removeVolume`, so a volume recorded here exists.
+            for volume in volumes { _ = try ensureVolume(volume) }
             let existing = name == nil ? [] : try listSessions()
             if let name, existing.contains(where: { $0.name == name || $0.id == name }) {
                 throw .sessionExists(name)
@@ -61,7 +78,7 @@ extension Store {
             let final = sessionPath(id)
             let record = SessionRecord(
                 id: id, name: name, snapshot: snapshot, environment: environment,
-                created: Int64(time(nil)), path: final)
+                created: Int64(time(nil)), path: final, manifest: manifest, volumes: Array(Set(volumes)).sorted())
             let work = root + "/tmp/session-" + id
             try FileSystem.removeTree(work)
             do throws(StoreError) {
@@ -121,6 +138,24 @@ extension Store {
         try FileSystem.removeTree(doomed)
     }
 
+    /// True while a process holds the session's `session-<id>` lock, as
+    /// `Engine.runHoldingLock` does for the whole life of a session.
+    ///
+    /// Probes with a shared, non-blocking flock released at once: it fails only
+    /// against the runner's exclusive lock, so two listings at the same time do not
+    /// see each other as runners. A missing lock file means nobody ever ran it (or it
+    /// was removed): the file is not created, so listing leaves nothing in `locks/`.
+    public func isRunning(_ session: SessionRecord) -> Bool {
+        let fd = open(lockPath("session-" + session.id), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        while flock(fd, LOCK_SH | LOCK_NB) != 0 {
+            if errno == EINTR { continue }
+            return errno == EWOULDBLOCK
+        }
+        return false
+    }
+
     /// The session with this id, or else with this name; `nil` if there is none.
     public func session(named idOrName: String) throws(StoreError) -> SessionRecord? {
         try findSession(idOrName)
@@ -178,16 +213,25 @@ extension Store {
         guard let createdText = fields["created"], let created = Int64(createdText) else {
             throw .corrupt(path: path, reason: "created is missing or not a number")
         }
+        // `manifest` and `volumes` came later: records without them are sessions made before.
+        let volumes = fields["volumes"].map { $0.split(separator: ",").map(String.init) } ?? []
         return SessionRecord(
             id: id, name: fields["name"], snapshot: snapshot, environment: environment, created: created,
-            path: directory)
+            path: directory, manifest: fields["manifest"], volumes: volumes)
     }
 
     static func encode(_ record: SessionRecord) -> String {
         var text = "id=\(record.id)\n"
         if let name = record.name { text += "name=\(name)\n" }
         text += "snapshot=\(record.snapshot)\nenvironment=\(record.environment)\ncreated=\(record.created)\n"
+        if let manifest = record.manifest { text += "manifest=\(manifest)\n" }
+        // Volume names cannot hold a comma.
+        if !record.volumes.isEmpty { text += "volumes=\(record.volumes.joined(separator: ","))\n" }
         return text
+    }
+
+    static func isOneLine(_ text: String) -> Bool {
+        !text.isEmpty && !text.contains("\n") && !text.contains("\r") && !text.utf8.contains(0)
     }
 
     static func isSessionID(_ text: String) -> Bool {

@@ -26,6 +26,11 @@ public enum StoreError: Error, Equatable, Sendable {
     case invalidName(String, reason: String)
     /// The session is locked by a running process or still mounted.
     case sessionInUse(String)
+    /// No volume with this name exists.
+    case noSuchVolume(String)
+    /// The volume is mounted by these sessions (names, or ids of unnamed ones); `running`
+    /// says whether one of them is running now.
+    case volumeInUse(String, sessions: [String], running: Bool)
 }
 
 /// The on-disk, content-addressed home of blobs, layers, snapshots and sessions
@@ -46,7 +51,7 @@ public final class Store: Sendable {
         }
     }()
 
-    static let subdirectories = ["blobs", "blobs/sha256", "layers", "snapshots", "sessions", "tmp", "locks"]
+    static let subdirectories = ["blobs", "blobs/sha256", "layers", "snapshots", "sessions", "volumes", "tmp", "locks"]
     static let ociLayoutDocument = #"{"imageLayoutVersion": "1.0.0"}"# + "\n"
     static let emptyIndexDocument = #"{"schemaVersion": 2, "manifests": []}"# + "\n"
 
