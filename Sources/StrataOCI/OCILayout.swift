@@ -1,10 +1,12 @@
 import StrataJSON
 import StrataModel
 
-/// Why an OCI image could not be read. Each case names the file or reference.
+/// Why an OCI image could not be read, written, exported or imported. Each case names the
+/// file or reference; inside an image archive the path is `ARCHIVE:ENTRY`.
 public enum OCIError: Error, Equatable, Sendable {
     case unreadable(path: String, reason: String)
-    /// A document that is not what the OCI image spec says it must be.
+    /// A document, archive or output that is not what it must be; `problem` completes a
+    /// sentence whose subject is the path ("is truncated or corrupt: …").
     case invalid(path: String, problem: String)
     /// The tag is not in the layout's index (the tags it has are listed).
     case tagNotFound(layout: String, tag: String, available: [String])
@@ -13,19 +15,49 @@ public enum OCIError: Error, Equatable, Sendable {
     case unsupportedMediaType(path: String, mediaType: String)
 }
 
-/// A layer of an image, as its manifest describes it.
-public struct OCILayerDescriptor: Sendable, Equatable {
+extension OCIError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "cannot read image file \(path): \(reason)"
+        case .invalid(let path, let problem): return "\(path) \(problem)"
+        case .tagNotFound(let layout, let tag, let available):
+            let have = available.isEmpty ? "it has no tagged images" : "it has " + available.joined(separator: ", ")
+            return tag.isEmpty
+                ? "the OCI layout \(layout) holds several images; name one by its tag (\(have))"
+                : "the OCI layout \(layout) has no image tagged \"\(tag)\" (\(have))"
+        case .digestMismatch(let path, let expected, let actual):
+            return "image blob \(path) is corrupt: it hashes to \(actual), not \(expected); get the image again from its source"
+        case .unsupportedMediaType(let path, let mediaType):
+            return "\(path) uses media type \(mediaType), which strata does not read"
+        }
+    }
+}
+
+/// A content descriptor as the OCI image spec defines it: what a blob is (media type),
+/// its sha256 and its size in bytes. Manifests, configs and layers are all named this way.
+public struct OCIDescriptor: Sendable, Hashable {
     public var mediaType: String
     public var digest: Digest
     public var size: Int64
+
+    public init(mediaType: String, digest: Digest, size: Int64) {
+        self.mediaType = mediaType; self.digest = digest; self.size = size
+    }
 }
+
+/// A layer of an image, as its manifest describes it (the name callers used before
+/// manifests and configs had descriptors too).
+public typealias OCILayerDescriptor = OCIDescriptor
 
 /// An image resolved from an OCI image layout on disk, every document verified
 /// against its digest.
 public struct OCIImage: Sendable, Equatable {
     /// The layout directory (absolute).
     public var layout: String
-    public var manifestDigest: Digest
+    /// The image manifest itself: its media type, digest and size in bytes.
+    public var manifest: OCIDescriptor
+    public var config: OCIDescriptor
+    public var manifestDigest: Digest { manifest.digest }
     /// Bottom first, paired with `diffIDs`.
     public var layers: [OCILayerDescriptor]
     public var diffIDs: [Digest]
@@ -52,6 +84,11 @@ public enum OCILayout {
         "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
     ]
     static let refNameAnnotation = "org.opencontainers.image.ref.name"
+    static let ociManifestType = "application/vnd.oci.image.manifest.v1+json"
+    static let ociIndexType = "application/vnd.oci.image.index.v1+json"
+    static let ociConfigType = "application/vnd.oci.image.config.v1+json"
+    /// OCI documents (indexes, manifests, configs) are small; a bigger one is hostile.
+    static let documentLimit = 4 << 20
 
     public static func blobPath(_ layout: String, _ digest: Digest) -> String { layout + "/blobs/sha256/" + digest.hex }
 
@@ -77,17 +114,39 @@ public enum OCILayout {
         return try image(manifest: manifest, layout: layout)
     }
 
+    /// The image whose manifest is `manifest` in `layout`, tagged or not: manifest and
+    /// config verified against their digests. The manifest's media type is the one it
+    /// declares, or the OCI image manifest's when it declares none (the spec allows that).
+    public static func image(layout: String, manifest digest: Digest) throws(OCIError) -> OCIImage {
+        let path = blobPath(layout, digest)
+        let bytes: [UInt8]
+        do { bytes = try HostFile.read(path, limit: documentLimit) } catch {
+            throw .unreadable(path: path, reason: error.reason)
+        }
+        let actual = Digest.sha256(of: bytes)
+        guard actual == digest else { throw .digestMismatch(path: path, expected: digest, actual: actual) }
+        let document: JSONValue
+        do { document = try JSON.parse(bytes) } catch { throw .invalid(path: path, problem: "is not JSON: \(error)") }
+        var mediaType = ociManifestType
+        if case .object(let fields) = document, case .string(let declared)? = fields["mediaType"] { mediaType = declared }
+        guard manifestTypes.contains(mediaType) else { throw .unsupportedMediaType(path: path, mediaType: mediaType) }
+        let descriptor = Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count))
+        return try image(manifest: (descriptor, document), layout: layout)
+    }
+
     struct Descriptor {
         var mediaType: String
         var digest: Digest
         var size: Int64
         var refName: String?
         var platform: Platform?
+
+        var contentDescriptor: OCIDescriptor { OCIDescriptor(mediaType: mediaType, digest: digest, size: size) }
     }
 
     static func document(at path: String) throws(OCIError) -> JSONValue {
         let bytes: [UInt8]
-        do { bytes = try HostFile.read(path, limit: 4 << 20) } catch {
+        do { bytes = try HostFile.read(path, limit: documentLimit) } catch {
             throw .unreadable(path: path, reason: error.reason)
         }
         do { return try JSON.parse(bytes) } catch { throw .invalid(path: path, problem: "is not JSON: \(error)") }
@@ -97,7 +156,7 @@ public enum OCILayout {
     static func verifiedBlob(layout: String, _ descriptor: Descriptor) throws(OCIError) -> JSONValue {
         let path = blobPath(layout, descriptor.digest)
         let bytes: [UInt8]
-        do { bytes = try HostFile.read(path, limit: 4 << 20) } catch {
+        do { bytes = try HostFile.read(path, limit: documentLimit) } catch {
             throw .unreadable(path: path, reason: error.reason)
         }
         let actual = Digest.sha256(of: bytes)
@@ -169,7 +228,7 @@ public enum OCILayout {
             guard layerTypes.contains(layer.mediaType) else {
                 throw .unsupportedMediaType(path: path, mediaType: layer.mediaType)
             }
-            layers.append(OCILayerDescriptor(mediaType: layer.mediaType, digest: layer.digest, size: layer.size))
+            layers.append(layer.contentDescriptor)
         }
         let configPath = blobPath(layout, configDescriptor.digest)
         guard case .object(let config) = try verifiedBlob(layout: layout, configDescriptor) else {
@@ -195,7 +254,8 @@ public enum OCILayout {
             defaults.entrypoint = strings(runtime["Entrypoint"])
             defaults.cmd = strings(runtime["Cmd"])
         }
-        return OCIImage(layout: layout, manifestDigest: descriptor.digest, layers: layers, diffIDs: diffIDs, defaults: defaults)
+        return OCIImage(layout: layout, manifest: descriptor.contentDescriptor, config: configDescriptor.contentDescriptor,
+                        layers: layers, diffIDs: diffIDs, defaults: defaults)
     }
 
     static func strings(_ value: JSONValue?) -> [String]? {
