@@ -67,6 +67,7 @@ extension LockedBase {
             if let dir = config.workingDir { defaults["workingDir"] = .string(dir) }
             if let entrypoint = config.entrypoint { defaults["entrypoint"] = .array(entrypoint.map(JSONValue.string)) }
             if let cmd = config.cmd { defaults["cmd"] = .array(cmd.map(JSONValue.string)) }
+            if let user = config.user { defaults["user"] = .string(user) }
             return .object([
                 "type": .string("image"), "reference": .string(reference),
                 "manifest": .string(manifestDigest.description), "config": .object(defaults),
@@ -91,7 +92,8 @@ extension LockedBase {
                     env: try reader.strings(config, "env", configPath) ?? [],
                     workingDir: config["workingDir"] == nil ? nil : try reader.string(config, "workingDir", configPath),
                     entrypoint: try reader.strings(config, "entrypoint", configPath),
-                    cmd: try reader.strings(config, "cmd", configPath)))
+                    cmd: try reader.strings(config, "cmd", configPath),
+                    user: config["user"] == nil ? nil : try reader.string(config, "user", configPath)))
         case "debian":
             return .debian(try LockedDebian.decode(fields, reader: reader, path: path))
         case let other:

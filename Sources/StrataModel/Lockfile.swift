@@ -28,6 +28,12 @@ public struct Lockfile: Sendable, Equatable {
         return keys + layers.map(\.diffID)
     }
 
+    /// The base image's runtime defaults; nil unless the base is an image.
+    public var imageDefaults: ImageDefaults? {
+        if case .image(_, _, let config) = base { return config }
+        return nil
+    }
+
     /// The snapshot these layers stack into (their chain id); nil for no layers.
     public var snapshotID: Digest? { Digest.chainID(of: layerKeys) }
 }
@@ -48,8 +54,10 @@ public struct ImageDefaults: Sendable, Equatable {
     public var workingDir: String?
     public var entrypoint: [String]?
     public var cmd: [String]?
-    public init(env: [String] = [], workingDir: String? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil) {
-        self.env = env; self.workingDir = workingDir; self.entrypoint = entrypoint; self.cmd = cmd
+    /// The config's `User` (`NAME`, `UID`, `UID:GID`…): who the command runs as unless the manifest says.
+    public var user: String?
+    public init(env: [String] = [], workingDir: String? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil, user: String? = nil) {
+        self.env = env; self.workingDir = workingDir; self.entrypoint = entrypoint; self.cmd = cmd; self.user = user
     }
 }
 

@@ -89,7 +89,7 @@ struct ManifestDecoder {
         let root = JSONPath.root
         let fields = try object(document.value, root, allowed: [
             "from", "packages", "recommends", "steps", "env", "workdir", "shell", "hostname", "network", "mounts",
-            "user", "security", "limits",
+            "user", "security", "limits", "labels",
         ])
         var manifest = Manifest()
         if let from = fields["from"] { manifest.base = try base(from, root.appending("from")) }
@@ -171,18 +171,26 @@ struct ManifestDecoder {
         if let user = fields["user"] { manifest.user = try userSpec(user, root.appending("user")) }
         if let security = fields["security"] { manifest.security = try self.security(security, root.appending("security")) }
         if let limits = fields["limits"] { manifest.limits = try self.limits(limits, root.appending("limits")) }
+        if let labels = fields["labels"] {
+            let path = root.appending("labels")
+            guard case .object(let members) = labels else { throw fail(path, "is \(kind(labels))", expected: "an object of strings") }
+            for key in members.keys.sorted() {
+                if key.isEmpty { throw fail(path.appending(key), "is an empty label name", expected: "a name such as \"org.opencontainers.image.source\"") }
+                manifest.labels[key] = try string(members[key]!, path.appending(key), nonEmpty: false)
+            }
+        }
         return manifest
     }
 
     func base(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Manifest.Base {
         if case .string(let word) = value {
             guard word == "scratch" else {
-                throw fail(path, "\"\(word)\" is not a base", expected: "\"scratch\" or {\"image\": \"oci:DIR[:TAG]\"}")
+                throw fail(path, "\"\(word)\" is not a base", expected: "\"scratch\" or {\"image\": \"NAME[:TAG]\"}")
             }
             return .scratch
         }
         guard case .object = value else {
-            throw fail(path, "is \(kind(value))", expected: "\"scratch\", {\"image\": \"oci:DIR[:TAG]\"} or {\"debian\": {…}}")
+            throw fail(path, "is \(kind(value))", expected: "\"scratch\", {\"image\": \"NAME[:TAG]\"} or {\"debian\": {…}}")
         }
         let fields = try object(value, path, allowed: ["image", "debian"])
         if fields.count > 1 {
@@ -190,13 +198,18 @@ struct ManifestDecoder {
         }
         if let debian = fields["debian"] { return .debian(try debianSource(debian, path.appending("debian"))) }
         guard let image = fields["image"] else {
-            throw fail(path, "names no base", expected: "{\"image\": \"oci:DIR[:TAG]\"} or {\"debian\": {\"suite\": \"bookworm\"}}")
+            throw fail(path, "names no base", expected: "{\"image\": \"NAME[:TAG]\"} or {\"debian\": {\"suite\": \"bookworm\"}}")
         }
         let imagePath = path.appending("image")
         let reference = try string(image, imagePath)
-        guard reference.hasPrefix("oci:"), reference.count > 4 else {
-            throw fail(imagePath, "\"\(reference)\" is not an image reference strata can read yet",
-                       expected: "an OCI layout on disk, \"oci:DIR[:TAG]\"")
+        guard reference.hasPrefix("oci:") else {
+            do { return .image(try ImageReference(parsing: reference)) } catch {
+                throw fail(imagePath, error.description,
+                           expected: "an image in the store, \"NAME[:TAG]\", or an OCI layout on disk, \"oci:DIR[:TAG]\"")
+            }
+        }
+        guard reference.count > 4 else {
+            throw fail(imagePath, "\"oci:\" names no directory", expected: "an OCI layout on disk, \"oci:DIR[:TAG]\"")
         }
         let rest = reference.dropFirst(4)
         if let colon = rest.lastIndex(of: ":"), !rest[rest.index(after: colon)...].contains("/") {

@@ -10,6 +10,8 @@ public struct Manifest: Sendable, Equatable {
         case scratch
         /// An OCI image layout on disk: `oci:DIR[:TAG]`, DIR relative to the manifest.
         case ociLayout(directory: String, tag: String?)
+        /// An image in the store, by its tag (`strata commit`, `strata image import`).
+        case image(ImageReference)
         /// A Debian suite: the variant's base set plus `packages`, from a signed archive.
         case debian(DebianSource)
 
@@ -18,6 +20,7 @@ public struct Manifest: Sendable, Equatable {
             switch self {
             case .scratch: return "scratch"
             case .ociLayout(let directory, let tag): return "oci:" + directory + (tag.map { ":" + $0 } ?? "")
+            case .image(let reference): return reference.description
             case .debian(let source): return "debian:" + source.suite
             }
         }
@@ -99,6 +102,8 @@ public struct Manifest: Sendable, Equatable {
     public var user: String?
     public var security: Security?
     public var limits: Limits?
+    /// Labels a committed image's config carries (`org.opencontainers.image.*` and the like).
+    public var labels: [String: String] = [:]
 
     public init(base: Base = .scratch, packages: [String] = [], recommends: Bool? = nil, steps: [Step] = [], env: [String: String] = [:], workdir: String? = nil,
                 shell: [String]? = nil, hostname: String? = nil, network: Network = .none, mounts: [Mount] = [],
