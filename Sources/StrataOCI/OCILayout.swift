@@ -253,6 +253,7 @@ public enum OCILayout {
             if case .string(let dir)? = runtime["WorkingDir"], !dir.isEmpty { defaults.workingDir = dir }
             defaults.entrypoint = strings(runtime["Entrypoint"])
             defaults.cmd = strings(runtime["Cmd"])
+            if case .string(let user)? = runtime["User"], !user.isEmpty { defaults.user = user }
         }
         return OCIImage(layout: layout, manifest: descriptor.contentDescriptor, config: configDescriptor.contentDescriptor,
                         layers: layers, diffIDs: diffIDs, defaults: defaults)
