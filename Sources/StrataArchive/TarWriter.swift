@@ -1,3 +1,4 @@
+import CLinux
 import CArchive
 import Glibc
 import StrataModel
@@ -8,6 +9,13 @@ final class HashingFileSink {
     let file: FileDescriptor
     var hasher = SHA256Stream()
     var failure: ArchiveError?
+    /// Bytes written, and how many of them the kernel was already asked to write back.
+    private var written: Int64 = 0
+    private var flushed: Int64 = 0
+    /// Writeback is started every this many bytes, so that the fsync that publishes a
+    /// big blob (a 200 MB session layer) waits for the last few megabytes only, while
+    /// the disk works in parallel with the archiving.
+    static let writebackChunk: Int64 = 8 << 20
 
     init(path: String) throws(ArchiveError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -25,6 +33,12 @@ final class HashingFileSink {
             done += count
         }
         hasher.update(bytes)
+        written += Int64(bytes.count)
+        if written - flushed >= Self.writebackChunk {
+            // Only starts writeback (no waiting); a failure here shows up at fsync.
+            _ = CLinux.sync_file_range(file.raw, flushed, written - flushed, UInt32(STRATA_SYNC_FILE_RANGE_WRITE))
+            flushed = written
+        }
         return true
     }
 

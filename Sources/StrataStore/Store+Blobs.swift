@@ -66,13 +66,7 @@ extension Store {
     /// nothing is published. The temporary file is gone afterwards either way.
     @discardableResult
     public func publishBlob(temporaryFile path: String, expected: Digest? = nil) throws(StoreError) -> Digest {
-        let tmpPrefix = root + "/tmp/"
-        guard path.hasPrefix(tmpPrefix), !path.dropFirst(tmpPrefix.count).contains("/"),
-              path.count > tmpPrefix.count
-        else {
-            // Renaming an arbitrary path would move a file the store does not own.
-            throw .io(path: path, reason: "not a file directly under \(tmpPrefix)")
-        }
+        try checkTemporary(path)
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw FileSystem.failure(path, "open") }
         let digest: Digest
@@ -97,6 +91,57 @@ extension Store {
             throw error
         }
         return digest
+    }
+
+    /// Publishes a file the caller wrote at a `temporaryPath(_:)` and hashed while writing
+    /// (a layer tar, a compressed layer), without reading it back; returns its size.
+    /// Only for bytes this process produced: anything from outside goes through
+    /// `publishBlob(temporaryFile:expected:)` or `ingestBlob`, which hash what they store.
+    @discardableResult
+    public func publishBlob(temporaryFile path: String, trusting digest: Digest) throws(StoreError) -> Int64 {
+        try checkTemporary(path)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw FileSystem.failure(path, "open") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            unlink(path)
+            throw .io(path: path, reason: "not a regular file")
+        }
+        if hasBlob(digest) {
+            unlink(path)
+            return Int64(info.st_size)
+        }
+        guard fchmod(fd, 0o444) == 0, fsync(fd) == 0 else {
+            let failure = FileSystem.failure(path, "fsync")
+            unlink(path)
+            throw failure
+        }
+        do throws(StoreError) { try FileSystem.rename(path, to: blobPath(digest)) } catch {
+            unlink(path)
+            throw error
+        }
+        return Int64(info.st_size)
+    }
+
+    /// A new empty directory at a `temporaryPath(_:)` (staging an import, say), mode 0700.
+    public func makeTemporaryDirectory(_ path: String) throws(StoreError) {
+        try checkTemporary(path)
+        try FileSystem.makeDirectory(path, mode: 0o700)
+    }
+
+    /// Removes a file or tree at a `temporaryPath(_:)`; nothing outside `tmp/` is touched.
+    public func discardTemporary(_ path: String) throws(StoreError) {
+        try checkTemporary(path)
+        try FileSystem.removeTree(path)
+    }
+
+    /// Renaming an arbitrary path would move a file the store does not own.
+    private func checkTemporary(_ path: String) throws(StoreError) {
+        let tmpPrefix = root + "/tmp/"
+        guard path.hasPrefix(tmpPrefix), !path.dropFirst(tmpPrefix.count).contains("/"),
+              path.count > tmpPrefix.count
+        else { throw .io(path: path, reason: "not a file directly under \(tmpPrefix)") }
     }
 
     /// Reads `source` to its end, hashing, and writes the bytes to `output` if given.
