@@ -32,6 +32,8 @@ extension Engine {
             do {
                 let outcome = try store.publishLayer(diffID: layer.diffID, fromBlob: layer.digest)
                 if outcome.unpacked { unpacked += 1 }
+                ImageLayerCache(storeRoot: store.root).recordOriginal(
+                    layer.diffID, blob: layer.digest, size: layer.size, at: store.blobPath(layer.digest))
                 warnings += outcome.warnings
             } catch { throw .store(error) }
         }
@@ -49,6 +51,11 @@ extension Engine {
         let paths = environment.paths
         switch layer.source {
         case .image:
+            if case .image(let reference) = environment.manifest.base {
+                // A store image's layers are the store's own blobs: one that is gone cannot be fetched.
+                throw .input(path: store.blobPath(layer.digest),
+                             reason: "layer \(layer.digest.short) of image \(reference) is missing from the store; import or commit the image again, then `strata lock`")
+            }
             guard case .ociLayout(let directory, _) = environment.manifest.base else {
                 throw .staleLock(lockfile: paths.lockfile, reason: "it pins an image layer but the manifest has no image")
             }

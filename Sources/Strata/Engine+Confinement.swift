@@ -7,10 +7,11 @@ import StrataSeccomp
 extension Engine {
     /// Applies `security`, `user` and `limits` to a spec whose lower dirs are set (the
     /// user is looked up in them). `HOME` and `USER` follow the user unless `env` sets them.
-    func confine(_ spec: inout SessionSpec, _ environment: LoadedEnvironment) throws(StrataError) {
+    /// `imageUser` is the base image's `User`, which the manifest's `user` overrides.
+    func confine(_ spec: inout SessionSpec, _ environment: LoadedEnvironment, imageUser: String? = nil) throws(StrataError) {
         spec.confinement = try confinement(environment)
         (spec.limits, spec.nofile) = try resourceLimits(environment)
-        guard let (user, resolved) = try sessionUser(environment, lowerDirs: spec.lowerDirs) else { return }
+        guard let (user, resolved) = try sessionUser(environment, lowerDirs: spec.lowerDirs, imageUser: imageUser) else { return }
         spec.user = user
         let chosen = environment.manifest.env
         var variables = spec.environment.filter { entry in
@@ -76,8 +77,8 @@ extension Engine {
 
     /// The manifest's `user` resolved against the environment's own `/etc/passwd` and
     /// `/etc/group` (read from the topmost layer that has them, as the session sees them).
-    func sessionUser(_ environment: LoadedEnvironment, lowerDirs: [String]) throws(StrataError) -> (SessionUser, ResolvedUser)? {
-        guard let spec = environment.manifest.user else { return nil }
+    func sessionUser(_ environment: LoadedEnvironment, lowerDirs: [String], imageUser: String? = nil) throws(StrataError) -> (SessionUser, ResolvedUser)? {
+        guard let spec = environment.manifest.user ?? imageUser else { return nil }
         func file(_ path: String) -> String? {
             for dir in lowerDirs {
                 var info = stat()
@@ -93,7 +94,8 @@ extension Engine {
             let resolved = try UserDatabase.resolve(spec, passwd: file("/etc/passwd"), group: file("/etc/group"))
             return (SessionUser(uid: resolved.uid, gid: resolved.gid, groups: resolved.supplementaryGroups), resolved)
         } catch {
-            throw .input(path: environment.paths.manifest, reason: "\"user\": \(error)")
+            let whose = environment.manifest.user == nil ? "the base image's User" : "\"user\""
+            throw .input(path: environment.paths.manifest, reason: "\(whose): \(error)")
         }
     }
 

@@ -34,8 +34,17 @@ struct Locker {
         if case .debian(let source) = environment.manifest.base {
             base = .debian(try lockDebian(environment, source))
         }
+        var image: OCIImage?
         if case .ociLayout(let directory, let tag) = environment.manifest.base {
-            let image = try resolveImage(layout: paths.resolve(directory), tag: tag)
+            image = try resolveImage(layout: paths.resolve(directory), tag: tag)
+        }
+        if case .image(let reference) = environment.manifest.base {
+            do { image = try OCILayout.resolve(layout: store.root, tag: reference.description) } catch {
+                if case .tagNotFound = error { throw .imageNotFound(reference.description) }
+                throw .image(error)
+            }
+        }
+        if let image {
             let reference = environment.manifest.base.reference
             base = .image(reference: reference, manifestDigest: image.manifestDigest, config: image.defaults)
             for (layer, diffID) in zip(image.layers, image.diffIDs) {

@@ -33,6 +33,8 @@ public enum StrataError: Error, CustomStringConvertible {
     case configure(reason: String, log: String)
     /// The seccomp profile `security.seccomp` names cannot be read as a profile or compiled.
     case seccomp(SeccompError)
+    /// No image in the store has this tag or id.
+    case imageNotFound(String)
 
     /// 2 for usage and manifest errors (as the CLI convention says), 1 otherwise.
     public var exitCode: Int32 {
@@ -56,6 +58,8 @@ public enum StrataError: Error, CustomStringConvertible {
         case .sandbox(let error): return Self.describe(error)
         case .fetch(let error): return error.description
         case .seccomp(let error): return error.description
+        case .imageNotFound(let name):
+            return "there is no image \(name) in the store; `strata images` lists them (commit a session or import an archive to add one)"
         case .release(let suite, let error): return Self.describe(error, suite: suite)
         case .resolve(let error): return error.description + "; change \"packages\" in the manifest"
         case .debianArchive(let path, let reason): return "\(path): \(reason)"

@@ -1,0 +1,218 @@
+import Glibc
+import StrataArchive
+import StrataModel
+import StrataOCI
+import StrataStore
+
+/// How layer blobs are stored: as tars (what the store keeps by default), or compressed.
+public enum ImageCompression: String, Sendable, CaseIterable {
+    case none, gzip, zstd
+
+    var compressor: LayerCompressor.Compression? {
+        switch self {
+        case .none: nil
+        case .gzip: .gzip
+        case .zstd: .zstd
+        }
+    }
+}
+
+/// What `strata commit` makes of a session.
+public struct CommitOptions: Sendable {
+    public var reference: ImageReference
+    public var message: String?
+    public var author: String?
+    /// Dockerfile instructions (`ENV K=V`, `CMD [...]`, …) applied to the config.
+    public var changes: [String]
+    public var compression: ImageCompression
+    /// SOURCE_DATE_EPOCH: the image's times, and the ceiling of every file's mtime.
+    public var sourceDateEpoch: Int64?
+
+    public init(reference: ImageReference, message: String? = nil, author: String? = nil, changes: [String] = [],
+                compression: ImageCompression = .none, sourceDateEpoch: Int64? = nil) {
+        self.reference = reference; self.message = message; self.author = author; self.changes = changes
+        self.compression = compression; self.sourceDateEpoch = sourceDateEpoch
+    }
+}
+
+/// What a commit made.
+public struct CommitResult: Sendable, Equatable {
+    /// The image manifest's digest: the image's id in the store.
+    public var manifest: Digest
+    /// Layers of the image, the session's included.
+    public var layers: Int
+    /// How many of the snapshot's layers went into the one merged bottom layer (0: none merged).
+    public var merged: Int
+}
+
+extension Engine {
+    /// containerd and many registries refuse images with more layers than this (128 at
+    /// most, often fewer); 40 leaves room for images built on top of ours.
+    static let maximumImageLayers = 40
+
+    /// Turns a session into an image in the store and tags it: the snapshot's layers
+    /// (merged below `maximumImageLayers`), the session's upper dir as the top layer,
+    /// a config from the session's manifest and `options.changes`, a manifest, a tag.
+    ///
+    /// Deterministic: with `sourceDateEpoch` set, the same change on the same snapshot
+    /// gives the same manifest digest. A running session can be committed (as with
+    /// `buildah commit`); what it writes meanwhile may or may not be in the layer.
+    public func commit(session idOrName: String, options: CommitOptions) throws(StrataError) -> CommitResult {
+        var changes: [ImageChange] = []
+        for text in options.changes { changes.append(try ImageChange(parsing: text)) }
+        let session: SessionRecord
+        do throws(StoreError) {
+            guard let found = try store.session(named: idOrName) else { throw StoreError.noSuchSession(idOrName) }
+            session = found
+        } catch { throw .store(error) }
+
+        let environment = committedEnvironment(session)
+        var runtime = imageRuntime(environment)
+        ImageChange.apply(changes, to: &runtime)
+
+        let created = ImageDocuments.timestamp(options.sourceDateEpoch ?? Int64(time(nil)))
+        var layers: [ImageLayer] = []
+        var history: [ImageHistoryEntry] = []
+        let stack = try imageStack(session.snapshot, lockfile: environment?.lockfile)
+        for part in stack {
+            layers.append(try imageLayer(of: store.layerPath(part.key), cacheKey: part.key, options))
+            history.append(ImageHistoryEntry(created: created, createdBy: part.createdBy))
+        }
+        layers.append(try imageLayer(of: session.upperPath, cacheKey: nil, options))
+        history.append(ImageHistoryEntry(
+            // Not the session's name: the same change made in two sessions is the same image.
+            created: created, createdBy: "strata commit" + (changes.isEmpty ? "" : " " + options.changes.joined(separator: "; ")),
+            comment: options.message, author: options.author))
+
+        let documents = ImageDocuments(
+            architecture: Platform.current.architecture, created: created, author: options.author, runtime: runtime,
+            layers: layers, history: history)
+        let config = documents.configBytes
+        let manifestBytes = documents.manifestBytes(config: config)
+        let manifest: Digest
+        do {
+            try store.ingestBlob(bytes: config)
+            manifest = try store.ingestBlob(bytes: manifestBytes)
+        } catch { throw .store(error) }
+        try tag(options.reference, manifest: manifest, size: Int64(manifestBytes.count))
+        let merged = stack.first?.merged ?? 0
+        return CommitResult(manifest: manifest, layers: layers.count, merged: merged)
+    }
+
+    /// The session's manifest and lockfile when they can still be read (they give the image its
+    /// env, workdir and command); nil when the manifest is gone.
+    func committedEnvironment(_ session: SessionRecord) -> (environment: LoadedEnvironment, lockfile: Lockfile?)? {
+        guard let path = session.manifest, HostFile.exists(path),
+              let paths = try? EnvironmentPaths(argument: path),
+              let environment = try? LoadedEnvironment(paths: paths) else {
+            note("the manifest of session \(session.name ?? session.id) is gone; the image gets strata's default env and command")
+            return nil
+        }
+        return (environment, (try? readLockfile(paths.lockfile)) ?? nil)
+    }
+
+    /// The image config a session of `environment` runs with: the manifest's settings over
+    /// the base image's, as `sessionSpec` applies them (without the per-session HOSTNAME/TERM).
+    func imageRuntime(_ loaded: (environment: LoadedEnvironment, lockfile: Lockfile?)?) -> ImageRuntimeConfig {
+        var runtime = ImageRuntimeConfig()
+        var defaults = ImageDefaults()
+        if case .image(_, _, let config)? = loaded?.lockfile?.base { defaults = config }
+        let manifest = loaded?.environment.manifest
+        var variables = defaults.env
+        for key in (manifest?.env.keys.sorted() ?? []) {
+            variables.removeAll { $0.hasPrefix(key + "=") }
+            variables.append(key + "=" + (manifest?.env[key] ?? ""))
+        }
+        if !variables.contains(where: { $0.hasPrefix("PATH=") }) { variables.insert("PATH=" + Self.defaultPath, at: 0) }
+        runtime.env = variables
+        runtime.workingDir = manifest?.workdir ?? defaults.workingDir
+        runtime.user = manifest?.user ?? defaults.user
+        runtime.labels = manifest?.labels ?? [:]
+        if defaults.entrypoint != nil || defaults.cmd != nil {
+            runtime.entrypoint = defaults.entrypoint
+            runtime.cmd = defaults.cmd
+        } else {
+            runtime.cmd = manifest?.shell ?? ["/bin/sh"]
+        }
+        return runtime
+    }
+
+    /// The layers under the session's, as the image will carry them: every layer of the
+    /// snapshot, or, above `maximumImageLayers - 1`, the bottom ones merged into one
+    /// (a flattened layer, published once and cached like any other).
+    func imageStack(_ snapshot: Digest, lockfile: Lockfile?) throws(StrataError) -> [(key: Digest, createdBy: String, merged: Int)] {
+        let diffIDs: [Digest]
+        do { diffIDs = try store.snapshotLayers(snapshot) } catch { throw .store(error) }
+        var described: [Digest: String] = [:]
+        for layer in lockfile?.layers ?? [] {
+            switch layer.source {
+            case .image(let reference): described[layer.diffID] = "strata: layer of \(reference)"
+            case .copy(let from, let to): described[layer.diffID] = "strata: copy \(from) \(to)"
+            case .tar(let path): described[layer.diffID] = "strata: tar \(path)"
+            }
+        }
+        func describe(_ key: Digest) -> String { described[key] ?? "strata: layer \(key)" }
+        let keep = Self.maximumImageLayers - 2
+        guard diffIDs.count > Self.maximumImageLayers - 1 else {
+            return diffIDs.map { ($0, describe($0), 0) }
+        }
+        let bottom = Array(diffIDs[..<(diffIDs.count - keep)])
+        let flat: Digest
+        do { flat = try store.publishFlattened(bottom) } catch { throw .store(error) }
+        let merged = (key: flat, createdBy: "strata: \(bottom.count) layers merged (\(bottom[0]) … \(bottom[bottom.count - 1]))", merged: bottom.count)
+        return [merged] + diffIDs[(diffIDs.count - keep)...].map { ($0, describe($0), 0) }
+    }
+
+    /// The blob of one image layer: the tree at `directory` (an overlay layer or upper dir)
+    /// as a deterministic OCI layer tar, compressed as asked. Store layers never change, so
+    /// their blobs are remembered by `cacheKey` and made once.
+    func imageLayer(of directory: String, cacheKey: Digest?, _ options: CommitOptions) throws(StrataError) -> ImageLayer {
+        let cache = ImageLayerCache(storeRoot: store.root)
+        let variant = "\(options.compression.rawValue)-" + (options.sourceDateEpoch.map { String($0) } ?? "now")
+        if let cacheKey {
+            // A layer unpacked from an image's blob is that blob (whatever its compression): reusing
+            // it keeps the base image's digests, so registries and other stores share it.
+            for candidate in [ImageLayerCache.originalVariant, variant] {
+                if let layer = cache.lookup(cacheKey, variant: candidate), store.hasBlob(layer.digest) { return layer }
+            }
+        }
+        let tar = store.temporaryPath("commit-layer.tar")
+        defer { unlink(tar) }
+        let diffID: Digest
+        do { diffID = try TreeArchiver.archive(source: directory, target: "/", to: tar, options: .sessionChange(epoch: options.sourceDateEpoch)) } catch {
+            throw .archive(path: directory, error)
+        }
+        let layer: ImageLayer
+        if let compressor = options.compression.compressor {
+            let blob = store.temporaryPath("commit-layer." + compressor.rawValue)
+            defer { unlink(blob) }
+            let compressed: (digest: Digest, size: Int64)
+            do { compressed = try LayerCompressor.compress(tar, to: blob, with: compressor) } catch { throw .archive(path: tar, error) }
+            do { try store.publishBlob(temporaryFile: blob, trusting: compressed.digest) } catch { throw .store(error) }
+            layer = ImageLayer(mediaType: compressor.mediaType, digest: compressed.digest, size: compressed.size, diffID: diffID)
+        } else {
+            let size: Int64
+            do { size = try store.publishBlob(temporaryFile: tar, trusting: diffID) } catch { throw .store(error) }
+            layer = ImageLayer(mediaType: ImageLayerCache.tarMediaType, digest: diffID, size: size, diffID: diffID)
+        }
+        if let cacheKey { cache.record(cacheKey, variant: variant, layer) }
+        return layer
+    }
+
+    /// Points `reference` at the manifest in the store's `index.json`, under the store's index lock.
+    func tag(_ reference: ImageReference, manifest: Digest, size: Int64) throws(StrataError) {
+        try updateIndex { (index) throws(StrataError) in index.setTag(reference.description, manifest: manifest, size: size) }
+    }
+
+    /// Reads, changes and rewrites the store's `index.json` under its lock, so that two
+    /// commands tagging at once both land.
+    func updateIndex<T>(_ change: (inout OCIIndex) throws(StrataError) -> T) throws(StrataError) -> T {
+        try store.withLock("index", lockFailure: StrataError.store) { () throws(StrataError) -> T in
+            var index: OCIIndex
+            do throws(OCIError) { index = try OCIIndex(layout: store.root) } catch { throw .image(error) }
+            let result = try change(&index)
+            do throws(OCIError) { try index.write() } catch { throw .image(error) }
+            return result
+        }
+    }
+}
