@@ -125,6 +125,18 @@ import Testing
         #expect(run.stdout == "1 two words from /tmp\n", "\(run.stdout) \(run.stderr)")
     }
 
+    /// The image's USER is who an environment on it runs as, unless its manifest says otherwise.
+    @Test func imageUserApplies() throws {
+        let harness = try busybox()
+        defer { harness.cleanup() }
+        #expect(harness.strata(["run", "--name", "s", "bb", "--", "true"]).status == 0)
+        #expect(harness.strata(["commit", "s", "u:1", "--change", "USER 1000:1000"]).status == 0)
+        try harness.manifest("as-image", #"{"from": {"image": "u:1"}}"#)
+        try harness.manifest("as-root", #"{"from": {"image": "u:1"}, "user": "0"}"#)
+        #expect(harness.strata(["run", "as-image", "--", "id", "-u"]).stdout == "1000\n")
+        #expect(harness.strata(["run", "as-root", "--", "id", "-u"]).stdout == "0\n")
+    }
+
     /// A snapshot of more than 40 layers becomes an image of 40: the bottom ones merged, the session's last.
     @Test func manyLayersAreMerged() throws {
         let harness = try busybox()

@@ -4,7 +4,7 @@ import Testing
 /// The committed example, envs/python-dev.json with lockfiles/python-dev.lock.json, built from the
 /// real Debian archive (the host's apt sources name the mirror; CI reaches it). Downloads ~45 MB.
 @Suite struct DebianRealArchiveTests {
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(8)))
     func pythonDevFromTheCommittedLock() throws {
         let harness = try Harness()
         defer { harness.cleanup() }
@@ -37,5 +37,20 @@ import Testing
 
         let check = harness.strata(["run", "--frozen", "python-dev", "--", "apt-get", "check"])
         #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+
+        // The environment committed as an image (its 100-odd package layers merged to fit 40)
+        // is a base that still runs Python and whose dpkg database still holds.
+        let work = harness.strata(["run", "--frozen", "--name", "dev", "python-dev", "--", "sh", "-c",
+                                   "echo 'print(6 * 7)' > /root/answer.py && rm /usr/bin/pydoc3*"])
+        #expect(work.status == 0, "\(work.stderr)")
+        let commit = harness.strata(["commit", "dev", "--tag", "pydev:1"])
+        #expect(commit.status == 0, "\(commit.stderr)")
+        let inspect = harness.strata(["image", "inspect", "pydev:1"])
+        #expect(inspect.stdout.components(separatedBy: "\"MediaType\"").count - 1 <= 40, "\(inspect.stdout.prefix(400))")
+        try harness.manifest("on-pydev", #"{"from": {"image": "pydev:1"}}"#)
+        let answer = harness.strata(["run", "on-pydev", "--", "sh", "-c",
+                                     "python3 /root/answer.py && dpkg-query -W -f '${Status}\\n' python3 && ls /usr/bin/pydoc3* 2>&1 | head -1"])
+        #expect(answer.stdout.hasPrefix("42\ninstall ok installed\n"), "\(answer.stdout) \(answer.stderr)")
+        #expect(answer.stdout.contains("No such file"), "the deletion holds: \(answer.stdout)")
     }
 }
