@@ -17,7 +17,8 @@ struct StrataCommand: ParsableCommand {
           strata run busybox -- ls /   # run a command in a fresh session
           strata shell busybox         # an interactive shell in a session
         """,
-        subcommands: [Lock.self, Build.self, Run.self, Shell.self])
+        subcommands: [Lock.self, Build.self, Run.self, Shell.self,
+                      Sessions.self, RemoveSessions.self, DiffSession.self, VolumeCommand.self])
 
     /// Parses like ArgumentParser, but exits 2 on usage errors (the manifest-error
     /// convention) and renders strata's errors as one sentence.
