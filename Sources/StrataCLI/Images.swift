@@ -60,20 +60,9 @@ extension StrataCommand {
                 }
                 var rows = [["REFERENCE", "IMAGE ID", "CREATED", "SIZE", "LAYERS"]]
                 for image in images {
-                    rows.append([image.reference, image.manifest.short, image.created ?? "-", Self.humanSize(image.size), String(image.layers)])
+                    rows.append([image.reference, image.manifest.short, image.created ?? "-", Listing.humanSize(image.size), String(image.layers)])
                 }
-                let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
-                for row in rows {
-                    print(row.enumerated().map { $0.offset == 4 ? $0.element : $0.element + String(repeating: " ", count: widths[$0.offset] + 3 - $0.element.count) }.joined())
-                }
-            }
-
-            static func humanSize(_ bytes: Int64) -> String {
-                let units = ["B", "kB", "MB", "GB", "TB"]
-                var value = Double(bytes)
-                var unit = 0
-                while value >= 1000, unit < units.count - 1 { value /= 1000; unit += 1 }
-                return unit == 0 ? "\(bytes) B" : String(Double(Int(value * 10)) / 10) + " " + units[unit]
+                Listing.printTable(rows)
             }
         }
 
