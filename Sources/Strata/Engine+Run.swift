@@ -43,6 +43,8 @@ extension Engine {
         spec.upperDir = session.upperPath
         spec.workDir = session.workPath
         spec.rootDir = session.rootPath
+        // Recorded once the session is up, so that `strata exec` can join it.
+        spec.initRecordPath = Self.initRecordPath(session)
         let outcome = runHoldingLock(session.id, spec)
         if !(options.keep || options.name != nil) { removeSession(session.id) }
         let exit = try outcome.get()

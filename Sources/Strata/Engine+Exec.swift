@@ -1,0 +1,117 @@
+import Glibc
+import StrataModel
+import StrataSandbox
+import StrataStore
+
+/// Entering a kept session again: `strata exec` joins a running one, `strata shell
+/// --session` joins a running one or starts a stopped one again on its kept changes.
+extension Engine {
+    /// Where a session's sandbox records its running init (`RunningSession`).
+    static func initRecordPath(_ session: SessionRecord) -> String { session.path + "/init.pid" }
+
+    /// How long a session whose lock is held may take to record its init: the lock is
+    /// taken just before the sandbox starts, the record written once the root is ready.
+    static let startGraceSeconds = 5.0
+
+    /// Runs `argv` in the running session `idOrName` (its name or id), as `docker exec`
+    /// does, with the same user, environment, working directory and confinement its first
+    /// command got from the manifest. Returns the command's exit status (128+N for signal N).
+    public func exec(session idOrName: String, argv: [String]) throws(StrataError) -> Int32 {
+        let session = try existingSession(idOrName)
+        guard let running = try runningSession(session) else {
+            throw .usage("session \"\(idOrName)\" is not running; enter it again with `strata shell --session \(idOrName)`")
+        }
+        return try join(running, session, options: RunOptions(argv: argv))
+    }
+
+    /// The manifest's shell in session `idOrName`: joined when the session is running,
+    /// else in a new sandbox on the session's kept changes (its upper dir) over the
+    /// snapshot it was made from, as `docker start -ai` does. Returns the shell's exit status.
+    public func shell(session idOrName: String) throws(StrataError) -> Int32 {
+        let session = try existingSession(idOrName)
+        let options = RunOptions(argv: nil, keep: true, name: session.name, shell: true)
+        // The lock decides, not a look at it: two `shell --session` at once must not both start it.
+        let probe: StoreLock?
+        do { probe = try store.tryLock("session-" + session.id) } catch { throw .store(error) }
+        guard let held = probe else {
+            guard let running = try runningSession(session) else { throw .store(.sessionInUse(idOrName)) }
+            return try join(running, session, options: options)
+        }
+        let spec: SessionSpec
+        do { spec = try sessionSpec(for: session, options: options) } catch {
+            held.release()
+            throw error
+        }
+        let outcome: Result<SessionExit, StrataError>
+        do { outcome = .success(try Sandbox.run(spec)) } catch { outcome = .failure(.sandbox(error)) }
+        held.release()
+        let exit = try outcome.get()
+        if case .outOfMemory(let limit) = exit {
+            note("the command was killed: out of memory (the environment's \"limits.memory\" is \(Self.byteCount(limit)))")
+        }
+        return exit.status
+    }
+
+    func existingSession(_ idOrName: String) throws(StrataError) -> SessionRecord {
+        let found: SessionRecord?
+        do { found = try store.session(named: idOrName) } catch { throw .store(error) }
+        guard let found else { throw .store(.noSuchSession(idOrName)) }
+        return found
+    }
+
+    /// The session's running init, waiting a little for one that is starting; nil when
+    /// the session is not running.
+    func runningSession(_ session: SessionRecord) throws(StrataError) -> RunningSession? {
+        let path = Self.initRecordPath(session)
+        var waited = 0.0
+        while true {
+            do {
+                if let running = try RunningSession.read(recordPath: path) { return running }
+            } catch {
+                throw .sandbox(error)
+            }
+            if !store.isRunning(session) || waited >= Self.startGraceSeconds { return nil }
+            usleep(20_000)
+            waited += 0.02
+        }
+    }
+
+    func join(_ running: RunningSession, _ session: SessionRecord, options: RunOptions) throws(StrataError) -> Int32 {
+        var spec = try sessionSpec(for: session, options: options)
+        // As `docker exec -t`: a terminal gets the caller's TERM unless the manifest sets one.
+        if spec.terminal, !spec.environment.contains(where: { $0.hasPrefix("TERM=") }), let term = getenv("TERM") {
+            spec.environment.append("TERM=" + String(cString: term))
+        }
+        do { return try Sandbox.join(running, spec).status } catch { throw .sandbox(error) }
+    }
+
+    /// The spec `run` would build for this session's manifest, on this session's dirs
+    /// and the snapshot it was made from (not whatever the lockfile pins now).
+    func sessionSpec(for session: SessionRecord, options: RunOptions) throws(StrataError) -> SessionSpec {
+        guard let manifest = session.manifest else {
+            throw .input(path: session.path, reason: "the session records no manifest (an older strata made it), so it cannot be entered again; start a new one with `strata shell ENV`")
+        }
+        guard access(manifest, F_OK) == 0 else {
+            throw .input(path: manifest, reason: "the manifest session \"\(session.name ?? session.id)\" was made from is gone; restore it to enter the session again")
+        }
+        let environment = try LoadedEnvironment(paths: EnvironmentPaths(argument: manifest))
+        guard let lockfile = try readLockfile(environment.paths.lockfile) else {
+            throw .input(path: environment.paths.lockfile, reason: "the lockfile of session \"\(session.name ?? session.id)\" is missing; run `strata lock \(manifest)`")
+        }
+        var spec = try sessionSpec(environment, lockfile: lockfile, options: options)
+        do {
+            let lowerDirs = lockfile.snapshotID == session.snapshot
+                ? try mountedLowerDirs(lockfile, snapshot: session.snapshot)
+                : try store.lowerDirs(for: session.snapshot)
+            spec.lowerDirs = Self.withoutRepeats(lowerDirs)
+        } catch {
+            throw .store(error)
+        }
+        try confine(&spec, environment, imageUser: lockfile.imageDefaults?.user)
+        spec.upperDir = session.upperPath
+        spec.workDir = session.workPath
+        spec.rootDir = session.rootPath
+        spec.initRecordPath = Self.initRecordPath(session)
+        return spec
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Strata
+
+extension StrataCommand {
+    /// `strata exec NAME -- CMD ARGS…`: one more command in a running session.
+    struct Exec: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "exec",
+            abstract: "Run a command in a running session; exit with its status.",
+            discussion: """
+            The command joins the session's namespaces and cgroups, as `docker exec`
+            does: it sees the session's files, processes, hostname and network, and
+            runs with the user, environment, working directory and confinement of the
+            session's first command; on a terminal when stdin and stdout are one.
+            Enter a stopped session again with `strata shell --session NAME`.
+
+              strata run --name web busybox -- httpd -f -p 8080 &
+              strata exec web -- ps
+            """)
+
+        @Option(name: .long, help: "The store directory (default: $STRATA_ROOT, /var/lib/strata as root).")
+        var root: String?
+        @Argument(help: "The session: its name or id (see `strata sessions`).") var session: String
+        @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
+        var command: [String] = []
+
+        func validate() throws {
+            if command.first == "--" ? command.count < 2 : command.isEmpty {
+                throw ValidationError("give the command to run after --: `strata exec \(session) -- CMD [ARG…]`")
+            }
+            if let first = command.first, first != "--", first.hasPrefix("-"), let end = command.firstIndex(of: "--") {
+                let misplaced = command[..<end].joined(separator: " ")
+                throw ValidationError("options go before the session: `strata exec \(misplaced) \(session) -- …`")
+            }
+        }
+
+        func run() throws {
+            var argv = command
+            if argv.first == "--" { argv.removeFirst() }
+            let engine = try CommandContext(root: root, frozen: false, lockfile: nil).engine()
+            throw ExitCode(try engine.exec(session: session, argv: argv))
+        }
+    }
+}
