@@ -32,7 +32,7 @@ extension Engine {
             throw .store(error)
         }
         // Everything that can be refused is settled before a session exists to clean up.
-        try confine(&spec, environment)
+        try confine(&spec, environment, imageUser: lockfile.imageDefaults?.user)
         let session: SessionRecord
         do {
             session = try store.createSession(

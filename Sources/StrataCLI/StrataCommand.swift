@@ -17,7 +17,7 @@ struct StrataCommand: ParsableCommand {
           strata run busybox -- ls /   # run a command in a fresh session
           strata shell busybox         # an interactive shell in a session
         """,
-        subcommands: [Lock.self, Build.self, Run.self, Shell.self, Exec.self,
+        subcommands: [Lock.self, Build.self, Run.self, Shell.self, Exec.self, Commit.self, Images.self, ImageCommand.self,
                       Sessions.self, RemoveSessions.self, DiffSession.self, VolumeCommand.self])
 
     /// Parses like ArgumentParser, but exits 2 on usage errors (the manifest-error

@@ -31,8 +31,8 @@ import Testing
         {"network": "bridge"}
         """, "envs/bad-network.json:1:13: network: \"bridge\" is not a network mode (\"none\" or \"host\")"),
         ("bad-from", """
-        {"from": {"image": "docker.io/library/alpine"}}
-        """, "envs/bad-from.json:1:20: from.image: \"docker.io/library/alpine\" is not an image reference"),
+        {"from": {"image": "Alpine Linux"}}
+        """, "envs/bad-from.json:1:20: from.image: \"Alpine Linux\" is not an image name"),
         ("shell-not-array", """
         {"shell": "/bin/sh"}
         """, "envs/shell-not-array.json:1:11: shell: is a string (an array)"),
