@@ -19,7 +19,7 @@ extension Engine {
     public func exec(session idOrName: String, argv: [String]) throws(StrataError) -> Int32 {
         let session = try existingSession(idOrName)
         guard let running = try runningSession(session) else {
-            throw .usage("session \"\(idOrName)\" is not running; enter it again with `strata shell --session \(idOrName)`")
+            throw .sessionNotRunning(idOrName)
         }
         return try join(running, session, options: RunOptions(argv: argv))
     }

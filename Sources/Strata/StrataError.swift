@@ -35,6 +35,8 @@ public enum StrataError: Error, CustomStringConvertible {
     case seccomp(SeccompError)
     /// No image in the store has this tag or id.
     case imageNotFound(String)
+    /// `strata exec` into a session that no process runs (Docker: exit 1, "is not running").
+    case sessionNotRunning(String)
 
     /// 2 for usage and manifest errors (as the CLI convention says), 1 otherwise.
     public var exitCode: Int32 {
@@ -58,6 +60,8 @@ public enum StrataError: Error, CustomStringConvertible {
         case .sandbox(let error): return Self.describe(error)
         case .fetch(let error): return error.description
         case .seccomp(let error): return error.description
+        case .sessionNotRunning(let name):
+            return "session \"\(name)\" is not running; enter it again with `strata shell --session \(name)`"
         case .imageNotFound(let name):
             return "there is no image \(name) in the store; `strata images` lists them (commit a session or import an archive to add one)"
         case .release(let suite, let error): return Self.describe(error, suite: suite)

@@ -71,7 +71,7 @@ import Testing
 
         stop(harness, process)
         let stopped = harness.strata(["exec", "web", "--", "true"])
-        #expect(stopped.status != 0)
+        #expect(stopped.status == 1, "as docker exec into a stopped container")
         #expect(stopped.stderr.contains("is not running") && stopped.stderr.contains("strata shell --session web"), "\(stopped.stderr)")
         #expect(stopped.stderr.split(separator: "\n").count == 1, "\(stopped.stderr)")
     }
