@@ -438,14 +438,7 @@ __attribute__((noreturn)) static void run_init(const struct csb_spec *spec, int 
 /* Moves this process into the session's cgroups, then gives it a cgroup
  * namespace rooted there (so /proc/self/cgroup reads "/"). */
 static void join_cgroups(int fd, const struct csb_spec *spec) {
-    for (size_t i = 0; i < spec->cgroup_fd_count; i++) {
-        ssize_t n;
-        do {
-            n = write(spec->cgroup_fds[i], "0", 1);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0) csb_fail(fd, CSB_STEP_CGROUP, errno, (int)i);
-        close(spec->cgroup_fds[i]);
-    }
+    csb_enter_cgroups(fd, spec);
     if (unshare(CLONE_NEWCGROUP) < 0) csb_fail(fd, CSB_STEP_CGROUP, errno, 0);
 }
 

@@ -389,3 +389,14 @@ void csb_report_end(int fd, int status) {
     if (WIFSIGNALED(status)) csb_send_message(fd, CSB_MSG_SIGNALED, 0, WTERMSIG(status), 0);
     else csb_send_message(fd, CSB_MSG_EXITED, 0, WEXITSTATUS(status), 0);
 }
+
+void csb_enter_cgroups(int fd, const struct csb_spec *spec) {
+    for (size_t i = 0; i < spec->cgroup_fd_count; i++) {
+        ssize_t n;
+        do {
+            n = write(spec->cgroup_fds[i], "0", 1);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) csb_fail(fd, CSB_STEP_CGROUP, errno, (int)i);
+        close(spec->cgroup_fds[i]);
+    }
+}

@@ -58,6 +58,9 @@ void csb_enter_working_directory(int fd, const char *path);
 
 void csb_reset_signals(void);
 void csb_close_fds_except_two(int a, int b);
+/* Writes 0 into each of the spec's cgroup.procs fds (moving this process into the
+ * session's cgroups) and closes them. */
+void csb_enter_cgroups(int fd, const struct csb_spec *spec);
 
 /* A pty from the devpts at /dev/pts, sized to `window`, its master sent over
  * `console_fd` (SCM_RIGHTS); returns the master. */

@@ -25,23 +25,12 @@
 #define SYS_setns 308
 #endif
 
-static void join_cgroups(int fd, const struct csb_spec *spec) {
-    for (size_t i = 0; i < spec->cgroup_fd_count; i++) {
-        ssize_t n;
-        do {
-            n = write(spec->cgroup_fds[i], "0", 1);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0) csb_fail(fd, CSB_STEP_CGROUP, errno, (int)i);
-        close(spec->cgroup_fds[i]);
-    }
-}
-
 void csb_join_main(const struct csb_spec *spec, int init_pidfd, int fd, int console_fd,
                    const struct winsize *window) {
     /* The command dies with us (csb_exec_command), and we die with strata. */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     csb_reset_signals();
-    join_cgroups(fd, spec);
+    csb_enter_cgroups(fd, spec);
 
     /* The mount namespace's root becomes our root and working directory: the
      * session's root after its pivot_root, never the host's. */

@@ -118,13 +118,7 @@ extension Engine {
         var defaults = ImageDefaults()
         if case .image(_, _, let config)? = loaded?.lockfile?.base { defaults = config }
         let manifest = loaded?.environment.manifest
-        var variables = defaults.env
-        for key in (manifest?.env.keys.sorted() ?? []) {
-            variables.removeAll { $0.hasPrefix(key + "=") }
-            variables.append(key + "=" + (manifest?.env[key] ?? ""))
-        }
-        if !variables.contains(where: { $0.hasPrefix("PATH=") }) { variables.insert("PATH=" + Self.defaultPath, at: 0) }
-        runtime.env = variables
+        runtime.env = EnvironmentVariables(image: defaults.env, manifest: manifest?.env ?? [:]).entries
         runtime.workingDir = manifest?.workdir ?? defaults.workingDir
         runtime.user = manifest?.user ?? defaults.user
         runtime.labels = manifest?.labels ?? [:]

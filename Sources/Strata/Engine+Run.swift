@@ -107,21 +107,12 @@ extension Engine {
         var defaults = ImageDefaults()
         if case .image(_, _, let config) = lockfile.base { defaults = config }
 
-        var variables: [(String, String)] = []
-        func set(_ key: String, _ value: String) {
-            if let index = variables.firstIndex(where: { $0.0 == key }) { variables[index].1 = value } else { variables.append((key, value)) }
-        }
-        for entry in defaults.env {
-            guard let equals = entry.firstIndex(of: "=") else { continue }
-            set(String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
-        }
-        for key in manifest.env.keys.sorted() { set(key, manifest.env[key]!) }
+        var variables = EnvironmentVariables(image: defaults.env, manifest: manifest.env)
         let hostname = manifest.hostname ?? "strata"
-        if !variables.contains(where: { $0.0 == "PATH" }) { set("PATH", Self.defaultPath) }
-        if !variables.contains(where: { $0.0 == "HOME" }) { set("HOME", "/root") }
-        set("HOSTNAME", hostname)
-        if options.shell, isatty(0) != 0, let term = getenv("TERM"), !variables.contains(where: { $0.0 == "TERM" }) {
-            set("TERM", String(cString: term))
+        if !variables.has("HOME") { variables.set("HOME", "/root") }
+        variables.set("HOSTNAME", hostname)
+        if options.shell, isatty(0) != 0, let term = getenv("TERM"), !variables.has("TERM") {
+            variables.set("TERM", String(cString: term))
         }
 
         let imageCommand = (defaults.entrypoint ?? []) + (defaults.cmd ?? [])
@@ -151,7 +142,7 @@ extension Engine {
         }
         return SessionSpec(
             lowerDirs: [], upperDir: "", workDir: "", rootDir: "",
-            argv: argv, environment: variables.map { "\($0.0)=\($0.1)" },
+            argv: argv, environment: variables.entries,
             workingDirectory: manifest.workdir ?? defaults.workingDir ?? "/",
             hostname: hostname, isolateNetwork: manifest.network == .none, mounts: mounts,
             // As `docker run -it` when stdin is a terminal; output to a file or pipe stays clean.

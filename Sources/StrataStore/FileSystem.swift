@@ -105,6 +105,38 @@ enum FileSystem {
         }
     }
 
+    /// The names in the directory `fd` (left open: it is read through a duplicate), without `.` and `..`.
+    static func directoryNames(fd: Int32, display: String) throws(StoreError) -> [String] {
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0, let handle = fdopendir(copy) else {
+            let code = errno
+            if copy >= 0 { close(copy) }
+            throw failure(display, "opendir", code)
+        }
+        return try names(handle, display: display)
+    }
+
+    /// The names in the directory at `path`, without `.` and `..`.
+    static func directoryNames(_ path: String) throws(StoreError) -> [String] {
+        guard let handle = opendir(path) else { throw failure(path, "opendir") }
+        return try names(handle, display: path)
+    }
+
+    private static func names(_ handle: OpaquePointer, display: String) throws(StoreError) -> [String] {
+        defer { closedir(handle) }
+        var names: [String] = []
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        while true {
+            errno = 0
+            guard let entry = readdir(handle) else {
+                if errno != 0 { throw failure(display, "readdir") }
+                return names
+            }
+            let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
+            if name != "." && name != ".." { names.append(name) }
+        }
+    }
+
     static func rename(_ from: String, to: String) throws(StoreError) {
         guard Glibc.rename(from, to) == 0 else { throw failure(to, "rename from \(from)") }
     }

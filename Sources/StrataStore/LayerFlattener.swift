@@ -61,7 +61,7 @@ struct LayerFlattener {
         var info = stat()
         guard fstat(source, &info) == 0 else { throw FileSystem.failure(path, "fstat") }
         directories[path] = DirectoryMetadata(mode: info.st_mode & 0o7777, uid: info.st_uid, gid: info.st_gid, mtime: info.st_mtim)
-        for name in try entries(source, path: path) {
+        for name in try FileSystem.directoryNames(fd: source, display: path) {
             let child = path + "/" + name
             var entry = stat()
             guard fstatat(source, name, &entry, AT_SYMLINK_NOFOLLOW) == 0 else { throw FileSystem.failure(child, "fstatat") }
@@ -107,17 +107,4 @@ struct LayerFlattener {
     }
 
     /// The names in a directory, except `.` and `..`.
-    private func entries(_ fd: Int32, path: String) throws(StoreError) -> [String] {
-        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
-        guard copy >= 0, let directory = fdopendir(copy) else { throw FileSystem.failure(path, "opendir") }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
 }

@@ -55,7 +55,7 @@ public enum SessionDiff {
         _ fd: Int32, display: String, path: String, lowers: [String], hidden: Bool, into changes: inout [SessionChange]
     ) throws(StoreError) {
         defer { close(fd) }
-        let names = try entries(fd, display: display)
+        let names = try FileSystem.directoryNames(fd: fd, display: display)
         var written = Set<String>()
         for name in names {
             let child = path + "/" + name
@@ -127,7 +127,7 @@ public enum SessionDiff {
             let fd = open(lower, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             guard fd >= 0 else { throw FileSystem.failure(lower, "open") }
             defer { close(fd) }
-            for name in try entries(fd, display: lower) where seen.insert(name).inserted {
+            for name in try FileSystem.directoryNames(fd: fd, display: lower) where seen.insert(name).inserted {
                 var info = stat()
                 guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw FileSystem.failure(lower + "/" + name, "stat") }
                 if info.st_mode & S_IFMT == S_IFCHR && info.st_rdev == 0 { continue }
@@ -151,28 +151,6 @@ public enum SessionDiff {
             if lgetxattr(path, attribute, &value, value.count) == 1 && value[0] == UInt8(ascii: "y") { return true }
         }
         return false
-    }
-
-    /// The names in the directory `fd` (left open), without `.` and `..`.
-    static func entries(_ fd: Int32, display: String) throws(StoreError) -> [String] {
-        let copy = dup(fd)
-        guard copy >= 0, let handle = fdopendir(copy) else {
-            let code = errno
-            if copy >= 0 { close(copy) }
-            throw FileSystem.failure(display, "opendir", code)
-        }
-        defer { closedir(handle) }
-        var names: [String] = []
-        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
-        while true {
-            errno = 0
-            guard let entry = readdir(handle) else {
-                if errno != 0 { throw FileSystem.failure(display, "readdir") }
-                return names
-            }
-            let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
-            if name != "." && name != ".." { names.append(name) }
-        }
     }
 }
 

@@ -17,7 +17,7 @@ extension Store {
     private static func size(of fd: Int32, display: String, seen: inout Set<UInt64>) throws(StoreError) -> Int64 {
         defer { close(fd) }
         var total: Int64 = 0
-        for name in try SessionDiff.entries(fd, display: display) {
+        for name in try FileSystem.directoryNames(fd: fd, display: display) {
             var info = stat()
             guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
                 if errno == ENOENT { continue }

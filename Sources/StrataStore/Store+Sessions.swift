@@ -163,21 +163,7 @@ extension Store {
 
     /// Every session, oldest first.
     public func listSessions() throws(StoreError) -> [SessionRecord] {
-        let directory = root + "/sessions"
-        guard let handle = opendir(directory) else { throw FileSystem.failure(directory, "opendir") }
-        defer { closedir(handle) }
-        var ids: [String] = []
-        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
-        while true {
-            errno = 0
-            guard let entry = readdir(handle) else {
-                if errno != 0 { throw FileSystem.failure(directory, "readdir") }
-                break
-            }
-            let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
-            if name.hasPrefix(".") { continue }
-            ids.append(name)
-        }
+        let ids = try FileSystem.directoryNames(root + "/sessions").filter { !$0.hasPrefix(".") }
         var records: [SessionRecord] = []
         for id in ids {
             // A session removed while we listed is simply gone; anything else unreadable is reported.

@@ -68,7 +68,7 @@ extension Store {
     /// Every volume, sorted by name.
     public func listVolumes() throws(StoreError) -> [VolumeRecord] {
         var volumes: [VolumeRecord] = []
-        for name in try Store.directoryEntries(root + "/volumes") {
+        for name in try FileSystem.directoryNames(root + "/volumes") where !name.hasPrefix(".") {
             // A volume removed while we listed is simply gone.
             if let volume = try readVolume(name) { volumes.append(volume) }
         }
@@ -123,23 +123,6 @@ extension Store {
     static func validateVolumeName(_ name: String) throws(StoreError) {
         guard Manifest.Mount.isValidVolumeName(name) else {
             throw .invalidName(name, reason: "a volume name is [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters")
-        }
-    }
-
-    /// Names in `directory`, without hidden entries.
-    static func directoryEntries(_ directory: String) throws(StoreError) -> [String] {
-        guard let handle = opendir(directory) else { throw FileSystem.failure(directory, "opendir") }
-        defer { closedir(handle) }
-        var names: [String] = []
-        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
-        while true {
-            errno = 0
-            guard let entry = readdir(handle) else {
-                if errno != 0 { throw FileSystem.failure(directory, "readdir") }
-                return names
-            }
-            let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
-            if !name.hasPrefix(".") { names.append(name) }
         }
     }
 }
