@@ -16,15 +16,6 @@ import Testing
         return harness
     }
 
-    func waitFor(_ path: String, seconds: Double = 20) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if FileManager.default.fileExists(atPath: path) { return true }
-            usleep(20_000)
-        }
-        return false
-    }
-
     static let report = "grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; pwd; echo $GREETING"
 
     /// `strata run --name NAME` whose command writes `/tmp/x` (the session's own tmpfs),
@@ -32,7 +23,7 @@ import Testing
     func startSession(_ harness: Harness, name: String) throws -> Process {
         let process = try harness.start(["run", "--name", name, "bb", "--", "sh", "-c",
                                          "echo written-first > /tmp/x; (\(Self.report)) > /ready/first; touch /ready/up; while [ ! -e /ready/stop ]; do sleep 0.05; done"])
-        #expect(waitFor(harness.project + "/ready-dir/up"))
+        #expect(Harness.waitFor(harness.project + "/ready-dir/up"))
         return process
     }
 

@@ -90,6 +90,16 @@ struct Harness {
         return process
     }
 
+    /// Polls for `path` (a file a session writes when it is ready); false after `seconds`.
+    static func waitFor(_ path: String, seconds: Double = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if FileManager.default.fileExists(atPath: path) { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
     static func exec(_ argv: [String], cwd: String, env: [String: String], stdin: String? = nil) -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: argv[0])

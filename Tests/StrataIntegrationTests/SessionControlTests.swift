@@ -14,15 +14,6 @@ import Testing
         return harness
     }
 
-    func waitFor(_ path: String, seconds: Double = 20) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if FileManager.default.fileExists(atPath: path) { return true }
-            usleep(20_000)
-        }
-        return false
-    }
-
     /// Processes whose command line mentions `marker` (the session's processes, seen from the host).
     func processes(mentioning marker: String) -> [String] {
         let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -39,7 +30,7 @@ import Testing
         let marker = "ignoring-term-\(getpid())"
         let process = try harness.start(["run", "bb", "--", "sh", "-c",
                                          "trap '' TERM; touch /ready/up; sleep 6061 & sleep 6062; echo \(marker)"])
-        #expect(waitFor(harness.project + "/ready-dir/up"))
+        #expect(Harness.waitFor(harness.project + "/ready-dir/up"))
         let sent = Date()
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
@@ -54,9 +45,9 @@ import Testing
         defer { harness.cleanup() }
         let process = try harness.start(["run", "bb", "--", "sh", "-c",
                                          "trap 'echo 1 >> /ready/got' USR1; trap 'echo 2 >> /ready/got; exit 5' USR2; touch /ready/up; while true; do sleep 0.05; done"])
-        #expect(waitFor(harness.project + "/ready-dir/up"))
+        #expect(Harness.waitFor(harness.project + "/ready-dir/up"))
         kill(process.processIdentifier, SIGUSR1)
-        #expect(waitFor(harness.project + "/ready-dir/got"))
+        #expect(Harness.waitFor(harness.project + "/ready-dir/got"))
         kill(process.processIdentifier, SIGUSR2)
         process.waitUntilExit()
         #expect(process.terminationStatus == 5)
@@ -141,7 +132,7 @@ import Testing
         _ = tmux(["send-keys", "-t", "t", "stty size", "Enter"])
         #expect(waitForScreen("40 120"), "\(screen())")
         _ = tmux(["send-keys", "-t", "t", "exit 7", "Enter"])
-        #expect(waitFor(out + "/after"), "\(screen())")
+        #expect(Harness.waitFor(out + "/after"), "\(screen())")
         #expect(try harness.read("ready-dir/exit") == "7\n")
         // The same modes (the first line holds the window size, which the test changed).
         let before = try harness.read("ready-dir/before").split(separator: "\n").dropFirst()

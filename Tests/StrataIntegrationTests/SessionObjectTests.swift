@@ -15,15 +15,6 @@ import Testing
         return harness
     }
 
-    func waitFor(_ path: String, seconds: Double = 20) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if FileManager.default.fileExists(atPath: path) { return true }
-            usleep(20_000)
-        }
-        return false
-    }
-
     func sessions(_ harness: Harness) throws -> [[String: JSONValue]] {
         let listed = harness.strata(["sessions", "--json"])
         #expect(listed.status == 0, "\(listed.stderr)")
@@ -84,7 +75,7 @@ import Testing
         #expect(harness.strata(["run", "--name", "done", "bb", "--", "true"]).status == 0)
         let process = try harness.start(["run", "--name", "busy", "held", "--", "sh", "-c", "touch /ready/up; exec sleep 600"])
         defer { process.terminate(); process.waitUntilExit() }
-        #expect(waitFor(harness.project + "/ready-dir/up"))
+        #expect(Harness.waitFor(harness.project + "/ready-dir/up"))
 
         let running = try sessions(harness).first { $0["name"] == .string("busy") }
         #expect(running?["running"] == .bool(true))
