@@ -125,6 +125,23 @@ import Testing
         #expect(run.stdout == "1 two words from /tmp\n", "\(run.stdout) \(run.stderr)")
     }
 
+    /// A volume's data stays in the volume: the image has only the (empty) mount point.
+    @Test func volumesAreNotCommitted() throws {
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        try harness.manifest("vol", """
+        {"from": {"image": "oci:../images/busybox:latest"}, "mounts": [{"type": "volume", "name": "cache", "target": "/cache"}]}
+        """)
+        let run = harness.strata(["run", "--name", "s", "vol", "--", "sh", "-c", "echo kept > /cache/data && echo layer > /outside"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(harness.strata(["commit", "s", "v:1"]).status == 0)
+        try harness.manifest("on", #"{"from": {"image": "v:1"}}"#)
+        let look = harness.strata(["run", "on", "--", "sh", "-c", "cat /outside; ls -A /cache | wc -l"])
+        #expect(look.stdout == "layer\n0\n", "\(look.stdout) \(look.stderr)")
+        let volume = harness.strata(["run", "vol", "--", "cat", "/cache/data"])
+        #expect(volume.stdout == "kept\n", "the volume still has it: \(volume.stderr)")
+    }
+
     /// The image's USER is who an environment on it runs as, unless its manifest says otherwise.
     @Test func imageUserApplies() throws {
         let harness = try busybox()
