@@ -121,7 +121,7 @@ extension Engine {
         runtime.env = EnvironmentVariables(image: defaults.env, manifest: manifest?.env ?? [:]).entries
         runtime.workingDir = manifest?.workdir ?? defaults.workingDir
         runtime.user = manifest?.user ?? defaults.user
-        runtime.labels = manifest?.labels ?? [:]
+        runtime.labels = defaults.labels.merging(manifest?.labels ?? [:]) { $1 }
         if defaults.entrypoint != nil || defaults.cmd != nil {
             runtime.entrypoint = defaults.entrypoint
             runtime.cmd = defaults.cmd

@@ -68,6 +68,7 @@ extension LockedBase {
             if let entrypoint = config.entrypoint { defaults["entrypoint"] = .array(entrypoint.map(JSONValue.string)) }
             if let cmd = config.cmd { defaults["cmd"] = .array(cmd.map(JSONValue.string)) }
             if let user = config.user { defaults["user"] = .string(user) }
+            if !config.labels.isEmpty { defaults["labels"] = .object(config.labels.mapValues(JSONValue.string)) }
             return .object([
                 "type": .string("image"), "reference": .string(reference),
                 "manifest": .string(manifestDigest.description), "config": .object(defaults),
@@ -75,6 +76,21 @@ extension LockedBase {
         case .debian(let debian):
             return debian.jsonValue
         }
+    }
+
+    static func labels(_ value: JSONValue?, _ path: JSONPath, _ reader: LockReader) throws(LockfileError) -> [String: String] {
+        guard let value else { return [:] }
+        guard case .object(let members) = value else {
+            throw LockfileError(file: reader.file, path: path, problem: "is not an object of strings")
+        }
+        var labels: [String: String] = [:]
+        for (key, item) in members {
+            guard case .string(let text) = item else {
+                throw LockfileError(file: reader.file, path: path.appending(key), problem: "is not a string")
+            }
+            labels[key] = text
+        }
+        return labels
     }
 
     static func decode(_ value: JSONValue, reader: LockReader, path: JSONPath) throws(LockfileError) -> LockedBase {
@@ -93,7 +109,8 @@ extension LockedBase {
                     workingDir: config["workingDir"] == nil ? nil : try reader.string(config, "workingDir", configPath),
                     entrypoint: try reader.strings(config, "entrypoint", configPath),
                     cmd: try reader.strings(config, "cmd", configPath),
-                    user: config["user"] == nil ? nil : try reader.string(config, "user", configPath)))
+                    user: config["user"] == nil ? nil : try reader.string(config, "user", configPath),
+                    labels: try labels(config["labels"], configPath.appending("labels"), reader)))
         case "debian":
             return .debian(try LockedDebian.decode(fields, reader: reader, path: path))
         case let other:

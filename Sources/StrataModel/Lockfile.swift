@@ -56,8 +56,12 @@ public struct ImageDefaults: Sendable, Equatable {
     public var cmd: [String]?
     /// The config's `User` (`NAME`, `UID`, `UID:GID`…): who the command runs as unless the manifest says.
     public var user: String?
-    public init(env: [String] = [], workingDir: String? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil, user: String? = nil) {
+    /// The config's `Labels`, which an image committed on top keeps (under the manifest's own).
+    public var labels: [String: String]
+    public init(env: [String] = [], workingDir: String? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil, user: String? = nil,
+                labels: [String: String] = [:]) {
         self.env = env; self.workingDir = workingDir; self.entrypoint = entrypoint; self.cmd = cmd; self.user = user
+        self.labels = labels
     }
 }
 

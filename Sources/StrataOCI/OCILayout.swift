@@ -254,6 +254,9 @@ public enum OCILayout {
             defaults.entrypoint = strings(runtime["Entrypoint"])
             defaults.cmd = strings(runtime["Cmd"])
             if case .string(let user)? = runtime["User"], !user.isEmpty { defaults.user = user }
+            if case .object(let labels)? = runtime["Labels"] {
+                for (key, value) in labels { if case .string(let text) = value { defaults.labels[key] = text } }
+            }
         }
         return OCIImage(layout: layout, manifest: descriptor.contentDescriptor, config: configDescriptor.contentDescriptor,
                         layers: layers, diffIDs: diffIDs, defaults: defaults)

@@ -123,6 +123,12 @@ import Testing
         try harness.manifest("on", #"{"from": {"image": "cfg:1"}}"#)
         let run = harness.strata(["run", "on"])
         #expect(run.stdout == "1 two words from /tmp\n", "\(run.stdout) \(run.stderr)")
+        // An image committed on top keeps the base's labels under the manifest's own.
+        try harness.manifest("labelled", #"{"from": {"image": "cfg:1"}, "labels": {"team": "infra"}}"#)
+        #expect(harness.strata(["run", "--name", "s2", "labelled", "--", "true"]).status == 0)
+        #expect(harness.strata(["commit", "s2", "cfg:2"]).status == 0)
+        let second = harness.strata(["image", "inspect", "cfg:2"]).stdout
+        #expect(second.contains("\"org.example\": \"yes\"") && second.contains("\"team\": \"infra\""), "\(second)")
     }
 
     /// A volume's data stays in the volume: the image has only the (empty) mount point.
