@@ -105,10 +105,18 @@ extension Engine {
         guard let path = session.manifest, HostFile.exists(path),
               let paths = try? EnvironmentPaths(argument: path),
               let environment = try? LoadedEnvironment(paths: paths) else {
-            note("the manifest of session \(session.name ?? session.id) is gone; the image gets strata's default env and command")
+            note("the manifest of session \(session.name ?? session.id) cannot be read any more; the image gets strata's default env and command")
             return nil
         }
-        return (environment, (try? readLockfile(paths.lockfile)) ?? nil)
+        // A lockfile re-locked since the session started may pin another base: its image
+        // config would not describe this snapshot.
+        // (An environment with no layers stands on the empty layer, as `build` publishes it.)
+        guard let lockfile = (try? readLockfile(paths.lockfile)) ?? nil,
+              (lockfile.snapshotID ?? Digest.chainID(of: [Store.emptyLayerDiffID])) == session.snapshot else {
+            note("the lockfile of session \(session.name ?? session.id) changed since it started; the image does not get the base image's config")
+            return (environment, nil)
+        }
+        return (environment, lockfile)
     }
 
     /// The image config a session of `environment` runs with: the manifest's settings over

@@ -131,6 +131,23 @@ import Testing
         #expect(second.contains("\"org.example\": \"yes\"") && second.contains("\"team\": \"infra\""), "\(second)")
     }
 
+    /// A session whose environment was re-locked onto other layers still commits, without the new base's config.
+    @Test func relockedEnvironmentStillCommits() throws {
+        let harness = try busybox()
+        defer { harness.cleanup() }
+        #expect(harness.strata(["run", "--name", "s", "bb", "--", "sh", "-c", "echo mine > /mine"]).status == 0)
+        try harness.write("files/extra", "extra\n")
+        try harness.manifest("bb", """
+        {"from": {"image": "oci:../images/busybox:latest"}, "steps": [{"copy": {"from": "../files/extra", "to": "/extra"}}]}
+        """)
+        #expect(harness.strata(["lock", "bb"]).status == 0)
+        let commit = harness.strata(["commit", "s", "old:1"])
+        #expect(commit.status == 0 && commit.stderr.contains("changed since it started"), "\(commit.stderr)")
+        try harness.manifest("on", #"{"from": {"image": "old:1"}}"#)
+        let look = harness.strata(["run", "on", "--", "sh", "-c", "cat /mine; test -e /extra || echo no-extra"])
+        #expect(look.stdout == "mine\nno-extra\n", "the session's snapshot, not the re-locked one: \(look.stderr)")
+    }
+
     /// A volume's data stays in the volume: the image has only the (empty) mount point.
     @Test func volumesAreNotCommitted() throws {
         let harness = try Harness()
