@@ -167,17 +167,7 @@ extension Engine {
             cache.record(layer.digest, variant: variant, made)
             layers.append(made)
         }
-        let manifest = JSON.compactBytes(.object([
-            "schemaVersion": .int(2),
-            "mediaType": .string(OCIIndex.manifestMediaType),
-            "config": .object([
-                "mediaType": .string(image.config.mediaType), "digest": .string(image.config.digest.description),
-                "size": .int(image.config.size),
-            ]),
-            "layers": .array(layers.map {
-                .object(["mediaType": .string($0.mediaType), "digest": .string($0.digest.description), "size": .int($0.size)])
-            }),
-        ]))
+        let manifest = ImageDocuments.manifestBytes(config: image.config, layers: layers)
         do { return try store.ingestBlob(bytes: manifest) } catch { throw .store(error) }
     }
 

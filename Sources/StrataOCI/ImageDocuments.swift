@@ -92,13 +92,20 @@ public struct ImageDocuments: Sendable {
 
     /// The image manifest for this config (`configBytes` must be stored as the config blob).
     public func manifestBytes(config: [UInt8]) -> [UInt8] {
+        Self.manifestBytes(
+            config: OCIDescriptor(mediaType: Self.configMediaType, digest: Digest.sha256(of: config), size: Int64(config.count)),
+            layers: layers)
+    }
+
+    /// An OCI image manifest naming `config` and `layers`, as compact sorted JSON.
+    public static func manifestBytes(config: OCIDescriptor, layers: [ImageLayer]) -> [UInt8] {
         func descriptor(_ mediaType: String, _ digest: Digest, _ size: Int64) -> JSONValue {
             .object(["mediaType": .string(mediaType), "digest": .string(digest.description), "size": .int(size)])
         }
         return JSON.compactBytes(.object([
             "schemaVersion": .int(2),
             "mediaType": .string(OCIIndex.manifestMediaType),
-            "config": descriptor(Self.configMediaType, Digest.sha256(of: config), Int64(config.count)),
+            "config": descriptor(config.mediaType, config.digest, config.size),
             "layers": .array(layers.map { descriptor($0.mediaType, $0.digest, $0.size) }),
         ]))
     }
