@@ -16,6 +16,8 @@ struct StrataCommand: ParsableCommand {
           strata build busybox         # fetch, verify and unpack; prints the snapshot id
           strata run busybox -- ls /   # run a command in a fresh session
           strata shell busybox         # an interactive shell in a session
+          strata run --name dev busybox -- sh -c 'echo hi > /hi'   # a kept session
+          strata commit dev --tag hi:1 # its changes as an OCI image in the store
         """,
         subcommands: [Lock.self, Build.self, Run.self, Shell.self, Exec.self, Commit.self, Images.self, ImageCommand.self,
                       Sessions.self, RemoveSessions.self, DiffSession.self, VolumeCommand.self])
