@@ -54,7 +54,7 @@ public enum StrataError: Error, CustomStringConvertible {
         case .staleLock(let lockfile, let reason):
             return "\(lockfile) is out of date (\(reason)); run `strata lock` and commit the result, or drop --frozen"
         case .input(let path, let reason): return "\(path): \(reason)"
-        case .image(let error): return Self.describe(error)
+        case .image(let error): return error.description
         case .archive(let path, let error): return "\(path): " + Self.describe(error)
         case .store(let error): return Self.describe(error)
         case .sandbox(let error): return Self.describe(error)
@@ -92,22 +92,6 @@ public enum StrataError: Error, CustomStringConvertible {
         case .malformed(_, let problem): return "\(what) is not a valid Release file: \(problem)"
         case .expiredRelease(_, let validUntil): return "\(what) expired on \(validUntil); the mirror is stale, use another one (--mirror)"
         case .dateInFuture(_, let date): return "\(what) is dated \(date), in the future; check this machine's clock"
-        }
-    }
-
-    static func describe(_ error: OCIError) -> String {
-        switch error {
-        case .unreadable(let path, let reason): return "cannot read image file \(path): \(reason)"
-        case .invalid(let path, let problem): return "image file \(path) \(problem)"
-        case .tagNotFound(let layout, let tag, let available):
-            let have = available.isEmpty ? "it has no tagged images" : "it has " + available.joined(separator: ", ")
-            return tag.isEmpty
-                ? "the OCI layout \(layout) holds several images; name one as oci:DIR:TAG (\(have))"
-                : "the OCI layout \(layout) has no image tagged \"\(tag)\" (\(have))"
-        case .digestMismatch(let path, let expected, let actual):
-            return "image blob \(path) is corrupt: it hashes to \(actual), not \(expected)"
-        case .unsupportedMediaType(let path, let mediaType):
-            return "\(path) uses media type \(mediaType), which strata does not read"
         }
     }
 

@@ -23,7 +23,7 @@ extension OCIError: CustomStringConvertible {
         case .tagNotFound(let layout, let tag, let available):
             let have = available.isEmpty ? "it has no tagged images" : "it has " + available.joined(separator: ", ")
             return tag.isEmpty
-                ? "the OCI layout \(layout) holds several images; name one by its tag (\(have))"
+                ? "the OCI layout \(layout) holds several images; name one by its tag, as oci:DIR:TAG (\(have))"
                 : "the OCI layout \(layout) has no image tagged \"\(tag)\" (\(have))"
         case .digestMismatch(let path, let expected, let actual):
             return "image blob \(path) is corrupt: it hashes to \(actual), not \(expected); get the image again from its source"
