@@ -27,6 +27,10 @@ let package = Package(
         // The only code that runs between clone(2) and execve(2): C, async-signal-safe.
         .target(name: "CSandbox"),
 
+        // OS plumbing every other module calls: descriptor-anchored file operations, atomic
+        // writes, directory listings, removing trees, running programs, errno as text.
+        .target(name: "StrataOS", dependencies: ["CLinux"]),
+
         .target(
             name: "StrataJSON", dependencies: ["CJSON"],
             linkerSettings: [
@@ -39,7 +43,7 @@ let package = Package(
             "StrataJSON", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(
-            name: "StrataArchive", dependencies: ["CArchive", "CLinux", "StrataModel"],
+            name: "StrataArchive", dependencies: ["CArchive", "CLinux", "StrataOS", "StrataModel"],
             linkerSettings: [
                 // Release (what users run) links libarchive statically: the shared library
                 // loads libxml2, ICU and nettle, whose relocation costs ~1.6 ms on every
@@ -55,46 +59,47 @@ let package = Package(
                 .linkedLibrary(":libbz2.a", .when(configuration: .release)),
                 .linkedLibrary(":libz.a", .when(configuration: .release)),
             ]),
-        .target(name: "StrataStore", dependencies: ["CLinux", "StrataModel", "StrataArchive"]),
+        .target(name: "StrataStore", dependencies: ["CLinux", "StrataOS", "StrataModel", "StrataArchive"]),
         // OCI image layouts, image documents, and the `docker save`/OCI archive formats.
-        .target(name: "StrataOCI", dependencies: ["CArchive", "StrataModel", "StrataJSON", "StrataArchive"]),
+        .target(name: "StrataOCI", dependencies: ["CArchive", "StrataOS", "StrataModel", "StrataJSON", "StrataArchive"]),
         // Debian archives as a layer source (issue 3): versions, relations, indexes.
         .target(name: "StrataDebian", dependencies: [
-            "CArchive", "CLinux", "StrataModel", "StrataArchive", .product(name: "Crypto", package: "swift-crypto"),
+            "CArchive", "CLinux", "StrataOS", "StrataModel", "StrataArchive", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Downloads over HTTP (Debian mirrors; later registries): verified while streaming.
         .target(name: "StrataFetch", dependencies: [
-            "StrataModel", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            "StrataOS", "StrataModel", .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // How `strata` asks `strata-fetch` (a process of its own, so that the HTTP stack's
         // start-up cost stays out of every `strata run`).
-        .target(name: "StrataFetchClient", dependencies: ["CLinux", "StrataModel", "StrataJSON"]),
-        .executableTarget(name: "StrataFetchTool", dependencies: ["StrataFetch", "StrataFetchClient", "StrataJSON"]),
-        .target(name: "StrataSandbox", dependencies: ["CSandbox"]),
+        .target(name: "StrataFetchClient", dependencies: ["StrataOS", "StrataModel", "StrataJSON"]),
+        .executableTarget(name: "StrataFetchTool", dependencies: ["StrataOS", "StrataFetch", "StrataFetchClient", "StrataJSON"]),
+        .target(name: "StrataSandbox", dependencies: ["CSandbox", "StrataOS"]),
         // Docker-format seccomp profiles compiled to BPF with libseccomp, before clone(2).
         .target(
-            name: "StrataSeccomp", dependencies: ["CSeccomp", "StrataJSON"],
+            name: "StrataSeccomp", dependencies: ["CSeccomp", "StrataOS", "StrataJSON"],
             linkerSettings: [
                 .linkedLibrary("seccomp", .when(configuration: .debug)),
                 .linkedLibrary(":libseccomp.a", .when(configuration: .release)),
             ]),
         .target(name: "Strata", dependencies: [
-            "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox",
+            "StrataOS", "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox",
             "StrataDebian", "StrataFetchClient", "StrataSeccomp",
         ]),
         .executableTarget(name: "StrataCLI", dependencies: [
-            "Strata", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Strata", "StrataOS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .testTarget(name: "StrataOSTests", dependencies: ["StrataOS"]),
         .testTarget(name: "StrataJSONTests", dependencies: ["StrataJSON"]),
         .testTarget(name: "StrataModelTests", dependencies: ["StrataModel"]),
-        .testTarget(name: "StrataDebianTests", dependencies: ["StrataDebian", "StrataArchive"]),
+        .testTarget(name: "StrataDebianTests", dependencies: ["StrataDebian", "StrataArchive", "StrataOS"]),
         .testTarget(name: "StrataFetchTests", dependencies: ["StrataFetch", "StrataModel"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
         .testTarget(name: "StrataSeccompTests", dependencies: ["StrataSeccomp", "StrataJSON"]),
-        .testTarget(name: "StrataOCITests", dependencies: ["StrataOCI", "StrataModel", "StrataJSON", "StrataArchive"]),
-        .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataModel", "StrataArchive", "CLinux"]),
+        .testTarget(name: "StrataOCITests", dependencies: ["StrataOCI", "StrataOS", "StrataModel", "StrataJSON", "StrataArchive"]),
+        .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataOS", "StrataModel", "StrataArchive", "CLinux"]),
         .testTarget(name: "StrataIntegrationTests", dependencies: ["StrataCLI", "StrataFetchTool", "StrataModel", "StrataJSON"]),
     ],
     swiftLanguageModes: [.v6]

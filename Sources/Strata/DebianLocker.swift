@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataArchive
 import StrataDebian
 import StrataFetchClient
@@ -15,6 +16,7 @@ struct DebianLocker {
     let store: Store
     let environment: LoadedEnvironment
     let source: Manifest.DebianSource
+    let fetchTool: String
     let mirrors: @Sendable () -> [String]
 
     /// Caps on what a mirror may send before it is checked.
@@ -90,7 +92,7 @@ struct DebianLocker {
 
     /// Fetches and verifies `InRelease`, then every component's `Packages` index.
     func openArchive() throws(StrataError) -> OpenedArchive {
-        let fetcher = FetchClient(mirrors: mirrors())
+        let fetcher = FetchClient(mirrors: mirrors(), tool: fetchTool)
         let inRelease = store.temporaryPath("InRelease")
         defer { unlink(inRelease) }
         do {
@@ -164,14 +166,14 @@ struct DebianLocker {
             if let failure { throw .fetch(failure) }
         }
         do {
-            if access(cacheDirectory, F_OK) != 0 { try makeDirectory(cacheDirectory) }
+            if access(cacheDirectory, F_OK) != 0 { try FileSystem.makeDirectories(cacheDirectory, mode: 0o700) }
         } catch { throw .input(path: cacheDirectory, reason: error.reason) }
         let temporary = store.temporaryPath("index-plain")
         do { _ = try Decompressor.decompress(fileAt: store.blobPath(index.sha256), to: temporary, maxBytes: Self.indexLimit) } catch {
             throw .archive(path: index.path, error)
         }
         guard rename(temporary, cached) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = SystemError.text(errno)
             unlink(temporary)
             throw .input(path: cached, reason: "cannot cache the index: \(reason)")
         }

@@ -1,6 +1,7 @@
 import Glibc
 import StrataArchive
 import StrataModel
+import StrataOS
 import StrataOCI
 import StrataStore
 

@@ -1,6 +1,7 @@
 import Glibc
 import StrataDebian
 import StrataModel
+import StrataOS
 import StrataSandbox
 import StrataStore
 

@@ -1,5 +1,6 @@
 import Glibc
 import StrataModel
+import StrataOS
 import StrataSandbox
 import StrataSeccomp
 

@@ -108,7 +108,7 @@ extension Engine {
         guard case .debian(let source) = environment.manifest.base else {
             throw .staleLock(lockfile: environment.paths.lockfile, reason: "it pins Debian packages but the manifest has no Debian base")
         }
-        let fetcher = FetchClient(mirrors: debianMirrors(source))
+        let fetcher = FetchClient(mirrors: debianMirrors(source), tool: fetchTool, progress: true)
         let downloads = packages.map {
             FetchJob(path: $0.path, destination: store.temporaryPath("deb-" + $0.sha256.short), digest: $0.sha256,
                      size: $0.size, limit: $0.size)

@@ -2,6 +2,7 @@ import Glibc
 import StrataArchive
 import StrataJSON
 import StrataModel
+import StrataOS
 import StrataOCI
 import StrataStore
 

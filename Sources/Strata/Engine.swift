@@ -1,5 +1,7 @@
 import Glibc
+import StrataFetchClient
 import StrataModel
+import StrataOS
 import StrataStore
 
 /// The operations behind strata's commands, on one store.
@@ -13,6 +15,8 @@ public struct Engine: Sendable {
     public var note: @Sendable (String) -> Void
     /// Debian mirrors given on the command line (`--mirror`), before every other source of them.
     public var mirrors: [String]?
+    /// The `strata-fetch` executable downloads run in.
+    public var fetchTool = FetchClient.toolBesideThisExecutable()
 
     public init(store: Store, frozen: Bool, note: @escaping @Sendable (String) -> Void) {
         self.store = store; self.frozen = frozen; self.note = note
@@ -30,15 +34,15 @@ public struct Engine: Sendable {
     }
 
     func locker(_ environment: LoadedEnvironment, previous: Lockfile?, update: DebianUpdate? = nil) -> Locker {
-        Locker(store: store, mirrorOverride: mirrors, previous: previous, update: update, frozen: false)
+        Locker(store: store, mirrorOverride: mirrors, fetchTool: fetchTool, previous: previous, update: update, frozen: false)
     }
 
     func write(_ lockfile: Lockfile, to path: String) throws(StrataError) -> LockOutcome {
         let bytes = lockfile.encoded()
         if let existing = try? HostFile.read(path), existing == bytes { return .unchanged }
-        let directory = String(path[..<path.lastIndex(of: "/")!])
+        let directory = FileSystem.parent(of: path)
         if !HostFile.exists(directory) {
-            do { try makeDirectory(directory) } catch { throw .input(path: directory, reason: error.reason) }
+            do { try FileSystem.makeDirectories(directory, mode: 0o755) } catch { throw .input(path: directory, reason: error.reason) }
         }
         do { try HostFile.writeAtomically(bytes, to: path) } catch {
             throw .input(path: path, reason: "cannot write the lockfile: \(error.reason)")
@@ -116,11 +120,3 @@ public struct Engine: Sendable {
     }
 }
 
-
-func makeDirectory(_ path: String) throws(HostFile.Failure) {
-    var current = ""
-    for part in path.split(separator: "/") {
-        current += "/" + part
-        if mkdir(current, 0o755) != 0 && errno != EEXIST { throw HostFile.Failure(path: current, errno: errno) }
-    }
-}

@@ -1,5 +1,6 @@
 import Glibc
 import StrataModel
+import StrataOS
 import StrataOCI
 
 /// Which blob carries a store layer in images: remembered per layer and variant

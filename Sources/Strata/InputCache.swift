@@ -1,5 +1,6 @@
 import Glibc
 import StrataModel
+import StrataOS
 
 /// Remembers the digests of local inputs (tarballs, copied trees) by what `stat`
 /// says about them, so that checking a lockfile on every `strata run` neither

@@ -1,4 +1,5 @@
 import StrataModel
+import StrataOS
 
 /// A manifest read from disk, validated, with the digest of its bytes.
 public struct LoadedEnvironment: Sendable {

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataDebian
 import StrataModel
 
@@ -65,7 +66,7 @@ public struct LockDiff: Sendable, Equatable {
 /// A lockfile named on the command line: a path, or a git revision of one.
 public enum LockfileSource {
     /// `argument` is a file, `REV:PATH`, or (given `relativeTo`, a path) a bare revision of that path.
-    public static func read(_ argument: String, relativeTo other: String?) throws(StrataError) -> (path: String, lockfile: Lockfile) {
+    public static func read(_ argument: String, relativeTo other: String?, environment: [String: String] = [:]) throws(StrataError) -> (path: String, lockfile: Lockfile) {
         if access(argument, F_OK) == 0 {
             let bytes: [UInt8]
             do { bytes = try HostFile.read(argument, limit: 64 << 20) } catch {
@@ -86,7 +87,7 @@ public enum LockfileSource {
         if !path.hasPrefix("/") && !path.hasPrefix("./") { path = "./" + path }
         let name = "\(revision):\(path)"
         let bytes: [UInt8]
-        do { bytes = try GitShow.read(name) } catch {
+        do { bytes = try GitShow.read(name, environment: environment) } catch {
             throw .usage("cannot read \(name) from git (\(error)); give a lockfile path, REV:PATH or a revision")
         }
         do { return (name, try Lockfile.decode(bytes, file: name)) } catch { throw .lockfile(error) }
@@ -97,37 +98,17 @@ public enum LockfileSource {
 enum GitShow {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    static func read(_ object: String) throws(Failure) -> [UInt8] {
-        var pipe: [Int32] = [0, 0]
-        guard Glibc.pipe(&pipe) == 0 else { throw Failure(description: "pipe: \(String(cString: strerror(errno)))") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
-        posix_spawn_file_actions_addclose(&actions, pipe[0])
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = ["git", "show", object]
-        var cArgs = argv.map { strdup($0) } + [nil]
-        defer { for pointer in cArgs { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, "git", &actions, nil, &cArgs, environ)
-        close(pipe[1])
-        guard spawned == 0 else {
-            close(pipe[0])
-            throw Failure(description: "cannot run git: \(String(cString: strerror(spawned)))")
+    static func read(_ object: String, environment: [String: String]) throws(Failure) -> [UInt8] {
+        guard let git = Subprocess.locate("git", searchPath: environment["PATH"] ?? "/usr/bin:/bin") else {
+            throw Failure(description: "git is not installed")
         }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = Glibc.read(pipe[0], &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            output += buffer[0..<n]
-        }
-        close(pipe[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard status == 0 else { throw Failure(description: "git show \(object) failed") }
-        return output
+        // git reads its configuration from HOME (safe.directory, for one).
+        var process = Subprocess(executable: git, arguments: ["show", object],
+                                 environment: ["PATH", "HOME"].compactMap { key in environment[key].map { "\(key)=\($0)" } })
+        process.standardError = .null
+        let outcome: Subprocess.Outcome
+        do { outcome = try process.run() } catch { throw Failure(description: "cannot run git: \(error.reason)") }
+        guard outcome.succeeded else { throw Failure(description: "git show \(object) failed") }
+        return outcome.standardOutput
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataArchive
 import StrataModel
 import StrataOCI
@@ -20,6 +21,7 @@ struct Locker {
     let store: Store
     /// Debian mirrors given on the command line (see `Engine.debianMirrors`).
     var mirrorOverride: [String]?
+    var fetchTool: String
     /// The lockfile on disk, whose Debian packages stay pinned unless asked to move.
     var previous: Lockfile?
     var update: DebianUpdate?
@@ -69,7 +71,7 @@ struct Locker {
     /// previous versions of everything not being updated, where the archive still has them.
     func lockDebian(_ environment: LoadedEnvironment, _ source: Manifest.DebianSource) throws(StrataError) -> LockedDebian {
         // Mirrors are looked up only when the archive is asked (not on every `strata run`).
-        let locker = DebianLocker(store: store, environment: environment, source: source,
+        let locker = DebianLocker(store: store, environment: environment, source: source, fetchTool: fetchTool,
                                   mirrors: { Engine.debianMirrors(source, override: mirrorOverride) })
         var old: LockedDebian?
         if case .debian(let locked)? = previous?.base { old = locked }
@@ -104,7 +106,7 @@ struct Locker {
     func digestTarball(_ file: String) throws(StrataError) -> (Digest, Digest, Int64) {
         var info = stat()
         guard stat(file, &info) == 0 else {
-            throw .input(path: file, reason: "cannot read the tarball of a \"tar\" step: \(String(cString: strerror(errno)))")
+            throw .input(path: file, reason: "cannot read the tarball of a \"tar\" step: \(SystemError.text(errno))")
         }
         let key = InputCache.fileKey("tar", path: file, info)
         if let values = cache.lookup(key), values.count == 3, let digest = try? Digest(parsing: values[0]),
@@ -112,7 +114,7 @@ struct Locker {
             return (digest, diffID, size)
         }
         let pinned: (digest: Digest, size: Int64)
-        do { pinned = try HostFile.digest(of: file) } catch {
+        do { pinned = try FileDigest.of(file) } catch {
             throw .input(path: file, reason: "cannot read the tarball of a \"tar\" step: \(error.reason)")
         }
         let diffID: Digest

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataArchive
 import StrataDebian
 import StrataFetchClient
@@ -77,9 +78,9 @@ public enum StrataError: Error, CustomStringConvertible {
         let what = "the InRelease file of \(suite)"
         let fix = "check the mirror, or the manifest's \"keyring\""
         switch error {
-        case .unreadable(let path, let code): return "cannot read \(path): \(String(cString: strerror(code)))"
+        case .unreadable(let path, let code): return "cannot read \(path): \(SystemError.text(code))"
         case .keyringUnreadable(_, let keyring, let code):
-            return "cannot read the keyring \(keyring): \(String(cString: strerror(code))); install debian-archive-keyring or fix \"keyring\""
+            return "cannot read the keyring \(keyring): \(SystemError.text(code)); install debian-archive-keyring or fix \"keyring\""
         case .gpgvMissing(_, let gpgv): return "\(gpgv) is missing; install the gpgv package to verify Debian archives"
         case .gpgvFailed(_, let detail): return "cannot verify \(what): gpgv \(detail)"
         case .unsigned: return "\(what) is not signed; refusing it (\(fix))"

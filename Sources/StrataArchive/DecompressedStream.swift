@@ -1,5 +1,6 @@
 import CArchive
 import Glibc
+import StrataOS
 import StrataModel
 
 /// The decompressed bytes of one archive file, read block by block and hashed as they
@@ -36,10 +37,10 @@ final class DecompressedStream {
     /// Opens `path` and positions the stream at its first decompressed byte.
     static func open(path: String, maxBytes: Int64) throws(ArchiveError) -> DecompressedStream {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadable(path: path, reason: errnoText()) }
+        guard fd >= 0 else { throw .unreadable(path: path, reason: SystemError.text(errno)) }
         let file = FileDescriptor(owning: fd)
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .unreadable(path: path, reason: errnoText()) }
+        guard fstat(fd, &st) == 0 else { throw .unreadable(path: path, reason: SystemError.text(errno)) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw .unreadable(path: path, reason: "not a regular file") }
         guard let handle = archive_read_new() else { throw .unreadable(path: path, reason: "libarchive: out of memory") }
         let stream = DecompressedStream(path: path, handle: handle, file: file, fileSize: Int64(st.st_size), maxBytes: maxBytes)
@@ -125,6 +126,3 @@ func libarchiveError(_ handle: OpaquePointer) -> String {
     return "libarchive error \(archive_errno(handle))"
 }
 
-func errnoText(_ code: Int32 = errno) -> String {
-    String(cString: strerror(code))
-}

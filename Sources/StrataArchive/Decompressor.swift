@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataModel
 
 /// Decompresses one file (gzip, xz, zstd, bzip2, lz4 or none) into another: for
@@ -10,7 +11,7 @@ public enum Decompressor {
     public static func decompress(fileAt path: String, to output: String, maxBytes: Int64) throws(ArchiveError) -> (Digest, Int64) {
         let stream = try DecompressedStream.open(path: path, maxBytes: maxBytes)
         let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else { throw .io(path: output, reason: errnoText()) }
+        guard fd >= 0 else { throw .io(path: output, reason: SystemError.text(errno)) }
         let file = FileDescriptor(owning: fd)
         do throws(ArchiveError) {
             while let block = stream.nextBlock() {
@@ -19,7 +20,7 @@ public enum Decompressor {
                     let n = write(file.raw, block.baseAddress! + offset, block.count - offset)
                     if n < 0 {
                         if errno == EINTR { continue }
-                        throw .io(path: output, reason: errnoText())
+                        throw .io(path: output, reason: SystemError.text(errno))
                     }
                     offset += n
                 }

@@ -1,5 +1,6 @@
 import CArchive
 import Glibc
+import StrataOS
 import StrataModel
 
 /// Compresses a finished layer tar for an OCI image (`application/vnd.oci.image.layer.v1.tar+gzip`
@@ -43,21 +44,21 @@ public enum LayerCompressor {
         guard archive_write_header(handle, entry) == ARCHIVE_OK else { throw failure() }
 
         let fd = open(tar, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadable(path: tar, reason: errnoText()) }
+        guard fd >= 0 else { throw .unreadable(path: tar, reason: SystemError.text(errno)) }
         let input = FileDescriptor(owning: fd)
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(input.raw, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw .unreadable(path: tar, reason: errnoText()) }
+            guard count >= 0 else { throw .unreadable(path: tar, reason: SystemError.text(errno)) }
             if count == 0 { break }
             let written = buffer.withUnsafeBytes { archive_write_data(handle, $0.baseAddress, count) }
             guard written == count else { throw failure() }
         }
         guard archive_write_close(handle) == ARCHIVE_OK else { throw failure() }
-        guard fsync(sink.file.raw) == 0 else { throw .io(path: output, reason: errnoText()) }
+        guard fsync(sink.file.raw) == 0 else { throw .io(path: output, reason: SystemError.text(errno)) }
         var info = stat()
-        guard fstat(sink.file.raw, &info) == 0 else { throw .io(path: output, reason: errnoText()) }
+        guard fstat(sink.file.raw, &info) == 0 else { throw .io(path: output, reason: SystemError.text(errno)) }
         return (sink.hasher.finalize(), Int64(info.st_size))
     }
 }

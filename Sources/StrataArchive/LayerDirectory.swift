@@ -1,4 +1,6 @@
 import Glibc
+import StrataOS
+import StrataOS
 
 /// The destination of an unpack, reached only through directory file descriptors.
 ///
@@ -10,7 +12,7 @@ final class LayerDirectory {
 
     init(path: String) throws(ArchiveError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io(path: path, reason: errnoText()) }
+        guard fd >= 0 else { throw .io(path: path, reason: SystemError.text(errno)) }
         root = FileDescriptor(owning: fd)
     }
 
@@ -18,12 +20,12 @@ final class LayerDirectory {
     /// 0755, owned by the caller) as tar extractors do for implicit parents.
     /// Symlinks and non-directories on the way are refused as `unsafeEntry(entry)`.
     func openDirectory(_ path: EntryPath, create: Bool, entry: String) throws(ArchiveError) -> FileDescriptor {
-        guard var current = root.duplicate() else { throw .io(path: "/", reason: errnoText()) }
+        guard var current = root.duplicate() else { throw .io(path: "/", reason: SystemError.text(errno)) }
         for (index, component) in path.components.enumerated() {
             var next = openat(current.raw, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if next < 0 && errno == ENOENT && create {
                 guard mkdirat(current.raw, component, 0o755) == 0 else {
-                    throw .io(path: prefix(path, index), reason: errnoText())
+                    throw .io(path: prefix(path, index), reason: SystemError.text(errno))
                 }
                 next = openat(current.raw, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             }
@@ -33,7 +35,7 @@ final class LayerDirectory {
                     let kind = fileType(in: current.raw, component) == S_IFLNK ? "a symbolic link" : "not a directory"
                     throw .unsafeEntry(entry: entry, reason: "'\(prefix(path, index))' is \(kind)")
                 }
-                throw .io(path: prefix(path, index), reason: errnoText(code))
+                throw .io(path: prefix(path, index), reason: SystemError.text(code))
             }
             current = FileDescriptor(owning: next)
         }
@@ -52,35 +54,20 @@ final class LayerDirectory {
         guard let type = fileType(in: directory, name) else { return }
         if type == S_IFDIR {
             try removeContents(of: name, in: directory, path: path)
-            guard unlinkat(directory, name, AT_REMOVEDIR) == 0 else { throw .io(path: path, reason: errnoText()) }
+            guard unlinkat(directory, name, AT_REMOVEDIR) == 0 else { throw .io(path: path, reason: SystemError.text(errno)) }
         } else {
-            guard unlinkat(directory, name, 0) == 0 else { throw .io(path: path, reason: errnoText()) }
+            guard unlinkat(directory, name, 0) == 0 else { throw .io(path: path, reason: SystemError.text(errno)) }
         }
     }
 
     private func removeContents(of name: [CChar], in directory: Int32, path: String) throws(ArchiveError) {
         let fd = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw .io(path: path, reason: errnoText()) }
+        guard fd >= 0 else { throw .io(path: path, reason: SystemError.text(errno)) }
         let owned = FileDescriptor(owning: fd)
-        // fdopendir takes over the descriptor it is given (closedir closes it), so give it a copy.
-        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
-        guard copy >= 0 else { throw .io(path: path, reason: errnoText()) }
-        guard let listing = fdopendir(copy) else {
-            let code = errno
-            close(copy)
-            throw .io(path: path, reason: errnoText(code))
+        let names: [[CChar]]
+        do { names = try Directory.entries(fd: fd, display: path).map(\.rawName) } catch {
+            throw .io(path: path, reason: error.reason)
         }
-        var names: [[CChar]] = []
-        while let item = readdir(listing) {
-            let child = withUnsafeBytes(of: item.pointee.d_name) { raw -> [CChar] in
-                let bytes = raw.bindMemory(to: CChar.self)
-                let length = strnlen(bytes.baseAddress!, bytes.count)
-                return Array(bytes[0..<length]) + [0]
-            }
-            if child == [0x2E, 0] || child == [0x2E, 0x2E, 0] { continue }
-            names.append(child)
-        }
-        closedir(listing)
         for child in names {
             try remove(child, in: owned.raw, path: path + "/" + String(decoding: child.nameBytes, as: UTF8.self))
         }

@@ -1,5 +1,6 @@
 import CArchive
 import Glibc
+import StrataOS
 
 /// Ownership, mode, time and xattrs of one entry, validated and filtered.
 struct EntryMetadata {
@@ -102,7 +103,7 @@ struct LayerWriter {
             // A directory later replaced by something else keeps no record of its own.
             guard let fd = recordedDirectory(path) else { continue }
             let display = path.isRoot ? "/" : path.display
-            guard fchmod(fd.raw, metadata.mode) == 0 else { throw .io(path: display, reason: errnoText()) }
+            guard fchmod(fd.raw, metadata.mode) == 0 else { throw .io(path: display, reason: SystemError.text(errno)) }
             try setTimes(metadata, fd: fd.raw, path: display)
         }
         if let mtime = options.implicitDirectoryMtime { try normalizeImplicitDirectories(mtime: mtime) }
@@ -131,7 +132,7 @@ struct LayerWriter {
             guard let fd = recordedDirectory(path) else { continue }
             let display = path.isRoot ? "/" : path.display
             try apply(owner: metadata, xattrs: [], to: fd.raw, path: display)
-            guard fchmod(fd.raw, metadata.mode) == 0 else { throw .io(path: display, reason: errnoText()) }
+            guard fchmod(fd.raw, metadata.mode) == 0 else { throw .io(path: display, reason: SystemError.text(errno)) }
             try setTimes(metadata, fd: fd.raw, path: display)
         }
     }
@@ -146,10 +147,10 @@ struct LayerWriter {
         }
         if layer.fileType(in: parent.raw, leaf) == nil {
             // Private until finish() applies the declared mode.
-            guard mkdirat(parent.raw, leaf, 0o700) == 0 else { throw .io(path: path.display, reason: errnoText()) }
+            guard mkdirat(parent.raw, leaf, 0o700) == 0 else { throw .io(path: path.display, reason: SystemError.text(errno)) }
         }
         let fd = openat(parent.raw, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw .io(path: path.display, reason: errnoText()) }
+        guard fd >= 0 else { throw .io(path: path.display, reason: SystemError.text(errno)) }
         let directory = FileDescriptor(owning: fd)
         try apply(owner: metadata, xattrs: metadata.xattrs, to: directory.raw, path: path.display)
         directories[path] = metadata
@@ -159,7 +160,7 @@ struct LayerWriter {
         let parent = try layer.openDirectory(path.parent, create: true, entry: name)
         try replace(path.leaf, at: path, in: parent)
         let fd = openat(parent.raw, path.leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io(path: path.display, reason: errnoText()) }
+        guard fd >= 0 else { throw .io(path: path.display, reason: SystemError.text(errno)) }
         let file = FileDescriptor(owning: fd)
         var written: Int64 = 0
         while true {
@@ -174,7 +175,7 @@ struct LayerWriter {
             while done < size {
                 let count = pwrite(file.raw, buffer + done, size - done, off_t(offset) + off_t(done))
                 if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { throw .io(path: path.display, reason: errnoText()) }
+                guard count > 0 else { throw .io(path: path.display, reason: SystemError.text(errno)) }
                 done += count
             }
             written = max(written, offset + Int64(size))
@@ -182,11 +183,11 @@ struct LayerWriter {
         // Sparse entries end in a hole that no data block covers.
         if archive_entry_size_is_set(entry) != 0, archive_entry_size(entry) > written {
             guard ftruncate(file.raw, off_t(archive_entry_size(entry))) == 0 else {
-                throw .io(path: path.display, reason: errnoText())
+                throw .io(path: path.display, reason: SystemError.text(errno))
             }
         }
         try apply(owner: metadata, xattrs: metadata.xattrs, to: file.raw, path: path.display)
-        guard fchmod(file.raw, metadata.mode) == 0 else { throw .io(path: path.display, reason: errnoText()) }
+        guard fchmod(file.raw, metadata.mode) == 0 else { throw .io(path: path.display, reason: SystemError.text(errno)) }
         try setTimes(metadata, fd: file.raw, path: path.display)
     }
 
@@ -199,13 +200,13 @@ struct LayerWriter {
         }
         let parent = try layer.openDirectory(path.parent, create: true, entry: name)
         try replace(path.leaf, at: path, in: parent)
-        guard symlinkat(target, parent.raw, path.leaf) == 0 else { throw .io(path: path.display, reason: errnoText()) }
+        guard symlinkat(target, parent.raw, path.leaf) == 0 else { throw .io(path: path.display, reason: SystemError.text(errno)) }
         guard fchownat(parent.raw, path.leaf, metadata.uid, metadata.gid, AT_SYMLINK_NOFOLLOW) == 0 else {
-            throw .io(path: path.display, reason: errnoText())
+            throw .io(path: path.display, reason: SystemError.text(errno))
         }
         var times = [metadata.mtime, metadata.mtime]
         guard utimensat(parent.raw, path.leaf, &times, AT_SYMLINK_NOFOLLOW) == 0 else {
-            throw .io(path: path.display, reason: errnoText())
+            throw .io(path: path.display, reason: SystemError.text(errno))
         }
         if !metadata.xattrs.isEmpty {
             warnings.append("\(name): xattrs on a symbolic link were not applied")
@@ -215,13 +216,13 @@ struct LayerWriter {
     private mutating func writeFIFO(_ path: EntryPath, metadata: EntryMetadata, name: String) throws(ArchiveError) {
         let parent = try layer.openDirectory(path.parent, create: true, entry: name)
         try replace(path.leaf, at: path, in: parent)
-        guard mknodat(parent.raw, path.leaf, S_IFIFO | 0o600, 0) == 0 else { throw .io(path: path.display, reason: errnoText()) }
+        guard mknodat(parent.raw, path.leaf, S_IFIFO | 0o600, 0) == 0 else { throw .io(path: path.display, reason: SystemError.text(errno)) }
         // A non-blocking read open of a FIFO returns at once and gives an fd for the metadata.
         let fd = openat(parent.raw, path.leaf, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw .io(path: path.display, reason: errnoText()) }
+        guard fd >= 0 else { throw .io(path: path.display, reason: SystemError.text(errno)) }
         let fifo = FileDescriptor(owning: fd)
         try apply(owner: metadata, xattrs: metadata.xattrs, to: fifo.raw, path: path.display)
-        guard fchmod(fifo.raw, metadata.mode) == 0 else { throw .io(path: path.display, reason: errnoText()) }
+        guard fchmod(fifo.raw, metadata.mode) == 0 else { throw .io(path: path.display, reason: SystemError.text(errno)) }
         try setTimes(metadata, fd: fifo.raw, path: path.display)
     }
 
@@ -253,7 +254,7 @@ struct LayerWriter {
         let parent = try layer.openDirectory(path.parent, create: true, entry: name)
         try replace(path.leaf, at: path, in: parent)
         guard linkat(targetDirectory.raw, targetPath.leaf, parent.raw, path.leaf, 0) == 0 else {
-            throw .io(path: path.display, reason: errnoText())
+            throw .io(path: path.display, reason: SystemError.text(errno))
         }
     }
 
@@ -263,7 +264,7 @@ struct LayerWriter {
             let directory = try layer.openDirectory(path.parent, create: true, entry: name)
             let status = [UInt8(ascii: "y")].withUnsafeBytes { Xattr.set(fd: directory.raw, name: "trusted.overlay.opaque", value: $0) }
             guard status == 0 else {
-                throw .io(path: path.parent.isRoot ? "/" : path.parent.display, reason: errnoText())
+                throw .io(path: path.parent.isRoot ? "/" : path.parent.display, reason: SystemError.text(errno))
             }
             return
         }
@@ -279,7 +280,7 @@ struct LayerWriter {
         // umoci's rule: a whiteout hides lower layers only, never what this layer wrote.
         if layer.fileType(in: directory.raw, hidden) != nil { return }
         guard mknodat(directory.raw, hidden, S_IFCHR, 0) == 0 else {
-            throw .io(path: EntryPath(components: path.parent.components + [hidden]).display, reason: errnoText())
+            throw .io(path: EntryPath(components: path.parent.components + [hidden]).display, reason: SystemError.text(errno))
         }
     }
 
@@ -330,17 +331,17 @@ struct LayerWriter {
 
     /// Ownership first (chown clears setuid bits and file capabilities), then xattrs.
     private func apply(owner metadata: EntryMetadata, xattrs: [(name: [CChar], value: [UInt8])], to fd: Int32, path: String) throws(ArchiveError) {
-        guard fchown(fd, metadata.uid, metadata.gid) == 0 else { throw .io(path: path, reason: errnoText()) }
+        guard fchown(fd, metadata.uid, metadata.gid) == 0 else { throw .io(path: path, reason: SystemError.text(errno)) }
         for xattr in xattrs {
             let status = xattr.value.withUnsafeBytes { Xattr.set(fd: fd, name: xattr.name, value: $0) }
             guard status == 0 else {
-                throw .io(path: path, reason: "setting xattr \(String(decoding: xattr.name.nameBytes, as: UTF8.self)): \(errnoText())")
+                throw .io(path: path, reason: "setting xattr \(String(decoding: xattr.name.nameBytes, as: UTF8.self)): \(SystemError.text(errno))")
             }
         }
     }
 
     private func setTimes(_ metadata: EntryMetadata, fd: Int32, path: String) throws(ArchiveError) {
         var times = [metadata.mtime, metadata.mtime]
-        guard futimens(fd, &times) == 0 else { throw .io(path: path, reason: errnoText()) }
+        guard futimens(fd, &times) == 0 else { throw .io(path: path, reason: SystemError.text(errno)) }
     }
 }

@@ -1,6 +1,7 @@
 import CLinux
 import CArchive
 import Glibc
+import StrataOS
 import StrataModel
 
 /// Where a `TarWriter`'s bytes go: a file, hashed on the way.
@@ -19,7 +20,7 @@ final class HashingFileSink {
 
     init(path: String) throws(ArchiveError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io(path: path, reason: errnoText()) }
+        guard fd >= 0 else { throw .io(path: path, reason: SystemError.text(errno)) }
         self.path = path
         file = FileDescriptor(owning: fd)
     }
@@ -29,7 +30,7 @@ final class HashingFileSink {
         while done < bytes.count {
             let count = Glibc.write(file.raw, bytes.baseAddress! + done, bytes.count - done)
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { failure = .io(path: path, reason: errnoText()); return false }
+            guard count > 0 else { failure = .io(path: path, reason: SystemError.text(errno)); return false }
             done += count
         }
         hasher.update(bytes)
@@ -79,7 +80,7 @@ final class TarWriter {
     func close() throws(ArchiveError) -> Digest {
         guard archive_write_close(handle) == ARCHIVE_OK else { throw failure() }
         closed = true
-        guard fsync(sink.file.raw) == 0 else { throw .io(path: sink.path, reason: errnoText()) }
+        guard fsync(sink.file.raw) == 0 else { throw .io(path: sink.path, reason: SystemError.text(errno)) }
         return sink.hasher.finalize()
     }
 }

@@ -1,5 +1,6 @@
 import CArchive
 import Glibc
+import StrataOS
 import StrataModel
 
 /// How a tree becomes a layer: a host input copied into an environment (`.copy`,
@@ -66,7 +67,7 @@ public enum TreeArchiver {
             throw .unsafeEntry(entry: target, reason: "the target climbs above the layer root with '..'")
         }
         var sourceStat = stat()
-        guard lstat(source, &sourceStat) == 0 else { throw .unreadable(path: source, reason: errnoText()) }
+        guard lstat(source, &sourceStat) == 0 else { throw .unreadable(path: source, reason: SystemError.text(errno)) }
         let isDirectory = (sourceStat.st_mode & S_IFMT) == S_IFDIR
         if targetPath.isRoot && !isDirectory {
             throw .unsafeEntry(entry: target, reason: "only a directory can be placed at the layer root")
@@ -124,21 +125,15 @@ public enum TreeArchiver {
 
     private static func collect(directory: [CChar], name: [UInt8], overlay: Bool, into items: inout [TreeItem]) throws(ArchiveError) {
         let hostText = String(decoding: directory.nameBytes, as: UTF8.self)
-        guard let listing = opendir(directory) else { throw .unreadable(path: hostText, reason: errnoText()) }
-        var children: [[UInt8]] = []
-        while let item = readdir(listing) {
-            let child = withUnsafeBytes(of: item.pointee.d_name) { raw -> [UInt8] in
-                Array(raw.prefix(while: { $0 != 0 }))
-            }
-            if child == [0x2E] || child == [0x2E, 0x2E] { continue }
-            children.append(child)
+        let children: [[UInt8]]
+        do { children = try Directory.entries(rawPath: directory, display: hostText).map { $0.rawName.dropLast().map { UInt8(bitPattern: $0) } } } catch {
+            throw .unreadable(path: hostText, reason: error.reason)
         }
-        closedir(listing)
         for child in children {
             let host = Array(directory.dropLast()) + [0x2F] + child.map { CChar(bitPattern: $0) } + [0]
             var info = stat()
             guard lstat(host, &info) == 0 else {
-                throw .unreadable(path: String(decoding: host.nameBytes, as: UTF8.self), reason: errnoText())
+                throw .unreadable(path: String(decoding: host.nameBytes, as: UTF8.self), reason: SystemError.text(errno))
             }
             let childName = (name.isEmpty ? [] : name + [0x2F]) + child
             let hostText = { String(decoding: host.nameBytes, as: UTF8.self) }
@@ -146,7 +141,7 @@ public enum TreeArchiver {
             case S_IFDIR:
                 items.append(TreeItem(name: childName + [0x2F], host: host, info: info))
                 if overlay {
-                    guard let xattrs = Xattr.list(path: host) else { throw .unreadable(path: hostText(), reason: errnoText()) }
+                    guard let xattrs = Xattr.list(path: host) else { throw .unreadable(path: hostText(), reason: SystemError.text(errno)) }
                     if let unsupported = xattrs.first(where: { Self.isOverlayRedirect($0.name) }) {
                         throw .unsafeEntry(entry: hostText(), reason: "overlayfs recorded \(unsupported.name) here (a renamed directory or a metadata-only copy), which an OCI layer cannot express")
                     }
@@ -217,7 +212,7 @@ public enum TreeArchiver {
         archive_entry_set_filetype(entry, UInt32(type))
         archive_entry_set_perm(entry, info.st_mode & 0o7777)
         if type != S_IFLNK {
-            guard let xattrs = Xattr.list(path: host) else { throw .unreadable(path: hostText, reason: errnoText()) }
+            guard let xattrs = Xattr.list(path: host) else { throw .unreadable(path: hostText, reason: SystemError.text(errno)) }
             // The overlay's own xattrs describe the mount, not the file (opaque became a marker above).
             let skipped = { (name: String) -> Bool in
                 options.overlayChanges ? name.hasPrefix("trusted.overlay.") || name.hasPrefix("user.overlay.")
@@ -231,7 +226,7 @@ public enum TreeArchiver {
         case S_IFLNK:
             var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
             let length = readlink(host, &target, Int(PATH_MAX))
-            guard length >= 0 else { throw .unreadable(path: hostText, reason: errnoText()) }
+            guard length >= 0 else { throw .unreadable(path: hostText, reason: SystemError.text(errno)) }
             target[length] = 0
             archive_entry_copy_symlink(entry, target)
             try writeHeader(entry, writer: writer, name: item.name)
@@ -262,7 +257,7 @@ public enum TreeArchiver {
 
     private static func copyContents(of host: [CChar], size: Int64, to writer: TarWriter, hostText: String) throws(ArchiveError) {
         let fd = open(host, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadable(path: hostText, reason: errnoText()) }
+        guard fd >= 0 else { throw .unreadable(path: hostText, reason: SystemError.text(errno)) }
         let file = FileDescriptor(owning: fd)
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var remaining = size
@@ -271,7 +266,7 @@ public enum TreeArchiver {
         while remaining > 0 {
             let count = buffer.withUnsafeMutableBytes { read(file.raw, $0.baseAddress, Int(min(Int64($0.count), remaining))) }
             if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw .unreadable(path: hostText, reason: errnoText()) }
+            guard count >= 0 else { throw .unreadable(path: hostText, reason: SystemError.text(errno)) }
             if count == 0 { break }
             let written = buffer.withUnsafeBytes { archive_write_data(writer.handle, $0.baseAddress, count) }
             guard written == count else { throw writer.failure() }

@@ -85,6 +85,7 @@ struct CommandContext {
         let frozen = self.frozen || environment["CI"] == "true"
         var engine = Engine(store: store, frozen: frozen, note: { FileHandleStderr.write("strata: " + $0 + "\n") })
         if !mirrors.isEmpty { engine.mirrors = mirrors }
+        if let tool = environment["STRATA_FETCH"] { engine.fetchTool = tool }
         return engine
     }
 
@@ -110,7 +111,7 @@ enum ProcessEnvironment {
     /// instantiated its generic metadata on every start (perf: ~2% of `strata run`).
     static var current: [String: String] {
         var result: [String: String] = [:]
-        for name in ["STRATA_ROOT", "XDG_DATA_HOME", "HOME", "CI"] {
+        for name in ["STRATA_ROOT", "XDG_DATA_HOME", "HOME", "CI", "STRATA_FETCH"] {
             if let value = getenv(name) { result[name] = String(cString: value) }
         }
         return result

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 
 /// The mirrors the host's apt is configured with, so that strata fetches from the
 /// same place apt does (often the only archive a machine may reach).
@@ -72,31 +73,15 @@ public enum AptSources {
         return urls
     }
 
+    /// A file apt would read, as text; nil when it is missing or unreadable (apt skips those too).
     static func readText(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, file)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-            if bytes.count > 1 << 20 { return nil }
-        }
+        guard let bytes = try? HostFile.read(path, limit: 1 << 20) else { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The names in `path` that do not start with a dot (apt ignores those); none when it cannot be listed.
     static func directoryEntries(_ path: String) -> [String] {
-        guard let directory = opendir(path) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if !name.hasPrefix(".") { names.append(name) }
-        }
-        return names
+        ((try? Directory.names(path)) ?? []).filter { !$0.hasPrefix(".") }
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Glibc
+import StrataOS
 import StrataArchive
 import StrataModel
 
@@ -233,15 +234,7 @@ public enum DebLayer {
 
     // MARK: - helpers
 
-    static func isEmptyDirectory(_ path: String) -> Bool {
-        guard let listing = opendir(path) else { return false }
-        defer { closedir(listing) }
-        while let item = readdir(listing) {
-            let name = withUnsafeBytes(of: item.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { return false }
-        }
-        return true
-    }
+    static func isEmptyDirectory(_ path: String) -> Bool { Directory.isEmpty(path) }
 
     /// A hidden name in `destination`'s parent directory that nothing else uses.
     static func temporaryName(beside destination: String) -> String {
@@ -255,9 +248,6 @@ public enum DebLayer {
     }
 }
 
-func errnoString(_ code: Int32 = errno) -> String {
-    String(cString: strerror(code))
-}
 
 /// A layer directory reached only through directory descriptors: every component is opened
 /// with `O_NOFOLLOW`, so nothing the layer holds can lead outside it. Not thread-safe.
@@ -289,23 +279,23 @@ final class LayerTree {
 
     init(path: String) throws(Failure) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(path, errnoString()) }
+        guard fd >= 0 else { throw Failure(path, SystemError.text(errno)) }
         root = Descriptor(owning: fd)
         self.path = path
     }
 
     /// Makes directory `name` (which must not exist) in `parent`: mode 0755, owner 0:0.
     func makeDirectory(named name: String, in parent: Int32, display: String) throws(Failure) -> Descriptor {
-        guard mkdirat(parent, name, 0o755) == 0 else { throw Failure(display, errnoString()) }
+        guard mkdirat(parent, name, 0o755) == 0 else { throw Failure(display, SystemError.text(errno)) }
         let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(display, errnoString()) }
+        guard fd >= 0 else { throw Failure(display, SystemError.text(errno)) }
         let directory = Descriptor(owning: fd)
         try normalizeDirectory(fd, display: display)
         return directory
     }
 
     func normalizeDirectory(_ fd: Int32, display: String) throws(Failure) {
-        guard fchown(fd, 0, 0) == 0, fchmod(fd, 0o755) == 0 else { throw Failure(display, errnoString()) }
+        guard fchown(fd, 0, 0) == 0, fchmod(fd, 0o755) == 0 else { throw Failure(display, SystemError.text(errno)) }
     }
 
     func setTimes(_ fd: Int32, mtime: Int64, display: String) throws(Failure) {
@@ -314,7 +304,7 @@ final class LayerTree {
 
     func setTimes(_ fd: Int32, _ time: timespec, display: String) throws(Failure) {
         var times = [time, time]
-        guard futimens(fd, &times) == 0 else { throw Failure(display, errnoString()) }
+        guard futimens(fd, &times) == 0 else { throw Failure(display, SystemError.text(errno)) }
     }
 
     /// Runs `body` with `var/lib/dpkg/info` open, making the missing directories (0755, 0:0,
@@ -322,7 +312,7 @@ final class LayerTree {
     func withInfoDirectory(_ body: (Int32, String) throws(Failure) -> Void) throws(Failure) {
         var chain: [(Descriptor, String, timespec?)] = []
         var info = stat()
-        guard fstat(root.raw, &info) == 0 else { throw Failure("/", errnoString()) }
+        guard fstat(root.raw, &info) == 0 else { throw Failure("/", SystemError.text(errno)) }
         chain.append((root, "/", info.st_mtim))
         var display = ""
         for name in ["var", "lib", "dpkg", "info"] {
@@ -331,14 +321,14 @@ final class LayerTree {
             let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if fd >= 0 {
                 let directory = Descriptor(owning: fd)
-                guard fstat(fd, &info) == 0 else { throw Failure(display, errnoString()) }
+                guard fstat(fd, &info) == 0 else { throw Failure(display, SystemError.text(errno)) }
                 chain.append((directory, display, info.st_mtim))
             } else if errno == ENOENT {
                 chain.append((try makeDirectory(named: name, in: parent, display: display), display, nil))
             } else if errno == ELOOP || errno == ENOTDIR {
                 throw Failure(display, "the package put a non-directory where the dpkg database goes", conflict: true)
             } else {
-                throw Failure(display, errnoString())
+                throw Failure(display, SystemError.text(errno))
             }
         }
         try body(chain.last!.0.raw, display)
@@ -352,17 +342,17 @@ final class LayerTree {
         let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             if errno == EEXIST { throw Failure(display, "the package's data already holds this file", conflict: true) }
-            throw Failure(display, errnoString())
+            throw Failure(display, SystemError.text(errno))
         }
         let file = Descriptor(owning: fd)
         var offset = 0
         while offset < bytes.count {
             let count = bytes.withUnsafeBytes { write(file.raw, $0.baseAddress! + offset, $0.count - offset) }
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw Failure(display, errnoString()) }
+            guard count > 0 else { throw Failure(display, SystemError.text(errno)) }
             offset += count
         }
-        guard fchown(file.raw, 0, 0) == 0, fchmod(file.raw, mode) == 0 else { throw Failure(display, errnoString()) }
+        guard fchown(file.raw, 0, 0) == 0, fchmod(file.raw, mode) == 0 else { throw Failure(display, SystemError.text(errno)) }
         try setTimes(file.raw, mtime: 0, display: display)
     }
 
@@ -377,7 +367,7 @@ final class LayerTree {
             guard fd >= 0 else {
                 if errno == ENOENT { return .absent("is missing") }
                 if errno == ELOOP || errno == ENOTDIR { return .absent("lies behind a symbolic link or a non-directory") }
-                throw Failure(display, errnoString())
+                throw Failure(display, SystemError.text(errno))
             }
             current = Descriptor(owning: fd)
         }
@@ -385,11 +375,11 @@ final class LayerTree {
         guard fd >= 0 else {
             if errno == ENOENT { return .absent("is missing") }
             if errno == ELOOP { return .absent("is a symbolic link") }
-            throw Failure(display, errnoString())
+            throw Failure(display, SystemError.text(errno))
         }
         let file = Descriptor(owning: fd)
         var info = stat()
-        guard fstat(file.raw, &info) == 0 else { throw Failure(display, errnoString()) }
+        guard fstat(file.raw, &info) == 0 else { throw Failure(display, SystemError.text(errno)) }
         guard info.st_mode & S_IFMT == S_IFREG else { return .absent("is not a regular file") }
         var hasher = Insecure.MD5()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
@@ -398,7 +388,7 @@ final class LayerTree {
             let count = read(file.raw, buffer.baseAddress, buffer.count)
             if count == 0 { break }
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw Failure(display, errnoString()) }
+            guard count > 0 else { throw Failure(display, SystemError.text(errno)) }
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
         }
         let hex: [UInt8] = Array("0123456789abcdef".utf8)

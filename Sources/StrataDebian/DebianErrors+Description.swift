@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataArchive
 
 // One sentence each, for the CLI: what is wrong and where.
@@ -26,7 +27,7 @@ extension ControlFileError: CustomStringConvertible {
 extension DebPackageError: CustomStringConvertible {
     public var description: String {
         switch self {
-        case .unreadable(let path, let code): return "cannot read \(path): \(String(cString: strerror(code)))"
+        case .unreadable(let path, let code): return "cannot read \(path): \(SystemError.text(code))"
         case .notAnArArchive(let path, let reason): return "\(path) is not a .deb (not an ar archive: \(reason))"
         case .unexpectedMember(let path, let member, let expected): return "\(path) has member \(member) where \(expected) belongs"
         case .missingMember(let path, let expected): return "\(path) ends before its \(expected) member"
@@ -37,7 +38,7 @@ extension DebPackageError: CustomStringConvertible {
         case .invalidControl(let path, let error): return "\(path): its control file: \(error)"
         case .malformedControlFile(let path, let file, let line, let reason): return "\(path): \(file) line \(line): \(reason)"
         case .cannotWrite(let path, let destination, let code):
-            return "cannot copy the data of \(path) to \(destination): \(String(cString: strerror(code)))"
+            return "cannot copy the data of \(path) to \(destination): \(SystemError.text(code))"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataArchive
 
 /// The merged-/usr layout of Debian 12 and later: `/bin`, `/sbin`, `/lib` and `/lib64`
@@ -29,13 +30,13 @@ public enum MergedUsr {
             }
             try tree.setTimes(usr.raw, mtime: mtime, display: "usr")
             for name in directories {
-                guard symlinkat("usr/" + name, tree.root.raw, name) == 0 else { throw LayerTree.Failure(name, errnoString()) }
+                guard symlinkat("usr/" + name, tree.root.raw, name) == 0 else { throw LayerTree.Failure(name, SystemError.text(errno)) }
                 guard fchownat(tree.root.raw, name, 0, 0, AT_SYMLINK_NOFOLLOW) == 0 else {
-                    throw LayerTree.Failure(name, errnoString())
+                    throw LayerTree.Failure(name, SystemError.text(errno))
                 }
                 var linkTimes = times
                 guard utimensat(tree.root.raw, name, &linkTimes, AT_SYMLINK_NOFOLLOW) == 0 else {
-                    throw LayerTree.Failure(name, errnoString())
+                    throw LayerTree.Failure(name, SystemError.text(errno))
                 }
             }
             try tree.normalizeDirectory(tree.root.raw, display: "/")

@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+import StrataOS
 import StrataModel
 
 /// An `InRelease` file whose clear signature `gpgv` accepted against a trusted keyring,
@@ -161,9 +162,7 @@ public struct ReleaseVerifier: Sendable {
     }
 }
 
-/// Runs gpgv with `posix_spawn` (never a shell) and collects its status fd (3) and stderr.
-/// Both are read with `poll` until both close, so a chatty gpgv cannot fill one pipe
-/// while strata waits on the other.
+/// Runs gpgv (never through a shell) and collects its status fd (3) and stderr.
 enum GPGVProcess {
     struct Output {
         var status: [String]
@@ -172,77 +171,25 @@ enum GPGVProcess {
     }
 
     static func run(_ args: [String], path: String) throws(ReleaseVerificationError) -> Output {
-        var statusPipe: [Int32] = [-1, -1]
-        var errPipe: [Int32] = [-1, -1]
-        // Close-on-exec from birth (pipe2), so that gpgv keeps only the dup2'd copies and no
-        // process another thread spawns meanwhile inherits a pipe end.
-        guard pipe2(&statusPipe, O_CLOEXEC) == 0 else { throw .gpgvFailed(path: path, detail: "pipe: \(errnoText())") }
-        guard pipe2(&errPipe, O_CLOEXEC) == 0 else {
-            close(statusPipe[0]); close(statusPipe[1])
-            throw .gpgvFailed(path: path, detail: "pipe: \(errnoText())")
+        var gpgv = Subprocess(executable: args[0], arguments: Array(args.dropFirst()),
+                              // A minimal environment: no user locale (status lines are not translated anyway,
+                              // but stderr is kept for messages), no HOME, and a GNUPGHOME with nothing in
+                              // it, so that only the keyrings named on the command line are consulted.
+                              environment: ["LC_ALL=C", "PATH=/usr/bin:/bin", "GNUPGHOME=/nonexistent/strata-gpgv"])
+        gpgv.standardOutput = .null
+        gpgv.standardError = .capture
+        gpgv.capturedDescriptors = [3]
+        let outcome: Subprocess.Outcome
+        do { outcome = try gpgv.run() } catch {
+            if error.errno == ENOENT && error.operation == "run" { throw .gpgvMissing(path: path, gpgv: args[0]) }
+            throw .gpgvFailed(path: path, detail: "cannot run \(args[0]): \(error.operation): \(error.reason)")
         }
-        var readEnds = [statusPipe[0], errPipe[0]]
-        defer { for fd in readEnds where fd >= 0 { close(fd) } }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        posix_spawn_file_actions_adddup2(&actions, statusPipe[1], 3)
-
-        // A minimal environment: no user locale (status lines are not translated anyway, but
-        // stderr is kept for messages), no HOME, and a GNUPGHOME with nothing in it, so that
-        // only the keyrings named on the command line are consulted.
-        let env = ["LC_ALL=C", "PATH=/usr/bin:/bin", "GNUPGHOME=/nonexistent/strata-gpgv"]
-        let argv = args.map { strdup($0) } + [nil]
-        let envp = env.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) }; for p in envp { free(p) } }
-
-        var pid: pid_t = 0
-        let spawnError = posix_spawn(&pid, args[0], &actions, nil, argv, envp)
-        close(statusPipe[1])
-        close(errPipe[1])
-        guard spawnError == 0 else {
-            if spawnError == ENOENT { throw .gpgvMissing(path: path, gpgv: args[0]) }
-            throw .gpgvFailed(path: path, detail: "cannot start \(args[0]): \(String(cString: strerror(spawnError)))")
-        }
-
-        var collected: [[UInt8]] = [[], []]
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        var readError: Int32 = 0
-        while readEnds.contains(where: { $0 >= 0 }) {
-            var fds = readEnds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let n = poll(&fds, nfds_t(fds.count), -1)
-            if n < 0 {
-                if errno == EINTR { continue }
-                readError = errno
-                break
-            }
-            for i in fds.indices where fds[i].fd >= 0 && fds[i].revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(fds[i].fd, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    collected[i].append(contentsOf: buffer[0..<count])
-                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
-                    close(readEnds[i])
-                    readEnds[i] = -1
-                }
-            }
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { throw .gpgvFailed(path: path, detail: "waitpid: \(errnoText())") }
-        }
-        if readError != 0 { throw .gpgvFailed(path: path, detail: "poll: \(String(cString: strerror(readError)))") }
-        let stderrText = String(decoding: collected[1], as: UTF8.self)
+        let stderrText = String(decoding: outcome.standardError, as: UTF8.self)
         // Killed by a signal: whatever it printed is not a verdict.
-        if status & 0x7f != 0 {
-            throw .gpgvFailed(path: path, detail: "gpgv killed by signal \(status & 0x7f): \(stderrText)")
+        if let signal = outcome.signal {
+            throw .gpgvFailed(path: path, detail: "gpgv killed by signal \(signal): \(stderrText)")
         }
-        let lines = String(decoding: collected[0], as: UTF8.self).split(separator: "\n").map(String.init)
-        return Output(status: lines, stderr: stderrText, exitStatus: (status >> 8) & 0xff)
+        let lines = String(decoding: outcome.captured[3] ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
+        return Output(status: lines, stderr: stderrText, exitStatus: outcome.exitCode ?? -1)
     }
-
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataModel
 
 /// Why a download failed. Each case names the download's path; the ones about mirrors carry
@@ -50,7 +51,7 @@ public enum FetchError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noMirrors(let path):
             return "cannot download \(path): no mirror is configured; give one \(Self.mirrorHint)"
         case .destination(let path, let destination, let operation, let code):
-            let reason = code == EEXIST ? "it already exists" : errnoText(code)
+            let reason = code == EEXIST ? "it already exists" : SystemError.text(code)
             return "cannot \(operation) \(destination) (downloading \(path)): \(reason); check the directory and free space"
         }
     }
@@ -138,6 +139,6 @@ public struct MirrorFailure: Equatable, Sendable, CustomStringConvertible {
 
 /// `strerror`, lowercased to sit inside a sentence: "connection refused".
 func errnoText(_ code: Int32) -> String {
-    let text = String(cString: strerror(code))
+    let text = SystemError.text(code)
     return text.prefix(1).lowercased() + text.dropFirst()
 }

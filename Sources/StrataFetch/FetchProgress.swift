@@ -5,7 +5,7 @@ import Synchronization
 /// redrawn in place at most ten times a second and cleared when the downloads end.
 ///
 /// Thread-safe: parallel downloads report to the same display. Draw it only on a terminal
-/// (`ifTerminal(label:)`): a log or a pipe should not fill with carriage returns.
+/// (the caller checks): a log or a pipe should not fill with carriage returns.
 public final class FetchProgress: Sendable {
     private struct State {
         var files = 0
@@ -21,11 +21,6 @@ public final class FetchProgress: Sendable {
     private let fd: Int32
     private let state = Mutex(State())
     static let interval = Duration.milliseconds(100)
-
-    /// A display on standard error if it is a terminal, else nil (quiet).
-    public static func ifTerminal(label: String = "fetching") -> FetchProgress? {
-        isatty(2) == 1 ? FetchProgress(label: label, fd: 2) : nil
-    }
 
     /// A display written to `fd`, whatever it is.
     public init(label: String = "fetching", fd: Int32 = 2) {

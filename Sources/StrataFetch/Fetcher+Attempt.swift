@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Glibc
+import StrataOS
 import NIOCore
 import StrataModel
 
@@ -223,11 +224,11 @@ extension Fetcher {
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT || code == ENOTDIR { return .failed(.noSuchFile) }
-            return .failed(.unreadable(errnoText(code)))
+            return .failed(.unreadable(SystemError.text(code)))
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { return .failed(.unreadable(errnoText(errno))) }
+        guard fstat(fd, &info) == 0 else { return .failed(.unreadable(SystemError.text(errno))) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { return .failed(.unreadable("not a regular file")) }
         // A regular file's size is known up front: refuse before copying anything.
         if let size = download.size, Int64(info.st_size) != size {
@@ -241,7 +242,7 @@ extension Fetcher {
             let n = read(fd, buffer.baseAddress, buffer.count)
             if n < 0 {
                 if errno == EINTR { continue }
-                return .failed(.unreadable(errnoText(errno)))
+                return .failed(.unreadable(SystemError.text(errno)))
             }
             if n == 0 { break }
             if let stop = sink.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), progress: progress) { return stop }

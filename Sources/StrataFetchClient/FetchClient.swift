@@ -1,5 +1,5 @@
-import CLinux
 import Glibc
+import StrataOS
 import StrataJSON
 
 /// Downloads through `strata-fetch`, the executable installed next to `strata`.
@@ -11,15 +11,17 @@ import StrataJSON
 /// feature and which never downloads. Only commands that fetch pay for it.
 public struct FetchClient: Sendable {
     public var mirrors: [String]
-    /// The `strata-fetch` to run (default: beside this executable, or `$STRATA_FETCH`).
+    /// The `strata-fetch` to run.
     public var tool: String
+    /// Draw a progress line (strata-fetch draws it on its stderr, which is strata's).
+    public var progress: Bool
 
-    public init(mirrors: [String], tool: String = FetchClient.defaultTool) {
-        self.mirrors = mirrors; self.tool = tool
+    public init(mirrors: [String], tool: String, progress: Bool = false) {
+        self.mirrors = mirrors; self.tool = tool; self.progress = progress
     }
 
-    public static var defaultTool: String {
-        if let path = getenv("STRATA_FETCH") { return String(cString: path) }
+    /// `strata-fetch` in the directory of the running executable, where strata is installed with it.
+    public static func toolBesideThisExecutable() -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard count > 0 else { return "strata-fetch" }
@@ -33,9 +35,10 @@ public struct FetchClient: Sendable {
         return file
     }
 
-    /// All of `jobs` or none: on failure no destination is left behind.
+    /// All of `jobs` or none: on failure no destination is left behind. `progress` draws
+    /// a progress line when the client was made with `progress` too.
     public func fetchAll(_ jobs: [FetchJob], progress: Bool) throws(FetchFailure) -> [FetchedFile] {
-        let request = FetchRequest(mirrors: mirrors, jobs: jobs, progress: progress)
+        let request = FetchRequest(mirrors: mirrors, jobs: jobs, progress: progress && self.progress)
         let output = try run(JSON.compactBytes(request.json), firstPath: jobs.first?.path ?? "")
         guard let value = try? JSON.parse(output), let response = FetchResponse(json: value) else {
             throw FetchFailure(path: jobs.first?.path ?? "", message: "\(tool) gave an answer strata cannot read; reinstall strata and strata-fetch together")
@@ -50,55 +53,22 @@ public struct FetchClient: Sendable {
         }
     }
 
-    /// Runs the tool with `input` on its stdin and returns its stdout.
+    /// Runs the tool with `input` on its stdin and returns its stdout. Its stderr is
+    /// strata's, for the progress line.
     func run(_ input: [UInt8], firstPath: String) throws(FetchFailure) -> [UInt8] {
-        func failure(_ what: String) -> FetchFailure { FetchFailure(path: firstPath, message: what) }
-        var toChild: [Int32] = [0, 0]
-        var fromChild: [Int32] = [0, 0]
-        guard pipe2(&toChild, O_CLOEXEC) == 0 else { throw failure("cannot download: pipe: \(String(cString: strerror(errno)))") }
-        guard pipe2(&fromChild, O_CLOEXEC) == 0 else {
-            close(toChild[0]); close(toChild[1])
-            throw failure("cannot download: pipe: \(String(cString: strerror(errno)))")
+        // The tool's own environment: it reads none of it, and nothing of strata's caller leaks in.
+        var process = Subprocess(executable: tool, arguments: [], environment: ["PATH=/usr/bin:/bin"])
+        process.standardInput = .bytes(input)
+        let outcome: Subprocess.Outcome
+        do { outcome = try process.run() } catch {
+            if error.operation == "run" {
+                throw FetchFailure(path: firstPath, message: "cannot run \(tool): \(error.reason); it is built and installed with strata (swift build builds both)")
+            }
+            throw FetchFailure(path: firstPath, message: "cannot download: \(error.description)")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
-        var argv: [UnsafeMutablePointer<CChar>?] = [strdup(tool), nil]
-        defer { free(argv[0]) }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, tool, &actions, nil, &argv, environ)
-        close(toChild[0])
-        close(fromChild[1])
-        guard spawned == 0 else {
-            close(toChild[1]); close(fromChild[0])
-            throw failure("cannot run \(tool): \(String(cString: strerror(spawned))); it is built and installed with strata (swift build builds both)")
+        guard !outcome.standardOutput.isEmpty else {
+            throw FetchFailure(path: firstPath, message: "\(tool) \(outcome.ending) without an answer")
         }
-        // The tool reads all of its input before it writes anything, so writing first cannot deadlock.
-        var offset = 0
-        var writeFailed = false
-        while offset < input.count {
-            let n = input[offset...].withUnsafeBytes { write(toChild[1], $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; writeFailed = true; break }
-            offset += n
-        }
-        close(toChild[1])
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fromChild[0], &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            output += buffer[0..<n]
-        }
-        close(fromChild[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        if writeFailed || output.isEmpty {
-            let how = (status & 0x7f) != 0 ? "was killed by signal \(status & 0x7f)" : "exited with status \((status >> 8) & 0xff)"
-            throw failure("\(tool) \(how) without an answer")
-        }
-        return output
+        return outcome.standardOutput
     }
 }

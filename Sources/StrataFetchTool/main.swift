@@ -34,7 +34,9 @@ guard isatty(0) == 0, let value = try? JSON.parse(readInput()), let request = Fe
     FileHandleStderr.write("strata-fetch: this is strata's downloader; strata runs it with a request on stdin\n")
     exit(2)
 }
-let fetcher = Fetcher(mirrors: request.mirrors, progress: request.progress ? FetchProgress.ifTerminal(label: "fetching") : nil)
+// Only on a terminal: a log or a pipe should not fill with carriage returns.
+let progress = request.progress && isatty(2) == 1 ? FetchProgress(label: "fetching", fd: 2) : nil
+let fetcher = Fetcher(mirrors: request.mirrors, progress: progress)
 let downloads = request.jobs.map {
     Download(path: $0.path, destination: $0.destination, digest: $0.digest, size: $0.size, limit: $0.limit)
 }

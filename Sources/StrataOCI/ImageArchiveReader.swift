@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataJSON
 import StrataModel
 
@@ -61,8 +62,9 @@ public enum ImageArchiveReader {
     }
 
     private static func requireEmpty(_ directory: String) throws(OCIError) {
-        guard let names = directoryEntries(directory) else {
-            throw .invalid(path: directory, problem: "cannot be opened as the staging directory: \(errnoText())")
+        let names: [String]
+        do { names = try Directory.names(directory) } catch {
+            throw .invalid(path: directory, problem: "cannot be opened as the staging directory: \(error.reason)")
         }
         guard names.isEmpty else {
             throw .invalid(path: directory, problem: "is not empty; stage an archive into a new directory")
@@ -78,20 +80,9 @@ public enum ImageArchiveReader {
     }
 }
 
-/// The names in `path` (without `.` and `..`), or nil when it cannot be listed.
-func directoryEntries(_ path: String) -> [String]? {
-    guard let dir = opendir(path) else { return nil }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let item = readdir(dir) {
-        let name = withUnsafeBytes(of: item.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names
-}
-
 /// Removes a directory of plain files that staging made (no subdirectories, no links).
 func removeFlatDirectory(_ path: String) {
-    for name in directoryEntries(path) ?? [] { unlink(path + "/" + name) }
+    // Best effort, as the whole removal: what cannot be listed stays behind in a temp dir.
+    for name in (try? Directory.names(path)) ?? [] { unlink(path + "/" + name) }
     rmdir(path)
 }

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataJSON
 import StrataModel
 
@@ -15,7 +16,7 @@ final class ImageArchiveStaging {
         self.directory = directory
         scratch = directory + "/" + Self.scratchName
         for path in [scratch, directory + "/blobs", directory + "/blobs/sha256"] {
-            guard mkdir(path, 0o700) == 0 else { throw .invalid(path: path, problem: "cannot be created: \(errnoText())") }
+            guard mkdir(path, 0o700) == 0 else { throw .invalid(path: path, problem: "cannot be created: \(SystemError.text(errno))") }
         }
         entries = try ImageArchiveEntries.read(archive: archive, into: scratch)
     }
@@ -38,7 +39,7 @@ final class ImageArchiveStaging {
     func place(_ file: ArchivedFile) throws(OCIError) {
         guard placed.insert(file.digest).inserted else { return }
         let target = OCILayout.blobPath(directory, file.digest)
-        guard rename(file.scratch, target) == 0 else { throw .invalid(path: target, problem: "cannot be created: \(errnoText())") }
+        guard rename(file.scratch, target) == 0 else { throw .invalid(path: target, problem: "cannot be created: \(SystemError.text(errno))") }
     }
 
     /// Where `file`'s bytes are: its scratch file, or the blob it became.

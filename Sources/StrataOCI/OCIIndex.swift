@@ -1,3 +1,4 @@
+import StrataOS
 import StrataJSON
 import StrataModel
 
@@ -78,13 +79,16 @@ public struct OCIIndex: Sendable {
         return raw.count != before
     }
 
-    /// Writes `index.json` atomically (a reader sees the old or the new index, never half of one).
-    public func write() throws(OCIError) {
+    /// Writes `index.json` atomically (a reader sees the old or the new index, never half
+    /// of one), through a new file in `temporaryDirectory` (on the layout's file system; by
+    /// default the layout itself, under a hidden name): a store passes its `tmp/`, so that a
+    /// write killed halfway leaves nothing in the layout's root.
+    public func write(temporaryDirectory: String? = nil) throws(OCIError) {
         var document = fields
         document["schemaVersion"] = document["schemaVersion"] ?? .int(2)
         document["manifests"] = .array(raw)
         let path = layout + "/index.json"
-        do { try HostFile.writeAtomically(JSON.canonicalBytes(.object(document)), to: path) } catch {
+        do { try HostFile.writeAtomically(JSON.canonicalBytes(.object(document)), to: path, temporaryDirectory: temporaryDirectory) } catch {
             throw .unreadable(path: path, reason: "cannot write it: \(error.reason)")
         }
     }

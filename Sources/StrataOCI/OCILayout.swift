@@ -1,3 +1,4 @@
+import StrataOS
 import StrataJSON
 import StrataModel
 

@@ -1,11 +1,12 @@
 import Glibc
+import StrataOS
 
 /// A failed system call on a cgroup file, with its errno; callers turn it into a
 /// `SandboxError` naming the step and path.
 struct CgroupIOError: Error, Equatable {
     let code: Int32
     /// The errno's text ("Device or resource busy").
-    var reason: String { String(cString: strerror(code)) }
+    var reason: String { SystemError.text(code) }
 }
 
 /// Reads and writes cgroupfs files with plain system calls: the kernel parses each
@@ -57,17 +58,8 @@ enum CgroupFile {
 
     /// The child cgroups of `path` (empty when it cannot be listed).
     static func subdirectories(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(path + "/" + name) }
-        }
-        return names
+        guard let entries = try? Directory.entries(path) else { return [] }
+        return entries.filter(\.isDirectory).map { path + "/" + $0.name }
     }
 
     /// The numbers listed one per line in a `cgroup.procs` file (empty when unreadable).

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import Synchronization
 
 /// Sessions with resource limits: their cgroup is named after the strata process
@@ -45,11 +46,9 @@ extension Sandbox {
         for directory in cgroup.directories {
             guard let slash = directory.lastIndex(of: "/") else { continue }
             let parent = String(directory[..<slash])
-            guard let handle = opendir(parent) else { continue }
-            defer { closedir(handle) }
-            let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
-            while let entry = readdir(handle) {
-                let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
+            // Best effort: a parent that cannot be listed has nothing this process can clean.
+            guard let names = try? Directory.names(parent) else { continue }
+            for name in names {
                 guard name.hasPrefix(cgroupPrefix), let owner = owningProcess(name), owner != getpid() else { continue }
                 if kill(owner, 0) != 0 && errno == ESRCH { rmdir(parent + "/" + name) }
             }

@@ -1,5 +1,6 @@
 import CSandbox
 import Glibc
+import StrataOS
 
 /// A session whose init is running, as the init record its sandbox wrote says
 /// (`SessionSpec.initRecordPath`): the init's pid with its start time, which
@@ -79,7 +80,7 @@ extension Sandbox {
             let fd = open(path, O_WRONLY | O_CLOEXEC)
             guard fd >= 0 else {
                 let code = errno
-                throw .setup(step: "join cgroup", path: path, reason: String(cString: strerror(code)))
+                throw .setup(step: "join cgroup", path: path, reason: SystemError.text(code))
             }
             fds.append(fd)
         }
@@ -93,7 +94,7 @@ extension Sandbox {
     }
 
     private static func stopped(_ session: RunningSession, _ code: Int32) -> SandboxError {
-        let reason = code == ESRCH ? "the session has stopped" : String(cString: strerror(code))
+        let reason = code == ESRCH ? "the session has stopped" : SystemError.text(code)
         return .setup(step: "join the session", path: "init pid \(session.initPID)", reason: reason)
     }
 }

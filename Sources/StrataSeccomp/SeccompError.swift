@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import StrataOS
 #elseif canImport(Musl)
 import Musl
 #endif
@@ -37,20 +38,15 @@ public enum SeccompError: Error, Equatable, Sendable, CustomStringConvertible {
             return "this machine's architecture (libseccomp token 0x\(String(token, radix: 16))) has no Docker "
                 + "seccomp name, so no profile can be compiled for it; run without a seccomp profile"
         case .libseccomp(let function, let subject, let errno):
-            return "libseccomp's \(function) failed for \(subject) with errno \(errno) (\(errnoText(errno))); "
+            return "libseccomp's \(function) failed for \(subject) with errno \(errno) (\(SystemError.text(errno))); "
                 + "check the profile entry for it"
         case .programTooLarge(let instructions, let limit):
             return "the seccomp filter compiles to \(instructions) BPF instructions but the kernel loads at most "
                 + "\(limit); merge rules or drop conditional arguments from the profile"
         case .export(let step, let errno):
-            return "exporting the seccomp filter failed at \(step) with errno \(errno) (\(errnoText(errno))); "
+            return "exporting the seccomp filter failed at \(step) with errno \(errno) (\(SystemError.text(errno))); "
                 + "check that memfd_create works here"
         }
     }
 }
 
-/// `strerror` text for an errno, for messages a user reads.
-func errnoText(_ code: Int32) -> String {
-    guard let text = strerror(code) else { return "unknown error" }
-    return String(cString: text)
-}

@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+import StrataOS
 import StrataModel
 
 extension Store {
@@ -53,39 +54,39 @@ struct LayerFlattener {
 
     static func openDirectory(_ path: String) throws(StoreError) -> Int32 {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw FileSystem.failure(path, "open") }
+        guard fd >= 0 else { throw StoreError.system(path, "open") }
         return fd
     }
 
     mutating func merge(source: Int32, target: Int32, path: String) throws(StoreError) {
         var info = stat()
-        guard fstat(source, &info) == 0 else { throw FileSystem.failure(path, "fstat") }
+        guard fstat(source, &info) == 0 else { throw StoreError.system(path, "fstat") }
         directories[path] = DirectoryMetadata(mode: info.st_mode & 0o7777, uid: info.st_uid, gid: info.st_gid, mtime: info.st_mtim)
-        for name in try FileSystem.directoryNames(fd: source, display: path) {
+        for name in try io(try Directory.names(fd: source, display: path)) {
             let child = path + "/" + name
             var entry = stat()
-            guard fstatat(source, name, &entry, AT_SYMLINK_NOFOLLOW) == 0 else { throw FileSystem.failure(child, "fstatat") }
+            guard fstatat(source, name, &entry, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system(child, "fstatat") }
             var existing = stat()
             let exists = fstatat(target, name, &existing, AT_SYMLINK_NOFOLLOW) == 0
             let existingIsDirectory = exists && (existing.st_mode & S_IFMT) == S_IFDIR
             switch entry.st_mode & S_IFMT {
             case S_IFCHR where entry.st_rdev == 0:
-                if exists { try FileSystem.removeTree(child) }
+                if exists { try io(try FileSystem.removeTree(child)) }
             case S_IFDIR:
                 let subSource = openat(source, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-                guard subSource >= 0 else { throw FileSystem.failure(child, "open") }
+                guard subSource >= 0 else { throw StoreError.system(child, "open") }
                 defer { close(subSource) }
-                if exists && (!existingIsDirectory || Self.isOpaque(subSource)) { try FileSystem.removeTree(child) }
+                if exists && (!existingIsDirectory || Self.isOpaque(subSource)) { try io(try FileSystem.removeTree(child)) }
                 if !existingIsDirectory || Self.isOpaque(subSource) {
-                    guard mkdirat(target, name, 0o700) == 0 else { throw FileSystem.failure(child, "mkdir") }
+                    guard mkdirat(target, name, 0o700) == 0 else { throw StoreError.system(child, "mkdir") }
                 }
                 let subTarget = openat(target, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-                guard subTarget >= 0 else { throw FileSystem.failure(child, "open") }
+                guard subTarget >= 0 else { throw StoreError.system(child, "open") }
                 defer { close(subTarget) }
                 try merge(source: subSource, target: subTarget, path: child)
             default:
-                if exists { try FileSystem.removeTree(child) }
-                guard linkat(source, name, target, name, 0) == 0 else { throw FileSystem.failure(child, "link") }
+                if exists { try io(try FileSystem.removeTree(child)) }
+                guard linkat(source, name, target, name, 0) == 0 else { throw StoreError.system(child, "link") }
             }
         }
     }
@@ -93,10 +94,10 @@ struct LayerFlattener {
     func applyDirectoryMetadata() throws(StoreError) {
         // Deepest first, so that setting a directory's mtime is not undone by its children.
         for (path, metadata) in directories.sorted(by: { $0.key.count > $1.key.count }) {
-            guard lchown(path, metadata.uid, metadata.gid) == 0 else { throw FileSystem.failure(path, "chown") }
-            guard chmod(path, metadata.mode) == 0 else { throw FileSystem.failure(path, "chmod") }
+            guard lchown(path, metadata.uid, metadata.gid) == 0 else { throw StoreError.system(path, "chown") }
+            guard chmod(path, metadata.mode) == 0 else { throw StoreError.system(path, "chmod") }
             var times = [metadata.mtime, metadata.mtime]
-            guard utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw FileSystem.failure(path, "utimensat") }
+            guard utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system(path, "utimensat") }
         }
     }
 

@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+import StrataOS
 
 /// Makes a tree that processes wrote (a session's upper dir) fit to be a shared layer:
 /// the same inputs must give the same tree on every machine and every run.
@@ -22,11 +23,11 @@ public struct LayerNormalizer: Sendable {
             guard lstat(full, &info) == 0 else { continue }
             // A directory here would be a surprise worth keeping; only files are leftovers.
             if (info.st_mode & S_IFMT) != S_IFDIR, unlink(full) != 0 {
-                throw FileSystem.failure(full, "unlink")
+                throw StoreError.system(full, "unlink")
             }
         }
         let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw FileSystem.failure(root, "open") }
+        guard fd >= 0 else { throw StoreError.system(root, "open") }
         try walk(fd, path: root)
         try clamp(parent: AT_FDCWD, name: root, path: root)
     }
@@ -35,7 +36,7 @@ public struct LayerNormalizer: Sendable {
     private func walk(_ fd: Int32, path: String) throws(StoreError) {
         guard let directory = fdopendir(fd) else {
             close(fd)
-            throw FileSystem.failure(path, "fdopendir")
+            throw StoreError.system(path, "fdopendir")
         }
         defer { closedir(directory) }
         var names: [(String, UInt8)] = []
@@ -50,7 +51,7 @@ public struct LayerNormalizer: Sendable {
             let child = path + "/" + name
             if type == UInt8(DT_DIR) {
                 let sub = openat(dirfd(directory), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-                guard sub >= 0 else { throw FileSystem.failure(child, "open") }
+                guard sub >= 0 else { throw StoreError.system(child, "open") }
                 try walk(sub, path: child)
             }
             try clamp(parent: dirfd(directory), name: name, path: child)
@@ -60,11 +61,11 @@ public struct LayerNormalizer: Sendable {
     private func clamp(parent: Int32, name: String, path: String) throws(StoreError) {
         try dropOverlayXattrs(path)
         var info = stat()
-        guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw FileSystem.failure(path, "stat") }
+        guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system(path, "stat") }
         guard Int64(info.st_mtim.tv_sec) > epoch else { return }
         let when = timespec(tv_sec: Int(epoch), tv_nsec: 0)
         var times = [when, when]
-        guard utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw FileSystem.failure(path, "utimensat") }
+        guard utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system(path, "utimensat") }
     }
 
     private func dropOverlayXattrs(_ path: String) throws(StoreError) {
@@ -78,7 +79,7 @@ public struct LayerNormalizer: Sendable {
             let name = names[start..<i].withUnsafeBufferPointer { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
             start = i + 1
             guard name.hasPrefix("trusted.overlay."), name != "trusted.overlay.opaque" else { continue }
-            if lremovexattr(path, name) != 0 && errno != ENODATA { throw FileSystem.failure(path, "removexattr \(name)") }
+            if lremovexattr(path, name) != 0 && errno != ENODATA { throw StoreError.system(path, "removexattr \(name)") }
         }
     }
 }

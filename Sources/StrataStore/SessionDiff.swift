@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+import StrataOS
 
 /// One path a session changed, as `docker diff` prints it: `A /path`, `C /path` or `D /path`.
 public struct SessionChange: Sendable, Equatable, CustomStringConvertible {
@@ -41,7 +42,7 @@ public enum SessionDiff {
     /// The changes in `upper` over `lowerDirs` (topmost first).
     public static func changes(upper: String, lowerDirs: [String]) throws(StoreError) -> [SessionChange] {
         let fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw FileSystem.failure(upper, "open") }
+        guard fd >= 0 else { throw StoreError.system(upper, "open") }
         var changes: [SessionChange] = []
         try walk(fd, display: upper, path: "", lowers: lowerDirs, hidden: false, into: &changes)
         // Byte order, as docker sorts its change list.
@@ -55,7 +56,7 @@ public enum SessionDiff {
         _ fd: Int32, display: String, path: String, lowers: [String], hidden: Bool, into changes: inout [SessionChange]
     ) throws(StoreError) {
         defer { close(fd) }
-        let names = try FileSystem.directoryNames(fd: fd, display: display)
+        let names = try io(try Directory.names(fd: fd, display: display))
         var written = Set<String>()
         for name in names {
             let child = path + "/" + name
@@ -63,7 +64,7 @@ public enum SessionDiff {
             guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
                 // Gone since it was listed: a running session removed it.
                 if errno == ENOENT { continue }
-                throw FileSystem.failure(display + child, "stat")
+                throw StoreError.system(display + child, "stat")
             }
             if info.st_mode & S_IFMT == S_IFCHR && info.st_rdev == 0 {
                 // Under a replaced directory the listing of the snapshot's names below reports it.
@@ -77,7 +78,7 @@ public enum SessionDiff {
             let childFD = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             guard childFD >= 0 else {
                 if errno == ENOENT || errno == ENOTDIR { continue }
-                throw FileSystem.failure(display + child, "open")
+                throw StoreError.system(display + child, "open")
             }
             // Below a replaced directory nothing of the snapshot shows, opaque mark or not.
             try walk(childFD, display: display, path: child, lowers: below.directories,
@@ -106,7 +107,7 @@ public enum SessionDiff {
             var info = stat()
             guard lstat(path, &info) == 0 else {
                 if errno == ENOENT { continue }
-                throw FileSystem.failure(path, "stat")
+                throw StoreError.system(path, "stat")
             }
             let type = info.st_mode & S_IFMT
             if type == S_IFCHR && info.st_rdev == 0 { break }
@@ -125,11 +126,11 @@ public enum SessionDiff {
         var visible: [String] = []
         for lower in lowers {
             let fd = open(lower, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else { throw FileSystem.failure(lower, "open") }
+            guard fd >= 0 else { throw StoreError.system(lower, "open") }
             defer { close(fd) }
-            for name in try FileSystem.directoryNames(fd: fd, display: lower) where seen.insert(name).inserted {
+            for name in try io(try Directory.names(fd: fd, display: lower)) where seen.insert(name).inserted {
                 var info = stat()
-                guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw FileSystem.failure(lower + "/" + name, "stat") }
+                guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system(lower + "/" + name, "stat") }
                 if info.st_mode & S_IFMT == S_IFCHR && info.st_rdev == 0 { continue }
                 visible.append(name)
             }

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataModel
 
 extension Store {
@@ -15,7 +16,7 @@ extension Store {
     public func ingestBlob(copying path: String, expected digest: Digest, size: Int64? = nil) throws(StoreError) {
         if hasBlob(digest) { return }
         let source = open(path, O_RDONLY | O_CLOEXEC)
-        guard source >= 0 else { throw FileSystem.failure(path, "open") }
+        guard source >= 0 else { throw StoreError.system(path, "open") }
         defer { close(source) }
         if let size {
             var info = stat()
@@ -26,7 +27,7 @@ extension Store {
         }
         let temporary = temporaryPath("blob-" + digest.short)
         let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o444)
-        guard output >= 0 else { throw FileSystem.failure(temporary, "open") }
+        guard output >= 0 else { throw StoreError.system(temporary, "open") }
         var outputOpen = true
         do throws(StoreError) {
             let (actual, count) = try Store.copyAndHash(
@@ -35,10 +36,10 @@ extension Store {
                 throw .sizeMismatch(digest: digest, expected: size, actual: count, source: path)
             }
             guard actual == digest else { throw .digestMismatch(expected: digest, actual: actual, source: path) }
-            guard fsync(output) == 0 else { throw FileSystem.failure(temporary, "fsync") }
+            guard fsync(output) == 0 else { throw StoreError.system(temporary, "fsync") }
             outputOpen = false
-            guard close(output) == 0 else { throw FileSystem.failure(temporary, "close") }
-            try FileSystem.rename(temporary, to: blobPath(digest))
+            guard close(output) == 0 else { throw StoreError.system(temporary, "close") }
+            try io(try FileSystem.rename(temporary, to: blobPath(digest), durable: true))
         } catch {
             if outputOpen { close(output) }
             unlink(temporary)
@@ -52,8 +53,8 @@ extension Store {
         let digest = Digest.sha256(of: bytes)
         if hasBlob(digest) { return digest }
         let temporary = temporaryPath("blob-" + digest.short)
-        try FileSystem.createFile(temporary, contents: bytes, mode: 0o444)
-        do throws(StoreError) { try FileSystem.rename(temporary, to: blobPath(digest)) } catch {
+        try io(try FileSystem.createFile(temporary, contents: bytes, mode: 0o444))
+        do throws(StoreError) { try io(try FileSystem.rename(temporary, to: blobPath(digest), durable: true)) } catch {
             unlink(temporary)
             throw error
         }
@@ -68,23 +69,23 @@ extension Store {
     public func publishBlob(temporaryFile path: String, expected: Digest? = nil) throws(StoreError) -> Digest {
         try checkTemporary(path)
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw FileSystem.failure(path, "open") }
+        guard fd >= 0 else { throw StoreError.system(path, "open") }
         let digest: Digest
         var fdOpen = true
         do throws(StoreError) {
             var info = stat()
-            guard fstat(fd, &info) == 0 else { throw FileSystem.failure(path, "fstat") }
+            guard fstat(fd, &info) == 0 else { throw StoreError.system(path, "fstat") }
             guard (info.st_mode & S_IFMT) == S_IFREG else { throw .io(path: path, reason: "not a regular file") }
             (digest, _) = try Store.copyAndHash(from: fd, sourcePath: path, to: nil, outputPath: path, limit: nil)
             if let expected, expected != digest {
                 throw .digestMismatch(expected: expected, actual: digest, source: path)
             }
-            guard fchmod(fd, 0o444) == 0 else { throw FileSystem.failure(path, "fchmod") }
+            guard fchmod(fd, 0o444) == 0 else { throw StoreError.system(path, "fchmod") }
             // fsync flushes the file whichever descriptor it goes through.
-            guard fsync(fd) == 0 else { throw FileSystem.failure(path, "fsync") }
+            guard fsync(fd) == 0 else { throw StoreError.system(path, "fsync") }
             fdOpen = false
             close(fd)
-            try FileSystem.rename(path, to: blobPath(digest))
+            try io(try FileSystem.rename(path, to: blobPath(digest), durable: true))
         } catch {
             if fdOpen { close(fd) }
             unlink(path)
@@ -101,7 +102,7 @@ extension Store {
     public func publishBlob(temporaryFile path: String, trusting digest: Digest) throws(StoreError) -> Int64 {
         try checkTemporary(path)
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw FileSystem.failure(path, "open") }
+        guard fd >= 0 else { throw StoreError.system(path, "open") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
@@ -113,11 +114,11 @@ extension Store {
             return Int64(info.st_size)
         }
         guard fchmod(fd, 0o444) == 0, fsync(fd) == 0 else {
-            let failure = FileSystem.failure(path, "fsync")
+            let failure = StoreError.system(path, "fsync")
             unlink(path)
             throw failure
         }
-        do throws(StoreError) { try FileSystem.rename(path, to: blobPath(digest)) } catch {
+        do throws(StoreError) { try io(try FileSystem.rename(path, to: blobPath(digest), durable: true)) } catch {
             unlink(path)
             throw error
         }
@@ -127,13 +128,13 @@ extension Store {
     /// A new empty directory at a `temporaryPath(_:)` (staging an import, say), mode 0700.
     public func makeTemporaryDirectory(_ path: String) throws(StoreError) {
         try checkTemporary(path)
-        try FileSystem.makeDirectory(path, mode: 0o700)
+        try io(try FileSystem.makeDirectory(path, mode: 0o700))
     }
 
     /// Removes a file or tree at a `temporaryPath(_:)`; nothing outside `tmp/` is touched.
     public func discardTemporary(_ path: String) throws(StoreError) {
         try checkTemporary(path)
-        try FileSystem.removeTree(path)
+        try io(try FileSystem.removeTree(path))
     }
 
     /// Renaming an arbitrary path would move a file the store does not own.
@@ -157,14 +158,14 @@ extension Store {
             let n = read(source, buffer.baseAddress, buffer.count)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw FileSystem.failure(sourcePath, "read")
+                throw StoreError.system(sourcePath, "read")
             }
             if n == 0 { break }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
             hasher.update(chunk)
             total += Int64(n)
             if let limit, total > limit { break }
-            if let output { try FileSystem.writeAll(output, chunk, path: outputPath) }
+            if let output { try io(try FileSystem.writeAll(output, chunk, display: outputPath)) }
         }
         return (hasher.finalize(), total)
     }

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataModel
 import StrataArchive
 
@@ -57,12 +58,12 @@ extension Store {
     /// A new file inside a layer being filled (`publishLayer(key:fill:)`) or under `tmp/`, with exactly
     /// `mode` whatever the umask. Not fsynced: publishing the layer syncs the file system.
     public static func createLayerFile(_ path: String, contents: [UInt8], mode: mode_t = 0o644) throws(StoreError) {
-        try FileSystem.createFile(path, contents: contents, mode: mode, durable: false)
+        try io(try FileSystem.createFile(path, contents: contents, mode: mode, durable: false))
     }
 
     /// A directory inside a layer being filled, with exactly `mode`; an existing one is fine.
     public static func createLayerDirectory(_ path: String, mode: mode_t = 0o755) throws(StoreError) {
-        try FileSystem.makeDirectory(path, mode: mode)
+        try io(try FileSystem.makeDirectory(path, mode: mode))
     }
 
     /// Moves `directory` (a tree in this store's file system, such as a session's upper
@@ -70,8 +71,8 @@ extension Store {
     public func adoptLayer(key: Digest, directory: String) throws(StoreError) {
         try withLock("layer-" + key.hex) { () throws(StoreError) in
             if hasLayer(key) { return }
-            try FileSystem.syncFileSystem(containing: directory)
-            try FileSystem.rename(directory, to: layerPath(key))
+            try io(try FileSystem.syncFileSystem(containing: directory))
+            try io(try FileSystem.rename(directory, to: layerPath(key), durable: true))
         }
     }
 
@@ -85,16 +86,16 @@ extension Store {
             if hasLayer(diffID) { return (false, []) }
             let work = root + "/tmp/layer-" + diffID.hex
             // Whatever is there was left by a crashed attempt: the lock says nobody else is at it.
-            try FileSystem.removeTree(work)
-            try FileSystem.makeDirectory(work, mode: 0o755)
+            try io(try FileSystem.removeTree(work))
+            try io(try FileSystem.makeDirectory(work, mode: 0o755))
             let warnings: [String]
             do throws(StoreError) {
                 warnings = try fill(work)
-                try FileSystem.syncFileSystem(containing: work)
-                try FileSystem.rename(work, to: layerPath(diffID))
+                try io(try FileSystem.syncFileSystem(containing: work))
+                try io(try FileSystem.rename(work, to: layerPath(diffID), durable: true))
             } catch {
                 // Best effort: a leftover is removed by the next attempt anyway.
-                do throws(StoreError) { try FileSystem.removeTree(work) } catch {}
+                do throws(StoreError) { try io(try FileSystem.removeTree(work)) } catch {}
                 throw error
             }
             return (true, warnings)

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 
 /// An exclusive `flock(2)` on a file in the store's `locks/`.
 ///
@@ -66,13 +67,13 @@ extension Store {
         else { throw .invalidName(name, reason: "a lock name is one non-empty path component") }
         let path = lockPath(name)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw FileSystem.failure(path, "open") }
+        guard fd >= 0 else { throw StoreError.system(path, "open") }
         while flock(fd, LOCK_EX | (blocking ? 0 : LOCK_NB)) != 0 {
             let code = errno
             if code == EINTR { continue }
             close(fd)
             if code == EWOULDBLOCK && !blocking { return nil }
-            throw FileSystem.failure(path, "flock", code)
+            throw StoreError.system(path, "flock", code)
         }
         return StoreLock(path: path, fd: fd)
     }

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataModel
 
 /// What the store knows of one session (a writable instance of a snapshot;
@@ -80,20 +81,21 @@ extension Store {
                 id: id, name: name, snapshot: snapshot, environment: environment,
                 created: Int64(time(nil)), path: final, manifest: manifest, volumes: Array(Set(volumes)).sorted())
             let work = root + "/tmp/session-" + id
-            try FileSystem.removeTree(work)
+            try io(try FileSystem.removeTree(work))
             do throws(StoreError) {
-                try FileSystem.makeDirectory(work, mode: 0o700)
-                try FileSystem.makeDirectory(work + "/upper", mode: 0o755)
-                try FileSystem.makeDirectory(work + "/work", mode: 0o700)
-                try FileSystem.makeDirectory(work + "/root", mode: 0o755)
+                try io(try FileSystem.makeDirectory(work, mode: 0o700))
+                try io(try FileSystem.makeDirectory(work + "/upper", mode: 0o755))
+                try io(try FileSystem.makeDirectory(work + "/work", mode: 0o700))
+                try io(try FileSystem.makeDirectory(work + "/root", mode: 0o755))
                 // No fsync: a session lost to a power cut is garbage, not damage, and
                 // two fsyncs cost milliseconds on every `strata run`.
-                try FileSystem.createFile(
-                    work + "/" + Store.sessionRecordFile, contents: Array(Store.encode(record).utf8), mode: 0o600,
-                    durable: false)
-                try FileSystem.rename(work, to: final)
+                try io(
+                    try FileSystem.createFile(
+                        work + "/" + Store.sessionRecordFile, contents: Array(Store.encode(record).utf8), mode: 0o600,
+                        durable: false))
+                try io(try FileSystem.rename(work, to: final))
             } catch {
-                do throws(StoreError) { try FileSystem.removeTree(work) } catch {}
+                do throws(StoreError) { try io(try FileSystem.removeTree(work)) } catch {}
                 throw error
             }
             return record
@@ -126,16 +128,16 @@ extension Store {
     private func removeSessionFiles(_ record: SessionRecord, requestedAs idOrName: String) throws(StoreError) {
         var directoryInfo = stat()
         var rootInfo = stat()
-        guard stat(record.path, &directoryInfo) == 0 else { throw FileSystem.failure(record.path, "stat") }
+        guard stat(record.path, &directoryInfo) == 0 else { throw StoreError.system(record.path, "stat") }
         if stat(record.rootPath, &rootInfo) == 0 && rootInfo.st_dev != directoryInfo.st_dev {
             throw .sessionInUse(idOrName)
         }
         // Out of `sessions/` first, so that a crash mid-removal leaves only garbage in `tmp/`.
         let doomed = temporaryPath("session-removed-" + record.id)
-        try FileSystem.rename(record.path, to: doomed)
+        try io(try FileSystem.rename(record.path, to: doomed))
         // Unlinked while still held, so nobody can lock the file of a session that is gone.
         unlink(lockPath("session-" + record.id))
-        try FileSystem.removeTree(doomed)
+        try io(try FileSystem.removeTree(doomed))
     }
 
     /// True while a process holds the session's `session-<id>` lock, as
@@ -163,7 +165,7 @@ extension Store {
 
     /// Every session, oldest first.
     public func listSessions() throws(StoreError) -> [SessionRecord] {
-        let ids = try FileSystem.directoryNames(root + "/sessions").filter { !$0.hasPrefix(".") }
+        let ids = try io(try Directory.names(root + "/sessions")).filter { !$0.hasPrefix(".") }
         var records: [SessionRecord] = []
         for id in ids {
             // A session removed while we listed is simply gone; anything else unreadable is reported.
@@ -180,7 +182,7 @@ extension Store {
     private func readSession(_ id: String) throws(StoreError) -> SessionRecord? {
         let directory = sessionPath(id)
         let path = directory + "/" + Store.sessionRecordFile
-        guard let bytes = try FileSystem.readFile(path, limit: 64 << 10) else {
+        guard let bytes = try io(try FileSystem.readFile(path, limit: 64 << 10)) else {
             if FileSystem.exists(directory) { throw .corrupt(path: path, reason: "missing session record") }
             return nil
         }

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataModel
 
 extension Store {
@@ -18,8 +19,8 @@ extension Store {
         if hasSnapshot(chainID) { return chainID }
         let text = diffIDs.map { $0.description + "\n" }.joined()
         let temporary = temporaryPath("snapshot-" + chainID.short)
-        try FileSystem.createFile(temporary, contents: Array(text.utf8), mode: 0o444)
-        do throws(StoreError) { try FileSystem.rename(temporary, to: snapshotPath(chainID)) } catch {
+        try io(try FileSystem.createFile(temporary, contents: Array(text.utf8), mode: 0o444))
+        do throws(StoreError) { try io(try FileSystem.rename(temporary, to: snapshotPath(chainID), durable: true)) } catch {
             unlink(temporary)
             throw error
         }
@@ -32,7 +33,7 @@ extension Store {
     /// against its name: a record whose chain id differs is reported as corrupt.
     public func snapshotLayers(_ chainID: Digest) throws(StoreError) -> [Digest] {
         let path = snapshotPath(chainID)
-        guard let bytes = try FileSystem.readFile(path, limit: Store.snapshotRecordLimit) else {
+        guard let bytes = try io(try FileSystem.readFile(path, limit: Store.snapshotRecordLimit)) else {
             throw .missingSnapshot(chainID)
         }
         var diffIDs: [Digest] = []

@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataModel
 
 /// A named volume: a directory in the store (`volumes/NAME/_data`) that sessions
@@ -47,13 +48,14 @@ extension Store {
         let work = temporaryPath("volume-" + name)
         let record = VolumeRecord(name: name, created: Int64(time(nil)), path: volumePath(name))
         do throws(StoreError) {
-            try FileSystem.makeDirectory(work, mode: 0o700)
-            try FileSystem.makeDirectory(work + "/_data", mode: 0o755)
-            try FileSystem.createFile(
-                work + "/" + Store.volumeRecordFile, contents: Array(Store.encode(record).utf8), mode: 0o600)
-            try FileSystem.rename(work, to: record.path)
+            try io(try FileSystem.makeDirectory(work, mode: 0o700))
+            try io(try FileSystem.makeDirectory(work + "/_data", mode: 0o755))
+            try io(
+                try FileSystem.createFile(
+                    work + "/" + Store.volumeRecordFile, contents: Array(Store.encode(record).utf8), mode: 0o600))
+            try io(try FileSystem.rename(work, to: record.path, durable: true))
         } catch {
-            do throws(StoreError) { try FileSystem.removeTree(work) } catch {}
+            do throws(StoreError) { try io(try FileSystem.removeTree(work)) } catch {}
             throw error
         }
         return (record, true)
@@ -68,7 +70,7 @@ extension Store {
     /// Every volume, sorted by name.
     public func listVolumes() throws(StoreError) -> [VolumeRecord] {
         var volumes: [VolumeRecord] = []
-        for name in try FileSystem.directoryNames(root + "/volumes") where !name.hasPrefix(".") {
+        for name in try io(try Directory.names(root + "/volumes")) where !name.hasPrefix(".") {
             // A volume removed while we listed is simply gone.
             if let volume = try readVolume(name) { volumes.append(volume) }
         }
@@ -92,15 +94,15 @@ extension Store {
             }
             // Out of `volumes/` first, so that a crash mid-removal leaves only garbage in `tmp/`.
             let doomed = temporaryPath("volume-removed-" + name)
-            try FileSystem.rename(volume.path, to: doomed)
-            try FileSystem.removeTree(doomed)
+            try io(try FileSystem.rename(volume.path, to: doomed))
+            try io(try FileSystem.removeTree(doomed))
         }
     }
 
     private func readVolume(_ name: String) throws(StoreError) -> VolumeRecord? {
         let directory = volumePath(name)
         let path = directory + "/" + Store.volumeRecordFile
-        guard let bytes = try FileSystem.readFile(path, limit: 64 << 10) else {
+        guard let bytes = try io(try FileSystem.readFile(path, limit: 64 << 10)) else {
             if FileSystem.exists(directory) { throw .corrupt(path: path, reason: "missing volume record") }
             return nil
         }

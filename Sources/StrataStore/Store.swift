@@ -1,4 +1,5 @@
 import Glibc
+import StrataOS
 import StrataModel
 import StrataArchive
 
@@ -88,7 +89,7 @@ public final class Store: Sendable {
 
     private static func absolute(_ path: String) throws(StoreError) -> String {
         if path.hasPrefix("/") { return absolute(path, workingDirectory: "/") }
-        guard let cwd = getcwd(nil, 0) else { throw FileSystem.failure(path, "getcwd") }
+        guard let cwd = getcwd(nil, 0) else { throw StoreError.system(path, "getcwd") }
         defer { free(cwd) }
         return absolute(path, workingDirectory: String(cString: cwd))
     }
@@ -102,9 +103,9 @@ public final class Store: Sendable {
     }
 
     private func createLayout() throws(StoreError) {
-        try FileSystem.makeDirectories(root, mode: 0o700)
+        try io(try FileSystem.makeDirectories(root, mode: 0o700))
         for directory in Store.subdirectories {
-            try FileSystem.makeDirectory(root + "/" + directory, mode: 0o700)
+            try io(try FileSystem.makeDirectory(root + "/" + directory, mode: 0o700))
         }
         try createIfMissing(root + "/oci-layout", contents: Store.ociLayoutDocument)
         try createIfMissing(root + "/index.json", contents: Store.emptyIndexDocument)
@@ -115,10 +116,10 @@ public final class Store: Sendable {
     private func createIfMissing(_ path: String, contents: String) throws(StoreError) {
         if FileSystem.exists(path) { return }
         let temporary = temporaryPath("layout")
-        try FileSystem.createFile(temporary, contents: Array(contents.utf8), mode: 0o644)
+        try io(try FileSystem.createFile(temporary, contents: Array(contents.utf8), mode: 0o644))
         defer { unlink(temporary) }
         if link(temporary, path) != 0 && errno != EEXIST {
-            throw FileSystem.failure(path, "link")
+            throw StoreError.system(path, "link")
         }
     }
 

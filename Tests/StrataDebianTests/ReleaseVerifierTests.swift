@@ -1,4 +1,5 @@
 import Foundation
+import StrataOS
 import Testing
 import StrataModel
 @testable import StrataDebian

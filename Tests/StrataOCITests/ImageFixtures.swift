@@ -3,6 +3,7 @@ import Glibc
 import StrataArchive
 import StrataJSON
 import StrataModel
+import StrataOS
 @testable import StrataOCI
 
 /// A fresh directory under /tmp, removed when the fixture goes away.
@@ -90,7 +91,7 @@ struct ImageFixture {
                 _ = try LayerCompressor.compress(tar, to: blob, with: .zstd)
                 mediaType = LayerCompressor.Compression.zstd.mediaType
             }
-            let (digest, size) = try HostFile.digest(of: blob)
+            let (digest, size) = try FileDigest.of(blob)
             try FileManager.default.moveItem(atPath: blob, toPath: OCILayout.blobPath(layout, digest))
             layers.append(OCIDescriptor(mediaType: mediaType, digest: digest, size: size))
             diffIDs.append(diffID)

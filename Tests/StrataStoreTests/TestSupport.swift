@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import StrataModel
+import StrataOS
 @testable import StrataStore
 
 /// A fresh directory under /tmp, removed (with the store's own fd-based

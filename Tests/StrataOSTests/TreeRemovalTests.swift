@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Testing
-@testable import StrataStore
+import StrataOS
 
 @Suite("Tree removal")
 struct TreeRemovalTests {
@@ -26,8 +26,8 @@ struct TreeRemovalTests {
             #expect(mount("tmpfs", tree + "/mnt", "tmpfs", 0, nil) == 0)
             defer { umount(tree + "/mnt") }
             try writeFile(tree + "/mnt/inside", [1])
-            #expect(throws: StoreError.self) { try FileSystem.removeTree(tree) }
-            #expect(throws: StoreError.self) { try FileSystem.removeTree(tree + "/mnt") }
+            #expect(throws: SystemError.self) { try FileSystem.removeTree(tree) }
+            #expect(throws: SystemError.self) { try FileSystem.removeTree(tree + "/mnt") }
             #expect(readBytes(tree + "/mnt/inside") == [1])
         }
     }
