@@ -61,10 +61,10 @@ let package = Package(
             ]),
         .target(name: "StrataStore", dependencies: ["CLinux", "StrataOS", "StrataModel", "StrataArchive"]),
         // OCI image layouts, image documents, and the `docker save`/OCI archive formats.
-        .target(name: "StrataOCI", dependencies: ["CArchive", "StrataOS", "StrataModel", "StrataJSON", "StrataArchive"]),
+        .target(name: "StrataOCI", dependencies: ["StrataOS", "StrataModel", "StrataJSON", "StrataArchive"]),
         // Debian archives as a layer source (issue 3): versions, relations, indexes.
         .target(name: "StrataDebian", dependencies: [
-            "CArchive", "CLinux", "StrataOS", "StrataModel", "StrataArchive", .product(name: "Crypto", package: "swift-crypto"),
+            "CLinux", "StrataOS", "StrataModel", "StrataArchive", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Downloads over HTTP (Debian mirrors; later registries): verified while streaming.
         .target(name: "StrataFetch", dependencies: [

@@ -1,5 +1,5 @@
-import CArchive
 import Glibc
+import StrataArchive
 
 /// A compression named by a `.deb` member's suffix (`control.tar.xz` → `.xz`).
 public enum DebCompression: String, Sendable, Hashable, CaseIterable {
@@ -112,20 +112,20 @@ public struct DebPackage: Sendable {
     /// `O_EXCL`, mode 0600; removed again when the package is refused).
     public static func read(path: String, copyingDataTo destination: String? = nil,
                             limits: Limits = Limits()) throws(DebPackageError) -> DebPackage {
-        let reader = try ArMemberReader(path: path)
+        let reader = try ar(path, try ArReader(path: path))
         // debian-binary
-        guard let first = try reader.next(expected: "debian-binary", first: true) else {
+        guard let first = try ar(path, try reader.next(expected: "debian-binary")) else {
             throw .missingMember(path: path, expected: "debian-binary")
         }
         guard first.name == "debian-binary" else {
             throw .unexpectedMember(path: path, member: first.name, expected: "debian-binary")
         }
-        let versionBytes = try reader.readAll(member: first.name, limit: 64)
+        let versionBytes = try ar(path, try reader.readAll(member: first.name, limit: 64))
         let version = try parseFormatVersion(versionBytes, path: path)
 
         // control.tar[.gz|.xz|.zst]
         let controlExpected = "control.tar[.gz|.xz|.zst]"
-        guard let second = try reader.next(expected: controlExpected, first: false) else {
+        guard let second = try ar(path, try reader.next(expected: controlExpected)) else {
             throw .missingMember(path: path, expected: controlExpected)
         }
         guard let controlCompression = compression(of: second.name, base: "control.tar", allowed: [.none, .gzip, .xz, .zstd]) else {
@@ -134,25 +134,25 @@ public struct DebPackage: Sendable {
         if second.size > limits.controlBytes {
             throw .tooLarge(path: path, member: second.name, limit: limits.controlBytes)
         }
-        let controlBytes = try reader.readAll(member: second.name, limit: limits.controlBytes)
+        let controlBytes = try ar(path, try reader.readAll(member: second.name, limit: limits.controlBytes))
         let files = try readControlTarball(controlBytes, compression: controlCompression, path: path,
                                            member: second.name, limits: limits)
 
         // data.tar[.gz|.xz|.zst|.bz2]
         let dataExpected = "data.tar[.gz|.xz|.zst|.bz2]"
-        guard let third = try reader.next(expected: dataExpected, first: false) else {
+        guard let third = try ar(path, try reader.next(expected: dataExpected)) else {
             throw .missingMember(path: path, expected: dataExpected)
         }
         guard let dataCompression = compression(of: third.name, base: "data.tar", allowed: [.none, .gzip, .xz, .zstd, .bzip2]) else {
             throw .unexpectedMember(path: path, member: third.name, expected: dataExpected)
         }
         if let destination {
-            try reader.copy(member: third.name, size: third.size, to: destination)
+            try ar(path, try reader.copy(member: third.name, size: third.size, to: destination))
         } else {
-            try reader.skip(member: third.name, size: third.size)
+            try ar(path, try reader.skip(member: third.name, size: third.size))
         }
         do throws(DebPackageError) {
-            if let extra = try reader.next(expected: "end of archive", first: false) {
+            if let extra = try ar(path, try reader.next(expected: "end of archive")) {
                 throw DebPackageError.unexpectedMember(path: path, member: extra.name, expected: "end of archive")
             }
         } catch {
@@ -246,11 +246,19 @@ public struct DebPackage: Sendable {
     /// reader: tar only, plus the one decompressor the member's name implies.
     static func readControlTarball(_ bytes: [UInt8], compression: DebCompression, path: String, member: String,
                                    limits: Limits) throws(DebPackageError) -> [String: [UInt8]] {
-        let reader = try ControlTarReader(bytes: bytes, compression: compression, path: path, member: member)
+        let tarCompression: MemoryTarReader.Compression
+        switch compression {
+        case .none: tarCompression = .none
+        case .gzip: tarCompression = .gzip
+        case .xz: tarCompression = .xz
+        case .zstd: tarCompression = .zstd
+        case .bzip2: tarCompression = .bzip2
+        }
+        let reader = try controlTar(path, member, try MemoryTarReader(bytes: bytes, compression: tarCompression))
         var files: [String: [UInt8]] = [:]
         var entries = 0
         var total: Int64 = 0
-        while let entry = try reader.next() {
+        while let entry = try controlTar(path, member, try reader.next()) {
             // Headers count too: the decompressed stream read so far stays within the cap.
             guard reader.decompressedBytes <= limits.controlBytes else {
                 throw .tooLarge(path: path, member: member, limit: limits.controlBytes)
@@ -276,7 +284,7 @@ public struct DebPackage: Sendable {
             guard files[name] == nil else {
                 throw .badControlTarball(path: path, member: member, file: entry.name, reason: "appears twice")
             }
-            let content = try reader.readData(limit: limits.controlBytes - total)
+            let content = try controlTar(path, member, try reader.readData(limit: limits.controlBytes - total))
             total += Int64(content.count)
             files[name] = content
         }
@@ -284,203 +292,33 @@ public struct DebPackage: Sendable {
     }
 }
 
-/// The text of libarchive's last error on `handle`.
-/// The current entry's bytes from either reader; more than `limit` is an error.
-private func readEntryData(_ handle: OpaquePointer, path: String, member: String, limit: Int64) throws(DebPackageError) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var block = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let count = block.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
-            if count == 0 { return bytes }
-            guard count > 0 else { throw .corrupt(path: path, member: member, reason: archiveError(handle)) }
-            guard Int64(bytes.count + count) <= limit else { throw .tooLarge(path: path, member: member, limit: limit) }
-            bytes.append(contentsOf: block[..<count])
-        }
-}
-
-private func archiveError(_ handle: OpaquePointer) -> String {
-    if let message = archive_error_string(handle) { return String(cString: message) }
-    return "libarchive error \(archive_errno(handle))"
-}
-
-/// The `.deb`'s `ar` reader: owns the file descriptor and one `struct archive *` with only
-/// the `ar` format enabled and no decompressor. Not thread-safe; used within one `read`.
-private final class ArMemberReader {
-    let path: String
-    let fd: Int32
-    let handle: OpaquePointer
-    /// Where the members read so far end: the `!<arch>` magic, then a 60-byte header and
-    /// the padded bytes of each member.
-    private var end: Int64 = 8
-    private var endPadded = false
-
-    init(path: String) throws(DebPackageError) {
-        self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadable(path: path, errno: errno) }
-        guard let handle = archive_read_new() else {
-            close(fd)
-            throw .unreadable(path: path, errno: ENOMEM)
-        }
-        self.fd = fd
-        self.handle = handle
-        archive_read_support_format_ar(handle)
-        guard archive_read_open_fd(handle, fd, 64 << 10) == ARCHIVE_OK else {
-            throw .notAnArArchive(path: path, reason: archiveError(handle))
+extension DebPackageError {
+    init(_ failure: ArReader.Failure, path: String) {
+        switch failure {
+        case .unreadable(let code): self = .unreadable(path: path, errno: code)
+        case .notAnArArchive(let reason): self = .notAnArArchive(path: path, reason: reason)
+        case .corrupt(let member, let reason): self = .corrupt(path: path, member: member, reason: reason)
+        case .tooLarge(let member, let limit): self = .tooLarge(path: path, member: member, limit: limit)
+        case .cannotWrite(let destination, let code): self = .cannotWrite(path: path, destination: destination, errno: code)
         }
     }
 
-    deinit {
-        archive_read_free(handle)
-        close(fd)
-    }
-
-    /// The next member's name and size, or nil at the end of the archive.
-    func next(expected: String, first: Bool) throws(DebPackageError) -> (name: String, size: Int64)? {
-        var entry: OpaquePointer?
-        let status = archive_read_next_header(handle, &entry)
-        if status == ARCHIVE_EOF {
-            // libarchive also ends quietly on a partial member header: the members must
-            // account for every byte of the file (dpkg pads odd members with one newline).
-            var info = stat()
-            guard fstat(fd, &info) == 0 else { throw .unreadable(path: path, errno: errno) }
-            guard Int64(info.st_size) == end || (endPadded && Int64(info.st_size) == end - 1) else {
-                let detail = Int64(info.st_size) > end ? "\(Int64(info.st_size) - end) bytes" : "a missing padding byte"
-                throw .corrupt(path: path, member: nil, reason: "\(detail) after the last member where \(expected) belongs (truncated or trailing garbage)")
-            }
-            return nil
-        }
-        guard status == ARCHIVE_OK, let entry else {
-            let reason = archiveError(handle)
-            if first { throw .notAnArArchive(path: path, reason: reason) }
-            throw .corrupt(path: path, member: nil, reason: "before \(expected): \(reason)")
-        }
-        guard let cName = archive_entry_pathname(entry) else {
-            throw .corrupt(path: path, member: nil, reason: "a member without a name where \(expected) belongs")
-        }
-        let name = String(cString: cName)
-        guard archive_entry_size_is_set(entry) != 0, archive_entry_size(entry) >= 0 else {
-            throw .corrupt(path: path, member: name, reason: "no member size")
-        }
-        let size = archive_entry_size(entry)
-        end += 60 + size + size % 2
-        endPadded = size % 2 == 1
-        return (name, size)
-    }
-
-    /// The current member's bytes; more than `limit` is an error.
-    func readAll(member: String, limit: Int64) throws(DebPackageError) -> [UInt8] {
-        try readEntryData(handle, path: path, member: member, limit: limit)
-    }
-
-    /// Reads past the current member, checking that all its `size` bytes are there.
-    func skip(member: String, size: Int64) throws(DebPackageError) {
-        try stream(member: member, size: size) { _ throws(DebPackageError) in }
-    }
-
-    /// Streams the current member to a new file at `destination`; removes it on failure.
-    func copy(member: String, size: Int64, to destination: String) throws(DebPackageError) {
-        let out = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard out >= 0 else { throw .cannotWrite(path: path, destination: destination, errno: errno) }
-        do throws(DebPackageError) {
-            try stream(member: member, size: size) { block throws(DebPackageError) in
-                var offset = 0
-                while offset < block.count {
-                    let written = write(out, block.baseAddress! + offset, block.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        throw .cannotWrite(path: path, destination: destination, errno: errno)
-                    }
-                    offset += written
-                }
-            }
-            guard close(out) == 0 else {
-                let error = errno
-                unlink(destination)
-                throw DebPackageError.cannotWrite(path: path, destination: destination, errno: error)
-            }
-        } catch {
-            close(out)
-            unlink(destination)
-            throw error
-        }
-    }
-
-    private func stream(member: String, size: Int64,
-                        _ body: (UnsafeRawBufferPointer) throws(DebPackageError) -> Void) throws(DebPackageError) {
-        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
-        defer { block.deallocate() }
-        var total: Int64 = 0
-        while true {
-            let count = archive_read_data(handle, block.baseAddress, block.count)
-            if count == 0 { break }
-            guard count > 0 else { throw .corrupt(path: path, member: member, reason: archiveError(handle)) }
-            total += Int64(count)
-            guard total <= size else { throw .corrupt(path: path, member: member, reason: "longer than its size \(size)") }
-            try body(UnsafeRawBufferPointer(rebasing: block[..<count]))
-        }
-        guard total == size else {
-            throw .corrupt(path: path, member: member, reason: "truncated: \(total) of \(size) bytes")
+    init(_ failure: MemoryTarReader.Failure, path: String, member: String) {
+        switch failure {
+        case .corrupt(let reason): self = .corrupt(path: path, member: member, reason: reason)
+        case .unnamedEntry: self = .badControlTarball(path: path, member: member, file: "", reason: "an entry without a name")
+        case .tooLarge(let limit): self = .tooLarge(path: path, member: member, limit: limit)
         }
     }
 }
 
-/// The control tarball's reader: owns a copy of the member's bytes and one
-/// `struct archive *` with only the tar format and the decompressor `compression` names.
-/// Not thread-safe; used within one `read`.
-private final class ControlTarReader {
-    let path: String
-    let member: String
-    let buffer: UnsafeMutableRawBufferPointer
-    let handle: OpaquePointer
+/// A step of the `ar` reader, its failure as the package's error.
+private func ar<T>(_ path: String, _ step: @autoclosure () throws(ArReader.Failure) -> T) throws(DebPackageError) -> T {
+    do { return try step() } catch { throw DebPackageError(error, path: path) }
+}
 
-    init(bytes: [UInt8], compression: DebCompression, path: String, member: String) throws(DebPackageError) {
-        self.path = path
-        self.member = member
-        guard let handle = archive_read_new() else { throw .corrupt(path: path, member: member, reason: "libarchive: out of memory") }
-        // libarchive reads the buffer while this reader lives: keep our own stable copy.
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
-        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        self.buffer = buffer
-        self.handle = handle
-        archive_read_support_format_tar(handle)
-        switch compression {
-        case .none: break
-        case .gzip: archive_read_support_filter_gzip(handle)
-        case .xz: archive_read_support_filter_xz(handle)
-        case .zstd: archive_read_support_filter_zstd(handle)
-        case .bzip2: archive_read_support_filter_bzip2(handle)
-        }
-        guard archive_read_open_memory(handle, buffer.baseAddress, bytes.count) == ARCHIVE_OK else {
-            throw .corrupt(path: path, member: member, reason: archiveError(handle))
-        }
-    }
-
-    deinit {
-        archive_read_free(handle)
-        buffer.deallocate()
-    }
-
-    struct Entry { let name: String; let isRegular: Bool; let isDirectory: Bool }
-
-    /// Bytes of the decompressed tar stream consumed so far.
-    var decompressedBytes: Int64 { archive_filter_bytes(handle, 0) }
-
-    func next() throws(DebPackageError) -> Entry? {
-        var entry: OpaquePointer?
-        let status = archive_read_next_header(handle, &entry)
-        if status == ARCHIVE_EOF { return nil }
-        guard status == ARCHIVE_OK, let entry else {
-            throw .corrupt(path: path, member: member, reason: archiveError(handle))
-        }
-        guard let cName = archive_entry_pathname(entry) else {
-            throw .badControlTarball(path: path, member: member, file: "", reason: "an entry without a name")
-        }
-        let type = archive_entry_filetype(entry) & 0o170000  // S_IFMT
-        return Entry(name: String(cString: cName), isRegular: type == 0o100000, isDirectory: type == 0o040000)
-    }
-
-    func readData(limit: Int64) throws(DebPackageError) -> [UInt8] {
-        try readEntryData(handle, path: path, member: member, limit: limit)
-    }
+/// A step of the control tarball's reader, its failure as the package's error.
+private func controlTar<T>(_ path: String, _ member: String,
+                        _ step: @autoclosure () throws(MemoryTarReader.Failure) -> T) throws(DebPackageError) -> T {
+    do { return try step() } catch { throw DebPackageError(error, path: path, member: member) }
 }

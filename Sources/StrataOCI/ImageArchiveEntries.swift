@@ -1,5 +1,6 @@
-import CArchive
 import Glibc
+import StrataArchive
+import StrataOS
 import StrataModel
 
 /// One regular file of an image archive, copied out to a scratch file and hashed on the way.
@@ -47,93 +48,68 @@ struct ImageArchiveEntries {
 
     /// Reads `archive` and copies its regular files into `scratch` (an empty directory).
     static func read(archive: String, into scratch: String) throws(OCIError) -> ImageArchiveEntries {
-        let fd = open(archive, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadable(path: archive, reason: errnoText()) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .unreadable(path: archive, reason: errnoText()) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .invalid(path: archive, problem: "is not a file; give an image archive (a tar)") }
-        let scratchFD = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-        guard scratchFD >= 0 else { throw .invalid(path: scratch, problem: "cannot be opened: \(errnoText())") }
-        defer { close(scratchFD) }
-
-        guard let handle = archive_read_new() else { throw .unreadable(path: archive, reason: "libarchive is out of memory") }
-        defer { archive_read_free(handle) }
-        // Tar only (no format guessing). The compressions are the library-backed ones:
-        // `filter_all` would also run external programs (lrzip, lzop, grzip) on a match.
-        archive_read_support_format_tar(handle)
-        archive_read_support_filter_gzip(handle)
-        archive_read_support_filter_bzip2(handle)
-        archive_read_support_filter_xz(handle)
-        archive_read_support_filter_lzma(handle)
-        archive_read_support_filter_zstd(handle)
-        archive_read_support_filter_lz4(handle)
-        guard archive_read_open_fd(handle, fd, 1 << 16) == ARCHIVE_OK else {
-            throw .invalid(path: archive, problem: "is not an image archive (a tar, plain or compressed): \(libarchiveText(handle))")
+        let scratchDirectory: FileDescriptor
+        do { scratchDirectory = try FileDescriptor.openDirectory(scratch) } catch {
+            throw .invalid(path: scratch, problem: "cannot be opened: \(error.reason)")
         }
+        let reader: TarFileReader
+        do { reader = try TarFileReader(path: archive, maxNameBytes: maxNameBytes) } catch { throw failure(error, archive: archive) }
         var entries = ImageArchiveEntries(archive: archive)
         var totalBytes: Int64 = 0
-        var count = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
         while true {
-            var entry: OpaquePointer?
-            let status = archive_read_next_header(handle, &entry)
-            if status == ARCHIVE_EOF { break }
-            guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry else {
-                throw count == 0
-                    ? .invalid(path: archive, problem: "is not an image archive (a tar, plain or compressed): \(libarchiveText(handle))")
-                    : .invalid(path: archive, problem: "is truncated or corrupt: \(libarchiveText(handle))")
-            }
-            count += 1
-            guard count <= maxEntries else { throw .invalid(path: archive, problem: "holds more than \(maxEntries) entries; refusing it") }
-            guard let raw = archive_entry_pathname(entry), strlen(raw) <= maxNameBytes,
-                  let rawName = String(validatingCString: raw) else {
+            let next: TarFileReader.Entry?
+            do { next = try reader.next() } catch { throw failure(error, archive: archive) }
+            guard let entry = next else { break }
+            guard reader.entriesRead <= maxEntries else { throw .invalid(path: archive, problem: "holds more than \(maxEntries) entries; refusing it") }
+            guard let rawName = entry.name else {
                 throw .invalid(path: archive, problem: "holds an entry whose name is not UTF-8 or longer than \(maxNameBytes) bytes")
             }
             let name = try entries.clean(rawName)
-            let type = archive_entry_filetype(entry) & UInt32(Glibc.S_IFMT)
-            if archive_entry_hardlink(entry) != nil || type == UInt32(Glibc.S_IFLNK) {
+            if entry.isHardlink || entry.type == S_IFLNK {
                 guard let name else { continue }
                 guard !entries.has(name) else { throw entries.duplicate(name) }
                 entries.links.insert(name)
                 continue
             }
-            if type == UInt32(Glibc.S_IFDIR) { continue }
-            guard type == UInt32(Glibc.S_IFREG) else {
+            if entry.type == S_IFDIR { continue }
+            guard entry.type == S_IFREG else {
                 throw .invalid(path: entries.label(rawName), problem: "is a device, FIFO or socket; image archives hold only files and directories")
             }
             guard let name else {
                 throw .invalid(path: entries.label(rawName), problem: "is a file named like the archive's root directory")
             }
             guard !entries.has(name) else { throw entries.duplicate(name) }
-            let scratchName = String(count)
-            let out = openat(scratchFD, scratchName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-            guard out >= 0 else { throw .invalid(path: scratch + "/" + scratchName, problem: "cannot be written: \(errnoText())") }
-            defer { close(out) }
-            var hasher = SHA256Stream()
-            var size: Int64 = 0
-            var head: [UInt8] = []
-            while true {
-                let got = archive_read_data(handle, buffer.baseAddress, buffer.count)
-                if got == 0 { break }
-                guard got > 0 else {
-                    throw .invalid(path: archive, problem: "is truncated or corrupt (in \(name)): \(libarchiveText(handle))")
+            let scratchName = String(reader.entriesRead)
+            let display = scratch + "/" + scratchName
+            let out: FileDescriptor
+            do {
+                out = try scratchDirectory.open(scratchName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
+            } catch { throw .invalid(path: display, problem: "cannot be written: \(error.reason)") }
+            let copied: (digest: Digest, size: Int64, head: [UInt8])
+            do { copied = try reader.copyData(to: out.raw, display: display, limit: maxTotalBytes - totalBytes) } catch {
+                if case .corrupt(let reason) = error {
+                    throw .invalid(path: archive, problem: "is truncated or corrupt (in \(name)): \(reason)")
                 }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<got])
-                totalBytes += Int64(got)
-                guard totalBytes <= maxTotalBytes else {
-                    throw .invalid(path: archive, problem: "holds more than \(maxTotalBytes >> 30) GiB; refusing it")
-                }
-                if head.count < 8 { head += chunk.prefix(8 - head.count) }
-                hasher.update(chunk)
-                try writeAll(out, chunk, path: scratch + "/" + scratchName)
-                size += Int64(got)
+                throw failure(error, archive: archive)
             }
-            guard fsync(out) == 0 else { throw .invalid(path: scratch + "/" + scratchName, problem: "cannot be written: \(errnoText())") }
-            entries.files[name] = ArchivedFile(scratch: scratch + "/" + scratchName, digest: hasher.finalize(), size: size, head: head)
+            totalBytes += copied.size
+            guard fsync(out.raw) == 0 else { throw .invalid(path: display, problem: "cannot be written: \(SystemError.text(errno))") }
+            entries.files[name] = ArchivedFile(scratch: display, digest: copied.digest, size: copied.size, head: copied.head)
         }
         return entries
+    }
+
+    private static func failure(_ error: TarFileReader.Failure, archive: String) -> OCIError {
+        switch error {
+        case .unreadable(let reason):
+            return reason == "not a regular file"
+                ? .invalid(path: archive, problem: "is not a file; give an image archive (a tar)")
+                : .unreadable(path: archive, reason: reason)
+        case .notATar(let reason): return .invalid(path: archive, problem: "is not an image archive (a tar, plain or compressed): \(reason)")
+        case .corrupt(let reason): return .invalid(path: archive, problem: "is truncated or corrupt: \(reason)")
+        case .tooLarge: return .invalid(path: archive, problem: "holds more than \(maxTotalBytes >> 30) GiB; refusing it")
+        case .cannotWrite(let path, let reason): return .invalid(path: path, problem: "cannot be written: \(reason)")
+        }
     }
 
     /// `raw` without `./`, `.` and empty components; nil for the root itself. Absolute
@@ -152,22 +128,7 @@ struct ImageArchiveEntries {
         return parts.isEmpty ? nil : parts.joined(separator: "/")
     }
 
-    private func duplicate(_ name: String) -> OCIError {
+    func duplicate(_ name: String) -> OCIError {
         .invalid(path: label(name), problem: "appears twice in the archive; refusing to guess which one counts")
     }
-}
-
-private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(OCIError) {
-    var done = 0
-    while done < bytes.count {
-        let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { throw .invalid(path: path, problem: "cannot be written: \(errnoText())") }
-        done += n
-    }
-}
-
-func libarchiveText(_ handle: OpaquePointer) -> String {
-    if let text = archive_error_string(handle) { return String(cString: text) }
-    return "libarchive error \(archive_errno(handle))"
 }

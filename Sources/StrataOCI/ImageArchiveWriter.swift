@@ -102,10 +102,10 @@ public enum ImageArchiveWriter {
         }
         // The diff id check below covers every byte the archive gets; hashing the
         // compressed blob as well would read it twice for nothing.
-        let plain = tar.temporary + ".layer"
+        let plain = tar.scratchPath("layer")
         defer { unlink(plain) }
         let digest: Digest, size: Int64
-        do { (digest, size) = try Decompressor.decompress(fileAt: blob, to: plain, maxBytes: maxLayerBytes) } catch {
+        do throws(ArchiveError) { (digest, size) = try Decompressor.decompress(fileAt: blob, to: plain, maxBytes: maxLayerBytes) } catch {
             throw .invalid(path: blob, problem: "cannot be decompressed: \(describe(error))")
         }
         guard digest == diffID else {
