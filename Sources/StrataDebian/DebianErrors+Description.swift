@@ -47,20 +47,50 @@ extension DebLayerError: CustomStringConvertible {
     public var description: String {
         switch self {
         case .package(let error): return error.description
-        case .unpack(let deb, let error):
-            let why: String
-            switch error {
-            case .unreadable(let path, let reason): why = "cannot read \(path): \(reason)"
-            case .corrupt(_, let reason): why = "its data is not a valid tar archive: \(reason)"
-            case .unsafeEntry(let entry, let reason): why = "refused entry \"\(entry)\": \(reason)"
-            case .limitExceeded(let entry, let limit): why = "entry \"\(entry)\" exceeds the limit on \(limit)"
-            case .io(let path, let reason): why = "cannot write \(path): \(reason)"
-            }
-            return "\(deb): \(why)"
+        case .unpack(let deb, let error): return "\(deb): \(error)"
         case .invalidControl(let deb, let error): return "\(deb): its control paragraph: \(error)"
         case .destinationNotEmpty(let deb, let destination): return "\(deb): \(destination) is not an empty directory"
         case .conflictingEntry(let deb, let path, let reason): return "\(deb): \(path): \(reason)"
         case .layerIO(let deb, let path, let reason): return "\(deb.map { $0 + ": " } ?? "")\(path): \(reason)"
+        }
+    }
+}
+
+extension ReleaseVerificationError: CustomStringConvertible {
+    /// One sentence about the file at `path`.
+    public var description: String { description(subject: "the InRelease file \(path)") }
+
+    /// One sentence, naming the file as `subject` ("the InRelease file of bookworm"):
+    /// the file verified is a download in the store's `tmp/`, whose name says nothing.
+    public func description(subject what: String) -> String {
+        let fix = "check the mirror, or the manifest's \"keyring\""
+        switch self {
+        case .unreadable(let path, let code): return "cannot read \(path): \(SystemError.text(code))"
+        case .keyringUnreadable(_, let keyring, let code):
+            return "cannot read the keyring \(keyring): \(SystemError.text(code)); install debian-archive-keyring or fix \"keyring\""
+        case .gpgvMissing(_, let gpgv): return "\(gpgv) is missing; install the gpgv package to verify Debian archives"
+        case .gpgvFailed(_, let detail): return "cannot verify \(what): gpgv \(detail)"
+        case .unsigned: return "\(what) is not signed; refusing it (\(fix))"
+        case .badSignature(_, let key): return "\(what) has a bad signature by key \(key): it was tampered with or damaged; refusing it (\(fix))"
+        case .unknownKey(_, let key): return "\(what) is signed by key \(key), which is not in the trusted keyring; refusing it (\(fix))"
+        case .expiredKey(_, let key): return "\(what) is signed by expired key \(key); refusing it (update debian-archive-keyring)"
+        case .revokedKey(_, let key): return "\(what) is signed by revoked key \(key); refusing it"
+        case .unverifiableSignature(_, let key, let rc): return "cannot check the signature of \(what) by key \(key) (gpgv reason \(rc)); refusing it"
+        case .changedDuringVerification: return "\(what) changed while it was being verified; try again"
+        case .malformed(_, let problem): return "\(what) is not a valid Release file: \(problem)"
+        case .expiredRelease(_, let validUntil): return "\(what) expired on \(validUntil); the mirror is stale, use another one (--mirror)"
+        case .dateInFuture(_, let date): return "\(what) is dated \(date), in the future; check this machine's clock"
+        }
+    }
+
+    /// The file the error is about.
+    public var path: String {
+        switch self {
+        case .unreadable(let path, _), .keyringUnreadable(let path, _, _), .gpgvMissing(let path, _), .gpgvFailed(let path, _),
+             .unsigned(let path), .badSignature(let path, _), .unknownKey(let path, _), .expiredKey(let path, _),
+             .revokedKey(let path, _), .unverifiableSignature(let path, _, _), .changedDuringVerification(let path),
+             .malformed(let path, _), .expiredRelease(let path, _), .dateInFuture(let path, _):
+            return path
         }
     }
 }

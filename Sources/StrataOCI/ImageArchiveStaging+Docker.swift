@@ -126,7 +126,7 @@ extension ImageArchiveStaging {
         case .gzip, .zstd:
             mediaType = "application/vnd.oci.image.layer.v1.tar+" + compression.rawValue
             do { actual = try TarDigest.diffID(ofArchiveAt: location(of: file)) } catch {
-                throw .invalid(path: entries.label(name), problem: "cannot be decompressed: \(describe(error))")
+                throw .invalid(path: entries.label(name), problem: "cannot be decompressed: \(error.reason)")
             }
         case .xz, .bzip2, .lz4:
             throw .invalid(path: entries.label(name), problem: "is compressed with \(compression.rawValue); an OCI layer is a plain, gzip or zstd tar")

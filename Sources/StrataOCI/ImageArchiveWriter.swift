@@ -106,21 +106,11 @@ public enum ImageArchiveWriter {
         defer { unlink(plain) }
         let digest: Digest, size: Int64
         do throws(ArchiveError) { (digest, size) = try Decompressor.decompress(fileAt: blob, to: plain, maxBytes: maxLayerBytes) } catch {
-            throw .invalid(path: blob, problem: "cannot be decompressed: \(describe(error))")
+            throw .invalid(path: blob, problem: "cannot be decompressed: \(error.reason)")
         }
         guard digest == diffID else {
             throw .invalid(path: blob, problem: "decompresses to \(digest), but the image config names diff id \(diffID)")
         }
         try tar.addFile(name, copying: plain, size: size, digest: diffID)
-    }
-}
-
-/// An archive error as the end of a sentence about the file it came from.
-func describe(_ error: ArchiveError) -> String {
-    switch error {
-    case .unreadable(_, let reason), .corrupt(_, let reason): return reason
-    case .unsafeEntry(let entry, let reason): return "\(entry): \(reason)"
-    case .limitExceeded(let entry, let limit): return "\(entry): \(limit)"
-    case .io(let path, let reason): return "\(path): \(reason)"
     }
 }
