@@ -82,12 +82,39 @@ let package = Package(
                 .linkedLibrary("seccomp", .when(configuration: .debug)),
                 .linkedLibrary(":libseccomp.a", .when(configuration: .release)),
             ]),
+        // The engine, split along the data flow. StrataEnvironment is what its parts share:
+        // the environment as loaded, the request's context (only entry points read process
+        // state), and the engine's error.
+        .target(name: "StrataEnvironment", dependencies: [
+            "StrataOS", "StrataModel", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox", "StrataDebian",
+            "StrataFetchClient", "StrataSeccomp",
+        ]),
+        // Manifest → lockfile: inputs pinned by digest, the Debian locker, lock diffs.
+        .target(name: "StrataLock", dependencies: [
+            "StrataEnvironment", "StrataOS", "StrataModel", "StrataArchive", "StrataStore", "StrataOCI", "StrataDebian",
+            "StrataFetchClient",
+        ]),
+        // Sessions: run, exec, enter again, list, diff, remove, volumes; confinement from the manifest.
+        .target(name: "StrataSessions", dependencies: [
+            "StrataEnvironment", "StrataOS", "StrataModel", "StrataArchive", "StrataStore", "StrataSandbox", "StrataSeccomp",
+        ]),
+        // Images: tags, commit, save/load, rootfs import, compressed variants, the layer→blob cache.
+        .target(name: "StrataImages", dependencies: [
+            "StrataEnvironment", "StrataOS", "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI",
+        ]),
+        // Lockfile → layers: fetch, verify, unpack, configure Debian bases, layers from commands run in sessions.
+        .target(name: "StrataBuild", dependencies: [
+            "StrataEnvironment", "StrataSessions", "StrataImages", "StrataOS", "StrataModel", "StrataArchive",
+            "StrataStore", "StrataOCI", "StrataDebian", "StrataFetchClient", "StrataSandbox",
+        ]),
+        // The façade the CLI (and later the daemon) calls, with a request context.
         .target(name: "Strata", dependencies: [
-            "StrataOS", "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox",
-            "StrataDebian", "StrataFetchClient", "StrataSeccomp",
+            "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataModel", "StrataStore",
         ]),
         .executableTarget(name: "StrataCLI", dependencies: [
-            "Strata", "StrataOS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Strata", "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataOS",
+            "StrataModel", "StrataJSON", "StrataStore", "StrataOCI", "StrataFetchClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "StrataOSTests", dependencies: ["StrataOS"]),

@@ -1,8 +1,10 @@
 /* Linux calls that Swift's Glibc module does not export: the xattr family
- * (<sys/xattr.h> is not in it), and syncfs(2), pipe2(2) and sync_file_range(2)
- * (declared only under _GNU_SOURCE). */
+ * (<sys/xattr.h> is not in it), and syncfs(2), pipe2(2), sync_file_range(2) and
+ * posix_spawn_file_actions_addchdir_np (declared only under _GNU_SOURCE). */
+#include <spawn.h>
 #include <sys/xattr.h>
 int syncfs(int fd);
 int pipe2(int pipefd[2], int flags);
 int sync_file_range(int fd, long long offset, long long nbytes, unsigned int flags);
 #define STRATA_SYNC_FILE_RANGE_WRITE 2
+int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);

@@ -16,17 +16,24 @@ public struct TreeArchiveOptions: Sendable, Equatable {
     /// Read the tree as an overlayfs upper dir: a 0/0 character device is a whiteout,
     /// an `overlay.opaque` directory hides what is below it.
     public var overlayChanges: Bool
+    /// Keep device nodes (a session's own, or a root filesystem's); a copied host tree's are skipped.
+    public var keepDevices: Bool
 
     public static let copy = TreeArchiveOptions(keepOwners: false, keepMtimes: false, clampMtime: nil, overlayChanges: false)
+
+    /// A whole root filesystem as it is (`strata export`, as `docker export`): owners,
+    /// mtimes and device nodes kept.
+    public static let rootfs = TreeArchiveOptions(keepOwners: true, keepMtimes: true, clampMtime: nil, overlayChanges: false,
+                                                  keepDevices: true)
 
     /// `epoch` (SOURCE_DATE_EPOCH) clamps mtimes, as reproducible-build tools do.
     public static func sessionChange(epoch: Int64?) -> TreeArchiveOptions {
         TreeArchiveOptions(keepOwners: true, keepMtimes: true, clampMtime: epoch, overlayChanges: true)
     }
 
-    public init(keepOwners: Bool, keepMtimes: Bool, clampMtime: Int64?, overlayChanges: Bool) {
+    public init(keepOwners: Bool, keepMtimes: Bool, clampMtime: Int64?, overlayChanges: Bool, keepDevices: Bool? = nil) {
         self.keepOwners = keepOwners; self.keepMtimes = keepMtimes; self.clampMtime = clampMtime
-        self.overlayChanges = overlayChanges
+        self.overlayChanges = overlayChanges; self.keepDevices = keepDevices ?? overlayChanges
     }
 }
 
@@ -85,7 +92,7 @@ public enum TreeArchiver {
             items.append(TreeItem(name: rootName + (isDirectory ? [0x2F] : []), host: sourceHost, info: sourceStat))
         }
         if isDirectory {
-            try collect(directory: sourceHost, name: rootName, overlay: options.overlayChanges, into: &items)
+            try collect(directory: sourceHost, name: rootName, overlay: options.overlayChanges, devices: options.keepDevices, into: &items)
         }
         items.sort { $0.name.lexicographicallyPrecedes($1.name) }
         return items
@@ -123,7 +130,8 @@ public enum TreeArchiver {
         return (hasher.finalize(), newest)
     }
 
-    private static func collect(directory: [CChar], name: [UInt8], overlay: Bool, into items: inout [TreeItem]) throws(ArchiveError) {
+    private static func collect(directory: [CChar], name: [UInt8], overlay: Bool, devices: Bool,
+                                into items: inout [TreeItem]) throws(ArchiveError) {
         let hostText = String(decoding: directory.nameBytes, as: UTF8.self)
         let children: [[UInt8]]
         do { children = try Directory.entries(rawPath: directory, display: hostText).map { $0.rawName.dropLast().map { UInt8(bitPattern: $0) } } } catch {
@@ -149,7 +157,7 @@ public enum TreeArchiver {
                         items.append(TreeItem(name: childName + [0x2F] + Self.opaqueMarker, host: nil, info: nil, kind: .whiteout))
                     }
                 }
-                try collect(directory: host, name: childName, overlay: overlay, into: &items)
+                try collect(directory: host, name: childName, overlay: overlay, devices: devices, into: &items)
             case S_IFREG, S_IFLNK, S_IFIFO:
                 items.append(TreeItem(name: childName, host: host, info: info))
             case S_IFCHR where overlay && info.st_rdev == 0:
@@ -157,9 +165,9 @@ public enum TreeArchiver {
                 let whiteout = (name.isEmpty ? [] : name + [0x2F]) + Self.whiteoutPrefix + child
                 items.append(TreeItem(name: whiteout, host: nil, info: nil, kind: .whiteout))
             case S_IFCHR, S_IFBLK:
-                // A session's own device nodes are part of its change (as in `docker commit`);
-                // a copied host tree's are not.
-                if overlay { items.append(TreeItem(name: childName, host: host, info: info)) }
+                // A session's own device nodes are part of its change (as in `docker commit`), and
+                // a root filesystem's of it; a copied host tree's are not.
+                if devices { items.append(TreeItem(name: childName, host: host, info: info)) }
             default:
                 continue  // sockets have no place in a layer
             }

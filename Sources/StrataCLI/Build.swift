@@ -8,21 +8,20 @@ extension StrataCommand {
             commandName: "build",
             abstract: "Fetch, verify and unpack an environment's layers; print its snapshot id.",
             discussion: """
-            Uses the lockfile as it is; a missing or stale one is re-locked (refused under --frozen).
-            A second build with everything cached unpacks nothing.
+            Uses the lockfile as it is; a missing or stale one is re-locked (refused under --frozen). A second build with everything cached unpacks nothing.
 
               strata build busybox
             """)
 
-        @OptionGroup var options: StoreOptions
+        @OptionGroup var options: BuildOptions
         @Argument(help: "The environment: NAME or a manifest path.") var env: String
 
         func run() throws {
             let engine = try options.engine()
-            let environment = try options.load(env)
+            let environment = try engine.load(env, lockfile: options.lock.lockfile)
             let lockfile = try engine.lockfileForUse(environment)
             let result = try engine.build(environment, lockfile: lockfile)
-            for warning in result.warnings { FileHandleStderr.write("strata: \(warning)\n") }
+            for warning in result.warnings { engine.context.note(warning) }
             print(result.snapshot)
         }
     }

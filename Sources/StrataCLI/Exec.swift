@@ -8,18 +8,13 @@ extension StrataCommand {
             commandName: "exec",
             abstract: "Run a command in a running session; exit with its status.",
             discussion: """
-            The command joins the session's namespaces and cgroups, as `docker exec`
-            does: it sees the session's files, processes, hostname and network, and
-            runs with the user, environment, working directory and confinement of the
-            session's first command; on a terminal when stdin and stdout are one.
-            Enter a stopped session again with `strata shell --session NAME`.
+            The command joins the session's namespaces and cgroups, as `docker exec` does: it sees the session's files, processes, hostname and network, and runs with the user, environment, working directory and confinement of the session's first command; on a terminal when stdin and stdout are one. Enter a stopped session again with `strata shell --session NAME`.
 
               strata run --name web busybox -- httpd -f -p 8080 &
               strata exec web -- ps
             """)
 
-        @Option(name: .long, help: "The store directory (default: $STRATA_ROOT, /var/lib/strata as root).")
-        var root: String?
+        @OptionGroup var options: StoreOptions
         @Argument(help: "The session: its name or id (see `strata sessions`).") var session: String
         @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
         var command: [String] = []
@@ -37,8 +32,7 @@ extension StrataCommand {
         func run() throws {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
-            let engine = try CommandContext(root: root, frozen: false, lockfile: nil).engine()
-            throw ExitCode(try engine.exec(session: session, argv: argv))
+            throw ExitCode(try options.engine().sessions.exec(session: session, argv: argv))
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Strata
+import StrataLock
 
 extension StrataCommand {
     /// `strata lock ENV [--check] [--update [PKG…]]` and `strata lock diff OLD NEW`.
@@ -19,9 +20,7 @@ extension StrataCommand.Lock {
             commandName: "env",
             abstract: "Write or check an environment's lockfile.",
             discussion: """
-            Writes lockfiles/NAME.lock.json for envs/NAME.json (or NAME.lock.json beside a manifest
-            elsewhere). Locking unchanged inputs gives a byte-identical file. Debian packages keep
-            their locked versions until --update moves them to what the archive has now.
+            Writes lockfiles/NAME.lock.json for envs/NAME.json (or NAME.lock.json beside a manifest elsewhere). Locking unchanged inputs gives a byte-identical file. Debian packages keep their locked versions until --update moves them to what the archive has now; a kept version that can no longer be kept is said. A lockfile that cannot be read (a merge conflict) is left as it is and the lock stops, unless --update re-resolves everything.
 
               strata lock python-dev
               strata lock python-dev --check          # exit 1 when the lockfile is missing or stale
@@ -30,6 +29,7 @@ extension StrataCommand.Lock {
             """)
 
         @OptionGroup var options: StoreOptions
+        @OptionGroup var lock: LockOptions
         @Flag(name: .long, help: "Only check that the lockfile is present and current; exit 1 with the reason if not.")
         var check = false
         @Flag(name: .long, help: "Re-resolve Debian packages against the archive: all, or only the PKGs named after ENV.")
@@ -45,8 +45,8 @@ extension StrataCommand.Lock {
         }
 
         func run() throws {
-            let engine = try options.engine()
-            let environment = try options.load(env)
+            let engine = try options.engine(lock)
+            let environment = try engine.load(env, lockfile: lock.lockfile)
             if check {
                 if let reason = try engine.staleness(environment) {
                     StrataCommand.fail("\(environment.paths.lockfile) is stale: \(reason); run `strata lock \(env)`", code: 1)
@@ -65,8 +65,7 @@ extension StrataCommand.Lock {
             commandName: "diff",
             abstract: "Show the packages added, removed, upgraded and downgraded between two lockfiles.",
             discussion: """
-            OLD and NEW are lockfile paths or git revisions: REV:PATH, or a bare REV meaning NEW's
-            path at that revision.
+            OLD and NEW are lockfile paths or git revisions: REV:PATH, or a bare REV meaning NEW's path at that revision.
 
               strata lock diff HEAD lockfiles/python-dev.lock.json
               strata lock diff old.lock.json new.lock.json
@@ -76,8 +75,9 @@ extension StrataCommand.Lock {
         @Argument(help: "The newer lockfile: PATH or REV:PATH.") var new: String
 
         func run() throws {
-            let newer = try LockfileSource.read(new, relativeTo: nil)
-            let older = try LockfileSource.read(old, relativeTo: newer.path)
+            let context = ProcessState.context(variables: ProcessState.variables())
+            let newer = try LockfileSource.read(new, relativeTo: nil, context: context)
+            let older = try LockfileSource.read(old, relativeTo: newer.path, context: context)
             let diff = LockDiff(old: older.lockfile, new: newer.lockfile)
             if diff.isEmpty {
                 print("no package changes")

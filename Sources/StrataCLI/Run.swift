@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Strata
+import StrataSessions
 
 extension StrataCommand {
     /// `strata run ENV -- CMD ARGS…`: run a command in a fresh session.
@@ -9,17 +10,13 @@ extension StrataCommand {
             commandName: "run",
             abstract: "Run a command in a new session of an environment; exit with its status.",
             discussion: """
-            The session is a writable overlay over the environment's read-only snapshot, in new
-            mount, PID, UTS, IPC and network namespaces. It is removed when the command ends unless
-            --keep or --name is given. The exit status is the command's (128+N if killed by signal N).
+            The session is a writable overlay over the environment's read-only snapshot, its root after pivot_root, in new mount, PID, UTS, IPC and cgroup namespaces and a network namespace with only loopback ("network": "host" shares the host's). The command runs with Docker's default capabilities and seccomp profile, no_new_privs, Docker's masked and read-only /proc and /sys paths, as the manifest's user and within its limits; "security" loosens that deliberately. The session is removed when the command ends unless --keep or --name is given. The exit status is the command's (128+N if killed by signal N).
 
               strata run busybox -- sh -c 'echo hello > /tmp/x; cat /tmp/x'
+              strata run --name work busybox -- sh -c 'echo hi > /greeting'
             """)
 
-        @OptionGroup var options: StoreOptions
-        @Flag(name: .long, help: "Keep the session after the command ends.") var keep = false
-        @Option(name: .long, help: "Name the session (implies --keep).") var name: String?
-        @Argument(help: "The environment: NAME or a manifest path.") var env: String
+        @OptionGroup var arguments: RunArguments
         @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
         var command: [String] = []
 
@@ -27,15 +24,15 @@ extension StrataCommand {
             // `run ENV --opt -- CMD`: an option after ENV would be taken for the command.
             if let first = command.first, first != "--", first.hasPrefix("-"), let end = command.firstIndex(of: "--") {
                 let misplaced = command[..<end].joined(separator: " ")
-                throw ValidationError("options go before the environment: `strata run \(misplaced) \(env) -- …`")
+                throw ValidationError("options go before the environment: `strata run \(misplaced) \(arguments.env) -- …`")
             }
         }
 
+        /// The command and its arguments (ArgumentParser may keep the `--` before them).
+        var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
         func run() throws {
-            var argv = command
-            if argv.first == "--" { argv.removeFirst() }
-            let invocation = RunInvocation(context: options.context, env: env, argv: argv, keep: keep, name: name)
-            throw ExitCode(try invocation.execute())
+            throw ExitCode(try RunInvocation(arguments: arguments, argv: argv).execute())
         }
     }
 
@@ -46,16 +43,14 @@ extension StrataCommand {
             commandName: "shell",
             abstract: "Start the environment's shell (default /bin/sh) in a new session, or in a kept one.",
             discussion: """
-            With --session, the shell runs in a kept session: joined when it is
-            running (as `strata exec` does), else in the session started again on
-            the changes it kept.
+            The session is isolated and confined as `strata run`'s. With --session, the shell runs in a kept session: joined when it is running (as `strata exec` does), else in the session started again on the changes it kept.
 
               strata shell busybox
               echo 'echo hi' | strata shell busybox
               strata shell --name work busybox; strata shell --session work
             """)
 
-        @OptionGroup var options: StoreOptions
+        @OptionGroup var options: BuildOptions
         @Flag(name: .long, help: "Keep the session after the shell exits.") var keep = false
         @Option(name: .long, help: "Name the session (implies --keep).") var name: String?
         @Option(name: .long, help: "Enter this kept session (a name or id) instead of a new one.") var session: String?
@@ -72,8 +67,8 @@ extension StrataCommand {
 
         func run() throws {
             let engine = try options.engine()
-            if let session { throw ExitCode(try engine.shell(session: session)) }
-            let environment = try options.load(env ?? "")
+            if let session { throw ExitCode(try engine.sessions.shell(session: session)) }
+            let environment = try engine.load(env ?? "", lockfile: options.lock.lockfile)
             let lockfile = try engine.lockfileForUse(environment)
             let status = try engine.run(environment, lockfile: lockfile,
                                         options: RunOptions(argv: nil, keep: keep, name: name, shell: true))

@@ -21,8 +21,8 @@ public struct LockedDebian: Sendable, Equatable {
     public let date: String
     public let indexes: [LockedIndex]
     public let packages: [LockedPackage]
-    /// See `layerKeys`; computed once, since every `strata run` needs them (and hashing
-    /// 130-odd keys each time showed in profiles).
+    /// `LayerKeys.debianStack` of the packages; computed once, since every `strata run`
+    /// needs them (and hashing 130-odd keys each time showed in profiles).
     public let layerKeys: [Digest]
 
     public init(suite: String, codename: String, architecture: String, components: [String], variant: String,
@@ -31,11 +31,7 @@ public struct LockedDebian: Sendable, Equatable {
         self.suite = suite; self.codename = codename; self.architecture = architecture; self.components = components
         self.variant = variant; self.requested = requested; self.recommends = recommends; self.inRelease = inRelease; self.date = date; self.indexes = indexes
         self.packages = packages
-        var keys = [Self.skeletonKey]
-        keys += packages.map { Self.packageLayerKey($0.sha256) }
-        keys.append(Self.key("strata dpkg status", architecture, packages))
-        keys.append(Self.key("strata configured", architecture, packages))
-        self.layerKeys = keys
+        self.layerKeys = LayerKeys.debianStack(architecture: architecture, packages: packages)
     }
 
     /// Equal when what was locked is equal (the keys follow from it).
@@ -46,29 +42,9 @@ public struct LockedDebian: Sendable, Equatable {
             && a.indexes == b.indexes && a.packages == b.packages
     }
 
-    /// Bumped when the way packages become layers changes, so old layers are not reused.
-    static let layerFormat = "2"
-
-
-    /// The layers a Debian base stacks into, bottom first (`layerKeys`): the merged-/usr
-    /// skeleton, one per package, the dpkg status, and the configured result. `.deb` layers
-    /// are keyed by the `.deb`'s digest (their tar stream is only known after unpacking),
-    /// the others by everything they are made from.
-    public var skeletonKey: Digest { Self.skeletonKey }
-    static let skeletonKey = Digest.sha256(of: Array("strata merged-usr skeleton \(layerFormat)".utf8))
-
-    public static func packageLayerKey(_ deb: Digest) -> Digest {
-        Digest.sha256(of: Array("strata deb layer \(layerFormat) \(deb)".utf8))
-    }
-
+    /// The dpkg status layer and the configured layer: the last two of `layerKeys`.
     public var statusKey: Digest { layerKeys[layerKeys.count - 2] }
     public var configuredKey: Digest { layerKeys[layerKeys.count - 1] }
-
-    private static func key(_ kind: String, _ architecture: String, _ packages: [LockedPackage]) -> Digest {
-        var text = "\(kind) \(layerFormat) \(architecture)\n"
-        for package in packages { text += "\(package.name):\(package.architecture)=\(package.version) \(package.sha256)\n" }
-        return Digest.sha256(of: Array(text.utf8))
-    }
 }
 
 /// One index file the resolution read (`main/binary-amd64/Packages.xz`), as `InRelease` pins it.

@@ -21,21 +21,18 @@ public struct Lockfile: Sendable, Equatable {
         self.base = base; self.layers = layers
     }
 
-    /// Every layer's key in the store, bottom first: a Debian base's layers, then `layers`' diff ids.
-    public var layerKeys: [Digest] {
-        var keys: [Digest] = []
-        if case .debian(let debian) = base { keys = debian.layerKeys }
-        return keys + layers.map(\.diffID)
-    }
-
     /// The base image's runtime defaults; nil unless the base is an image.
     public var imageDefaults: ImageDefaults? {
         if case .image(_, _, let config) = base { return config }
         return nil
     }
 
-    /// The snapshot these layers stack into (their chain id); nil for no layers.
-    public var snapshotID: Digest? { Digest.chainID(of: layerKeys) }
+    /// The snapshot this lockfile's layers stack into (`LayerKeys.snapshot`): its chain id.
+    public var snapshotID: Digest {
+        let keys = LayerKeys.snapshot(of: self)
+        // `LayerKeys.snapshot` is never empty, so it always has a chain id.
+        return Digest.chainID(of: keys) ?? keys[0]
+    }
 }
 
 /// The pinned base of an environment.

@@ -4,7 +4,7 @@ import StrataJSON
 import StrataModel
 
 /// Which kind of image archive a file was.
-public enum ImageArchiveFormat: String, Sendable {
+public enum ImageArchiveFormat: String, Sendable, CaseIterable {
     /// A tar of an OCI image layout (`oci-layout`, `index.json`, `blobs/`), as `skopeo copy
     /// … oci-archive:`, `podman save --format oci-archive` and newer `docker save` write.
     case ociLayout = "oci"

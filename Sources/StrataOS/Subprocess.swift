@@ -24,6 +24,8 @@ public struct Subprocess: Sendable {
     public var standardError: Output = .inherit
     /// Further descriptor numbers (3, 4…) whose output in the child is collected.
     public var capturedDescriptors: [Int32] = []
+    /// Where the program starts; nil: this process's working directory.
+    public var workingDirectory: String?
 
     public init(executable: String, arguments: [String], environment: [String]) {
         self.executable = executable; self.arguments = arguments; self.environment = environment
@@ -103,6 +105,7 @@ public struct Subprocess: Sendable {
             }
         }
 
+        if let workingDirectory { posix_spawn_file_actions_addchdir_np(&actions, workingDirectory) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

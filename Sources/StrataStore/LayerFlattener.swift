@@ -4,13 +4,8 @@ import StrataOS
 import StrataModel
 
 extension Store {
-    /// The key of the flattened form of the layer stack `keys` (bottom first).
-    public static func flattenedKey(of keys: [Digest]) -> Digest {
-        Digest.sha256(of: Array("strata flattened \(Digest.chainID(of: keys)?.description ?? "")".utf8))
-    }
-
     /// Publishes one layer that shows the same tree as the stack `keys` (bottom first),
-    /// made of hard links to the stack's files, and returns its key.
+    /// made of hard links to the stack's files, and returns its key (`LayerKeys.flattened`).
     ///
     /// Why: overlayfs looks a missing name up in every lower dir, and a Debian base is
     /// 130-odd layers; mounting one flattened layer makes a session over 130 packages
@@ -18,21 +13,29 @@ extension Store {
     /// layers are never written after they are published, so sharing inodes is safe.
     @discardableResult
     public func publishFlattened(_ keys: [Digest]) throws(StoreError) -> Digest {
-        let key = Store.flattenedKey(of: keys)
+        let key = LayerKeys.flattened(keys)
         for layer in keys where !hasLayer(layer) { throw .missingLayer(layer) }
         try publishLayer(key: key) { (directory) throws(StoreError) -> [String] in
-            let target = try LayerFlattener.openDirectory(directory)
-            defer { close(target) }
-            var flattener = LayerFlattener()
-            for layer in keys {
-                let source = try LayerFlattener.openDirectory(layerPath(layer))
-                defer { close(source) }
-                try flattener.merge(source: source, target: target, path: directory)
-            }
-            try flattener.applyDirectoryMetadata()
+            try flatten(keys.map(layerPath), into: directory)
             return []
         }
         return key
+    }
+
+    /// Fills the empty directory `target` with the tree overlayfs shows for `directories`
+    /// stacked bottom first (layers, and a session's upper dir on top), made of hard links
+    /// to their files: whiteouts and opaque directories applied, directories taking the
+    /// topmost one's owner, mode and mtime. Everything must be on the store's file system.
+    public func flatten(_ directories: [String], into target: String) throws(StoreError) {
+        let targetFD = try LayerFlattener.openDirectory(target)
+        defer { close(targetFD) }
+        var flattener = LayerFlattener()
+        for directory in directories {
+            let source = try LayerFlattener.openDirectory(directory)
+            defer { close(source) }
+            try flattener.merge(source: source, target: targetFD, path: target)
+        }
+        try flattener.applyDirectoryMetadata()
     }
 }
 

@@ -138,7 +138,7 @@ extension Store {
     }
 
     /// Renaming an arbitrary path would move a file the store does not own.
-    private func checkTemporary(_ path: String) throws(StoreError) {
+    func checkTemporary(_ path: String) throws(StoreError) {
         let tmpPrefix = root + "/tmp/"
         guard path.hasPrefix(tmpPrefix), !path.dropFirst(tmpPrefix.count).contains("/"),
               path.count > tmpPrefix.count

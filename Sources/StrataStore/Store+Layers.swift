@@ -37,7 +37,7 @@ extension Store {
     /// diff id of an empty tar, and returns that diff id.
     @discardableResult
     public func emptyLayer() throws(StoreError) -> Digest {
-        let diffID = Store.emptyLayerDiffID
+        let diffID = LayerKeys.emptyLayer
         if !hasLayer(diffID) {
             _ = try publishLayerTree(diffID) { (_) throws(StoreError) -> [String] in [] }
         }

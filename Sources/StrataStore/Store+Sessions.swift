@@ -86,7 +86,8 @@ extension Store {
                 try io(try FileSystem.makeDirectory(work, mode: 0o700))
                 try io(try FileSystem.makeDirectory(work + "/upper", mode: 0o755))
                 try io(try FileSystem.makeDirectory(work + "/work", mode: 0o700))
-                try io(try FileSystem.makeDirectory(work + "/root", mode: 0o755))
+                // Only a mount point: the session's root is the overlay mounted over it.
+                try io(try FileSystem.makeDirectory(work + "/root", mode: 0o700))
                 // No fsync: a session lost to a power cut is garbage, not damage, and
                 // two fsyncs cost milliseconds on every `strata run`.
                 try io(

@@ -45,13 +45,6 @@ public final class Store: Sendable {
     /// Absolute path of the store root, without a trailing slash.
     public let root: String
 
-    /// Diff id of an empty tar (1024 zero bytes): the layer `scratch` environments stand on.
-    public static let emptyLayerDiffID: Digest = {
-        do { return try Digest(hex: "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef") } catch {
-            preconditionFailure("the empty layer's diff id is a valid literal")
-        }
-    }()
-
     static let subdirectories = ["blobs", "blobs/sha256", "layers", "snapshots", "sessions", "volumes", "tmp", "locks"]
     static let ociLayoutDocument = #"{"imageLayoutVersion": "1.0.0"}"# + "\n"
     static let emptyIndexDocument = #"{"schemaVersion": 2, "manifests": []}"# + "\n"
@@ -59,9 +52,8 @@ public final class Store: Sendable {
     /// Opens (creating if needed, mode 0700) the store at `root`.
     ///
     /// Opening an existing store costs a few mkdir/access calls and no directory
-    /// scan: it is on the start-up path of `strata run`. A relative `root` is made
-    /// absolute against the working directory, because layer paths handed to
-    /// overlayfs must be absolute.
+    /// scan: it is on the start-up path of `strata run`. `root` is absolute (the caller
+    /// resolves a relative one against its working directory).
     public init(root: String) throws(StoreError) {
         self.root = try Store.absolute(root)
         try createLayout()
@@ -87,11 +79,13 @@ public final class Store: Sendable {
         return "/var/lib/strata"
     }
 
+    /// The store's own root must not depend on a process's working directory (a daemon's
+    /// is not its clients'): callers make it absolute against theirs.
     private static func absolute(_ path: String) throws(StoreError) -> String {
-        if path.hasPrefix("/") { return absolute(path, workingDirectory: "/") }
-        guard let cwd = getcwd(nil, 0) else { throw StoreError.system(path, "getcwd") }
-        defer { free(cwd) }
-        return absolute(path, workingDirectory: String(cString: cwd))
+        guard path.hasPrefix("/") else {
+            throw .invalidName(path, reason: "a store root is an absolute path (layer paths handed to overlayfs must be)")
+        }
+        return absolute(path, workingDirectory: "/")
     }
 
     static func absolute(_ path: String, workingDirectory: String) -> String {
@@ -122,6 +116,10 @@ public final class Store: Sendable {
             throw StoreError.system(path, "link")
         }
     }
+
+    /// The store's `tmp/`: where every object is written before it is renamed into place
+    /// (on the store's file system, so renames out of it are atomic).
+    public var temporaryDirectory: String { root + "/tmp" }
 
     /// A fresh path directly under `tmp/` for a file the caller writes and then
     /// hands to `publishBlob(temporaryFile:expected:)`. Nothing is created.

@@ -142,7 +142,7 @@ import Testing
         """)
         #expect(harness.strata(["lock", "bb"]).status == 0)
         let commit = harness.strata(["commit", "s", "old:1"])
-        #expect(commit.status == 0 && commit.stderr.contains("changed since it started"), "\(commit.stderr)")
+        #expect(commit.status == 0 && commit.stderr.contains("re-locked since it started"), "\(commit.stderr)")
         try harness.manifest("on", #"{"from": {"image": "old:1"}}"#)
         let look = harness.strata(["run", "on", "--", "sh", "-c", "cat /mine; test -e /extra || echo no-extra"])
         #expect(look.stdout == "mine\nno-extra\n", "the session's snapshot, not the re-locked one: \(look.stderr)")
@@ -235,7 +235,7 @@ import Testing
             (["commit", "s", "--tag", "a:1", "--change", "CMD [\"unclosed\""], [:], 2, "JSON array"),
             (["commit", "s", "--tag", "a:1"], ["SOURCE_DATE_EPOCH": "yesterday"], 2, "SOURCE_DATE_EPOCH"),
             (["commit", "s", "--tag", "a:1", "--compression", "lzma"], [:], 2, "--compression"),
-            (["image", "export", "nothere", "-o", "x.tar"], [:], 1, "no image nothere"),
+            (["image", "save", "nothere", "-o", "x.tar"], [:], 1, "no image nothere"),
         ]
         for (arguments, env, status, needle) in cases {
             let result = harness.strata(arguments, env: env)

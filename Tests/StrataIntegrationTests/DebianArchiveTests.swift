@@ -211,8 +211,8 @@ import Testing
         // result, any derived form of the stack); no layer of a shared package is made again.
         let newLayers = harness.storeEntries("layers").subtracting(layers)
         let debian = try harness.lockedDebian("two")
-        let packageLayers = Set(debian.packages.map { LockedDebian.packageLayerKey($0.sha256).hex })
-        #expect(newLayers.intersection(packageLayers) == [LockedDebian.packageLayerKey(digest).hex], "\(newLayers)")
+        let packageLayers = Set(debian.packages.map { LayerKeys.debianPackage($0.sha256).hex })
+        #expect(newLayers.intersection(packageLayers) == [LayerKeys.debianPackage(digest).hex], "\(newLayers)")
         #expect(newLayers.isSuperset(of: [debian.statusKey.hex, debian.configuredKey.hex]), "\(newLayers)")
         #expect(newLayers.count <= 4, "one package layer and the environment's own few: \(newLayers)")
         #expect(harness.storeEntries("layers").isSuperset(of: layers))
@@ -233,7 +233,7 @@ import Testing
         // dpkg's list keeps the paths as the package ships them, as dpkg does on a merged-/usr system.
         #expect(result.stdout == "#!/bin/sh\necho split\nsplit lib\nsbin\n/bin/splitusr\n", "\(result.stdout)")
         let deb = try #require(try harness.lockedDebs("split").first { $0.name == "splitusr" })
-        let layer = harness.store + "/layers/" + LockedDebian.packageLayerKey(try Digest(parsing: deb.sha256)).hex
+        let layer = harness.store + "/layers/" + LayerKeys.debianPackage(try Digest(parsing: deb.sha256)).hex
         let top = Set(try FileManager.default.contentsOfDirectory(atPath: layer))
         #expect(top == ["usr", "var"], "the package's layer holds usr/ and its dpkg info, no bin/, sbin/, lib/: \(top)")
     }
@@ -252,7 +252,7 @@ import Testing
 
         func expectNothingStored(_ context: String) {
             #expect(!harness.storeEntries("blobs/sha256").contains(digest.hex), "\(context): no blob for tool")
-            #expect(!harness.storeEntries("layers").contains(LockedDebian.packageLayerKey(digest).hex), "\(context): no layer")
+            #expect(!harness.storeEntries("layers").contains(LayerKeys.debianPackage(digest).hex), "\(context): no layer")
             #expect(harness.storeEntries("tmp").isEmpty, "\(context): tmp/ is empty: \(harness.storeEntries("tmp"))")
         }
 

@@ -50,7 +50,7 @@ import Testing
     @Test(.enabled(if: haveTools)) func umociUnpacksTheExport() throws {
         let (harness, sessionTree) = try committed()
         defer { harness.cleanup() }
-        let export = harness.strata(["image", "export", "mine:1", "--format", "oci", "-o", "mine.tar"])
+        let export = harness.strata(["image", "save", "mine:1", "--format", "oci", "-o", "mine.tar"])
         #expect(export.status == 0, "\(export.stderr)")
         let layout = harness.project + "/layout", bundle = harness.project + "/bundle"
         try FileManager.default.createDirectory(atPath: layout, withIntermediateDirectories: true)
@@ -101,12 +101,14 @@ import Testing
         #expect(repack.status == 0, "\(repack.stderr)")
         #expect(run(["/usr/bin/tar", "-C", layout, "-cf", harness.project + "/umoci.tar", "."]).status == 0)
 
-        let first = harness.strata(["image", "import", "sk-oci.tar"])
+        let first = harness.strata(["image", "load", "sk-oci.tar"])
         #expect(first.status == 0 && first.stdout.contains("bb:1"), "\(first.stdout) \(first.stderr)")
-        let second = harness.strata(["image", "import", "sk-docker.tar"])
+        let second = harness.strata(["load", "-i", "sk-docker.tar"])
         #expect(second.status == 0 && second.stdout.contains("bb:2"), "\(second.stdout) \(second.stderr)")
+        // `image import` of an image archive, its meaning before `load` existed, still loads it (and says so).
         let third = harness.strata(["image", "import", "umoci.tar"])
         #expect(third.status == 0 && third.stdout.contains("um"), "\(third.stdout) \(third.stderr)")
+        #expect(third.stderr.contains("strata image load"), "\(third.stderr)")
         for (env, image, command, expected) in [("a", "bb:1", "echo ok", "ok\n"), ("b", "bb:2", "echo ok", "ok\n"),
                                                 ("c", "um", "cat /hello", "from umoci\n")] {
             try harness.manifest(env, #"{"from": {"image": "\#(image)"}}"#)
@@ -119,7 +121,7 @@ import Testing
     @Test(.enabled(if: haveTools)) func damagedArchivesImportNothing() throws {
         let (harness, _) = try committed()
         defer { harness.cleanup() }
-        #expect(harness.strata(["image", "export", "mine:1", "-o", "good.tar"]).status == 0)
+        #expect(harness.strata(["image", "save", "mine:1", "-o", "good.tar"]).status == 0)
         let good = try Data(contentsOf: URL(fileURLWithPath: harness.project + "/good.tar"))
         try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: harness.project + "/truncated.tar"))
         try Data("this is not an image\n".utf8).write(to: URL(fileURLWithPath: harness.project + "/text.tar"))
@@ -143,7 +145,7 @@ import Testing
         let imagesBefore = harness.strata(["images", "--json"]).stdout
         for (file, needle) in [("truncated.tar", "truncated.tar"), ("text.tar", "text.tar"), ("missing-layer.tar", layerHex.prefix(12)),
                                ("bad-digest.tar", "sha256:"), ("nothere.tar", "nothere.tar")] {
-            let result = harness.strata(["image", "import", file, "--tag", "damaged:1"])
+            let result = harness.strata(["image", "load", file, "--tag", "damaged:1"])
             #expect(result.status != 0, "\(file) was accepted")
             #expect(result.stderr.contains(String(needle)), "\(file): \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(file): \(result.stderr)")

@@ -127,17 +127,27 @@ import Testing
         #expect(tar.status != 0, "\(tar.stderr)")
     }
 
-    @Test func damagedLockfileIsStale() throws {
+    /// A lockfile that cannot be read (here: not JSON, as after a merge conflict) is never
+    /// re-resolved in its place: lock, build and run stop, say why, and leave it as it is,
+    /// until `lock --update` re-resolves everything or the user deletes it.
+    @Test func unreadableLockfileIsLeftAsItIs() throws {
         let harness = try project()
         defer { harness.cleanup() }
-        try harness.write("lockfiles/app.lock.json", "{ not json")
-        let frozen = harness.strata(["build", "--frozen", "app"])
-        #expect(frozen.status == 1)
-        #expect(frozen.stderr.contains("cannot be read"), "\(frozen.stderr)")
-        #expect(try harness.read("lockfiles/app.lock.json") == "{ not json", "frozen never rewrites")
-        let relocked = harness.strata(["build", "app"])
-        #expect(relocked.status == 0, "\(relocked.stderr)")
+        let conflicted = "<<<<<<< HEAD\n{ not json\n=======\n{}\n>>>>>>> theirs\n"
+        try harness.write("lockfiles/app.lock.json", conflicted)
+        for arguments in [["lock", "app"], ["build", "app"], ["build", "--frozen", "app"], ["run", "app", "--", "true"], ["lock", "app", "--update", "x"]] {
+            let result = harness.strata(arguments)
+            #expect(result.status == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("the lockfile cannot be read") && result.stderr.contains("app.lock.json"), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("--update"), "says how to re-resolve: \(result.stderr)")
+            #expect(try harness.read("lockfiles/app.lock.json") == conflicted, "\(arguments) left the lockfile as it was")
+        }
+        let check = harness.strata(["lock", "app", "--check"])
+        #expect(check.status == 1 && check.stderr.contains("cannot be read"), "\(check.stderr)")
+        let update = harness.strata(["lock", "app", "--update"])
+        #expect(update.status == 0, "\(update.stderr)")
         #expect(harness.strata(["lock", "--check", "app"]).status == 0)
+        #expect(harness.strata(["build", "app"]).status == 0)
     }
 
     @Test func lockfileLocations() throws {

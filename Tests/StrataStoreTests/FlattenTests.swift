@@ -38,7 +38,7 @@ struct FlattenTests {
                 try Data("new\n".utf8).write(to: URL(fileURLWithPath: dir + "/etc/old/kept"))
             }
             let flat = try store.publishFlattened([bottom, top])
-            #expect(flat == Store.flattenedKey(of: [bottom, top]))
+            #expect(flat == LayerKeys.flattened([bottom, top]))
             let root = store.layerPath(flat)
             #expect(try String(contentsOfFile: root + "/etc/a", encoding: .utf8) == "b\n")
             #expect(!fm.fileExists(atPath: root + "/etc/gone"))

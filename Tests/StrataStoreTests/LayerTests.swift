@@ -30,7 +30,7 @@ struct LayerTests {
     @Test("a leftover tmp/layer-<hex> from a crashed attempt is cleaned up and the layer published")
     func leftoverFromCrash() throws {
         try withTemporaryStore { store in
-            let diffID = Store.emptyLayerDiffID
+            let diffID = LayerKeys.emptyLayer
             let leftover = store.root + "/tmp/layer-" + diffID.hex
             // What a killed unpack can leave: partial files, a mode-000 dir, a read-only dir,
             // a symlink pointing out of the store, a name that is not UTF-8.

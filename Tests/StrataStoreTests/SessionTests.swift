@@ -25,7 +25,7 @@ struct SessionTests {
             #expect(permissions(record.path) == 0o700)
             #expect(permissions(record.upperPath) == 0o755)
             #expect(permissions(record.workPath) == 0o700)
-            #expect(permissions(record.rootPath) == 0o755)
+            #expect(permissions(record.rootPath) == 0o700, "a mount point: the overlay mounted on it has the upper dir's mode")
             #expect(entries(record.upperPath).isEmpty && entries(record.workPath).isEmpty)
             #expect(try store.session(named: "dev") == record)
             #expect(try store.session(named: record.id) == record)

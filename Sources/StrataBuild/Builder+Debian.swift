@@ -2,12 +2,13 @@ import Dispatch
 import Glibc
 import Synchronization
 import StrataDebian
+import StrataEnvironment
 import StrataFetchClient
 import StrataModel
 import StrataSandbox
 import StrataStore
 
-extension Engine {
+extension Builder {
     /// Brings every layer of a Debian base into the store: the merged-/usr skeleton,
     /// one layer per `.deb` (downloaded in parallel and verified first), the dpkg
     /// status, and the result of the maintainer scripts. Layers already there are not
@@ -16,7 +17,7 @@ extension Engine {
         var unpacked = 0
         var warnings: [String] = []
         do {
-            if try store.publishLayer(key: debian.skeletonKey, fill: { (directory) throws(StoreError) -> [String] in
+            if try store.publishLayer(key: LayerKeys.debianSkeleton, fill: { (directory) throws(StoreError) -> [String] in
                 do { try MergedUsr.skeleton(into: directory) } catch {
                     throw .io(path: directory, reason: "cannot create the merged-/usr skeleton: \(error)")
                 }
@@ -27,12 +28,13 @@ extension Engine {
         let statusMissing = !store.hasLayer(debian.statusKey)
         // The status is made from each .deb's control data, so it needs every .deb.
         let needed = debian.packages.filter {
-            !store.hasBlob($0.sha256) && (statusMissing || !store.hasLayer(LockedDebian.packageLayerKey($0.sha256)))
+            !store.hasBlob($0.sha256) && (statusMissing || !store.hasLayer(LayerKeys.debianPackage($0.sha256)))
         }
         try download(needed, environment: environment, debian: debian)
 
+        try context.cancellation.check()
         let (count, packageWarnings) = try unpackPackages(debian.packages.filter {
-            !store.hasLayer(LockedDebian.packageLayerKey($0.sha256))
+            !store.hasLayer(LayerKeys.debianPackage($0.sha256))
         })
         unpacked += count
         warnings += packageWarnings
@@ -42,7 +44,7 @@ extension Engine {
             for package in debian.packages {
                 do {
                     entries.append(try DebLayer.statusEntry(deb: store.blobPath(package.sha256),
-                                                            layer: store.layerPath(LockedDebian.packageLayerKey(package.sha256))))
+                                                            layer: store.layerPath(LayerKeys.debianPackage(package.sha256))))
                 } catch {
                     throw .debianArchive(path: "\(package.name) \(package.version)", reason: "cannot read its control data: \(error)")
                 }
@@ -59,6 +61,7 @@ extension Engine {
         }
 
         if !store.hasLayer(debian.configuredKey) {
+            try context.cancellation.check()
             try configure(debian, environment: environment)
             unpacked += 1
         }
@@ -75,13 +78,14 @@ extension Engine {
         }
         let results = Mutex(Outcome())
         let store = self.store
+        let cancellation = context.cancellation
         DispatchQueue.concurrentPerform(iterations: packages.count) { index in
-            if results.withLock({ $0.failure != nil }) { return }
+            if cancellation.isCancelled || results.withLock({ $0.failure != nil }) { return }
             let package = packages[index]
             let deb = store.blobPath(package.sha256)
             let scratch = store.temporaryPath("data")
             do throws(StoreError) {
-                let outcome = try store.publishLayer(key: LockedDebian.packageLayerKey(package.sha256)) {
+                let outcome = try store.publishLayer(key: LayerKeys.debianPackage(package.sha256)) {
                     (directory) throws(StoreError) -> [String] in
                     defer { unlink(scratch) }
                     do { return try DebLayer.unpack(deb: deb, into: directory, dataCopy: scratch).warnings } catch {
@@ -99,6 +103,7 @@ extension Engine {
         }
         let outcome = results.withLock { $0 }
         if let failure = outcome.failure { throw .store(failure.1) }
+        try context.cancellation.check()
         return (outcome.unpacked, outcome.warnings.sorted { $0.0 < $1.0 }.flatMap(\.1))
     }
 
@@ -108,7 +113,8 @@ extension Engine {
         guard case .debian(let source) = environment.manifest.base else {
             throw .staleLock(lockfile: environment.paths.lockfile, reason: "it pins Debian packages but the manifest has no Debian base")
         }
-        let fetcher = FetchClient(mirrors: debianMirrors(source), tool: fetchTool, progress: true)
+        let fetcher = FetchClient(mirrors: DebianMirrors.list(source, override: mirrors, context: context), tool: context.fetchTool,
+                                  progress: context.progress)
         let downloads = packages.map {
             FetchJob(path: $0.path, destination: store.temporaryPath("deb-" + $0.sha256.short), digest: $0.sha256,
                      size: $0.size, limit: $0.size)

@@ -1,11 +1,12 @@
 import Glibc
+import StrataEnvironment
 import StrataModel
 import StrataSandbox
 import StrataStore
 
 /// Entering a kept session again: `strata exec` joins a running one, `strata shell
 /// --session` joins a running one or starts a stopped one again on its kept changes.
-extension Engine {
+extension Sessions {
     /// Where a session's sandbox records its running init (`RunningSession`).
     static func initRecordPath(_ session: SessionRecord) -> String { session.path + "/init.pid" }
 
@@ -17,7 +18,8 @@ extension Engine {
     /// does, with the same user, environment, working directory and confinement its first
     /// command got from the manifest. Returns the command's exit status (128+N for signal N).
     public func exec(session idOrName: String, argv: [String]) throws(StrataError) -> Int32 {
-        let session = try existingSession(idOrName)
+        let session: SessionRecord
+        do { session = try existing(idOrName) } catch { throw .store(error) }
         guard let running = try runningSession(session) else {
             throw .sessionNotRunning(idOrName)
         }
@@ -28,7 +30,8 @@ extension Engine {
     /// else in a new sandbox on the session's kept changes (its upper dir) over the
     /// snapshot it was made from, as `docker start -ai` does. Returns the shell's exit status.
     public func shell(session idOrName: String) throws(StrataError) -> Int32 {
-        let session = try existingSession(idOrName)
+        let session: SessionRecord
+        do { session = try existing(idOrName) } catch { throw .store(error) }
         let options = RunOptions(argv: nil, keep: true, name: session.name, shell: true)
         // The lock decides, not a look at it: two `shell --session` at once must not both start it.
         let probe: StoreLock?
@@ -45,18 +48,7 @@ extension Engine {
         let outcome: Result<SessionExit, StrataError>
         do { outcome = .success(try Sandbox.run(spec)) } catch { outcome = .failure(.sandbox(error)) }
         held.release()
-        let exit = try outcome.get()
-        if case .outOfMemory(let limit) = exit {
-            note("the command was killed: out of memory (the environment's \"limits.memory\" is \(Self.byteCount(limit)))")
-        }
-        return exit.status
-    }
-
-    func existingSession(_ idOrName: String) throws(StrataError) -> SessionRecord {
-        let found: SessionRecord?
-        do { found = try store.session(named: idOrName) } catch { throw .store(error) }
-        guard let found else { throw .store(.noSuchSession(idOrName)) }
-        return found
+        return try status(of: try outcome.get())
     }
 
     /// The session's running init, waiting a little for one that is starting; nil when
@@ -79,8 +71,8 @@ extension Engine {
     func join(_ running: RunningSession, _ session: SessionRecord, options: RunOptions) throws(StrataError) -> Int32 {
         var spec = try sessionSpec(for: session, options: options)
         // As `docker exec -t`: a terminal gets the caller's TERM unless the manifest sets one.
-        if spec.terminal, !spec.environment.contains(where: { $0.hasPrefix("TERM=") }), let term = getenv("TERM") {
-            spec.environment.append("TERM=" + String(cString: term))
+        if spec.terminal, !spec.environment.contains(where: { $0.hasPrefix("TERM=") }), let term = context.variables["TERM"] {
+            spec.environment.append("TERM=" + term)
         }
         do { return try Sandbox.join(running, spec).status } catch { throw .sandbox(error) }
     }
@@ -94,8 +86,8 @@ extension Engine {
         guard access(manifest, F_OK) == 0 else {
             throw .input(path: manifest, reason: "the manifest session \"\(session.name ?? session.id)\" was made from is gone; restore it to enter the session again")
         }
-        let environment = try LoadedEnvironment(paths: EnvironmentPaths(argument: manifest))
-        guard let lockfile = try readLockfile(environment.paths.lockfile) else {
+        let environment = try LoadedEnvironment(paths: EnvironmentPaths(argument: manifest, currentDirectory: context.workingDirectory))
+        guard let lockfile = try environment.paths.readLockfile() else {
             throw .input(path: environment.paths.lockfile, reason: "the lockfile of session \"\(session.name ?? session.id)\" is missing; run `strata lock \(manifest)`")
         }
         var spec = try sessionSpec(environment, lockfile: lockfile, options: options)

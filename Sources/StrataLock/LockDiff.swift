@@ -1,6 +1,7 @@
 import Glibc
 import StrataOS
 import StrataDebian
+import StrataEnvironment
 import StrataModel
 
 /// What changed in the Debian packages between two lockfiles, as `strata lock diff` prints it.
@@ -60,55 +61,5 @@ public struct LockDiff: Sendable, Equatable {
             map[native ? package.name : "\(package.name):\(package.architecture)"] = package.version
         }
         return map
-    }
-}
-
-/// A lockfile named on the command line: a path, or a git revision of one.
-public enum LockfileSource {
-    /// `argument` is a file, `REV:PATH`, or (given `relativeTo`, a path) a bare revision of that path.
-    public static func read(_ argument: String, relativeTo other: String?, environment: [String: String] = [:]) throws(StrataError) -> (path: String, lockfile: Lockfile) {
-        if access(argument, F_OK) == 0 {
-            let bytes: [UInt8]
-            do { bytes = try HostFile.read(argument, limit: 64 << 20) } catch {
-                throw .input(path: argument, reason: "cannot read the lockfile: \(error.reason)")
-            }
-            do { return (argument, try Lockfile.decode(bytes, file: argument)) } catch { throw .lockfile(error) }
-        }
-        var revision = argument
-        var path: String
-        if let colon = argument.firstIndex(of: ":") {
-            revision = String(argument[..<colon])
-            path = String(argument[argument.index(after: colon)...])
-        } else if let other {
-            path = other
-        } else {
-            throw .usage("\(argument) is neither a lockfile nor REV:PATH")
-        }
-        if !path.hasPrefix("/") && !path.hasPrefix("./") { path = "./" + path }
-        let name = "\(revision):\(path)"
-        let bytes: [UInt8]
-        do { bytes = try GitShow.read(name, environment: environment) } catch {
-            throw .usage("cannot read \(name) from git (\(error)); give a lockfile path, REV:PATH or a revision")
-        }
-        do { return (name, try Lockfile.decode(bytes, file: name)) } catch { throw .lockfile(error) }
-    }
-}
-
-/// `git show REV:PATH`, run without a shell.
-enum GitShow {
-    struct Failure: Error, CustomStringConvertible { var description: String }
-
-    static func read(_ object: String, environment: [String: String]) throws(Failure) -> [UInt8] {
-        guard let git = Subprocess.locate("git", searchPath: environment["PATH"] ?? "/usr/bin:/bin") else {
-            throw Failure(description: "git is not installed")
-        }
-        // git reads its configuration from HOME (safe.directory, for one).
-        var process = Subprocess(executable: git, arguments: ["show", object],
-                                 environment: ["PATH", "HOME"].compactMap { key in environment[key].map { "\(key)=\($0)" } })
-        process.standardError = .null
-        let outcome: Subprocess.Outcome
-        do { outcome = try process.run() } catch { throw Failure(description: "cannot run git: \(error.reason)") }
-        guard outcome.succeeded else { throw Failure(description: "git show \(object) failed") }
-        return outcome.standardOutput
     }
 }

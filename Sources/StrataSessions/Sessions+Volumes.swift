@@ -1,9 +1,9 @@
-import Glibc
+import StrataEnvironment
 import StrataModel
 import StrataSandbox
 import StrataStore
 
-extension Engine {
+extension Sessions {
     /// The bind mount of a named volume's data. The directory need not exist yet:
     /// `Store.createSession(…volumes:)` creates it under the lock that `volume rm` takes.
     func volumeMount(name: String, target: String) -> SessionMount {

@@ -3,33 +3,28 @@ import StrataOS
 import StrataArchive
 import StrataModel
 import StrataOCI
+import StrataEnvironment
 import StrataStore
 
-/// What `strata lock --update` moves to the archive's current versions.
-public enum DebianUpdate: Sendable, Equatable {
-    case all
-    case packages([String])
-}
-
-/// Resolves a manifest into a lockfile: every input pinned by digest.
+/// One resolution of a manifest into a lockfile: every input pinned by digest.
 ///
 /// Resolving is a pure function of the inputs' bytes: the same manifest and
 /// inputs give an equal `Lockfile` (and so identical bytes). Copied trees are
 /// archived into the store while their digest is taken, so a later build finds
 /// their blobs already there.
-struct Locker {
+struct ManifestResolver {
     let store: Store
-    /// Debian mirrors given on the command line (see `Engine.debianMirrors`).
-    var mirrorOverride: [String]?
-    var fetchTool: String
+    let context: RequestContext
+    /// Debian mirrors the request names first (`--mirror`; see `DebianMirrors`).
+    var mirrors: [String]?
     /// The lockfile on disk, whose Debian packages stay pinned unless asked to move.
     var previous: Lockfile?
     var update: DebianUpdate?
     /// Refuse to ask a Debian archive (a frozen lockfile must not change).
     var frozen = false
-    var cache: InputCache { InputCache(storeRoot: store.root) }
+    var cache: InputCache { InputCache(store: store, now: context.now) }
 
-    func lock(_ environment: LoadedEnvironment) throws(StrataError) -> Lockfile {
+    func resolve(_ environment: LoadedEnvironment) throws(StrataError) -> Lockfile {
         let paths = environment.paths
         var layers: [LockedLayer] = []
         var base = LockedBase.scratch
@@ -71,8 +66,10 @@ struct Locker {
     /// previous versions of everything not being updated, where the archive still has them.
     func lockDebian(_ environment: LoadedEnvironment, _ source: Manifest.DebianSource) throws(StrataError) -> LockedDebian {
         // Mirrors are looked up only when the archive is asked (not on every `strata run`).
-        let locker = DebianLocker(store: store, environment: environment, source: source, fetchTool: fetchTool,
-                                  mirrors: { Engine.debianMirrors(source, override: mirrorOverride) })
+        let context = self.context
+        let mirrors = self.mirrors
+        let locker = DebianLocker(store: store, environment: environment, source: source, context: context,
+                                  mirrors: { DebianMirrors.list(source, override: mirrors, context: context) })
         var old: LockedDebian?
         if case .debian(let locked)? = previous?.base { old = locked }
         if update == nil, let old, locker.stillMatches(old) { return old }
@@ -95,7 +92,9 @@ struct Locker {
             }
             for package in old.packages where !moving.contains(package.name) { pins.keep[package.name] = package.version }
         }
-        return try locker.lock(pins: pins)
+        let (locked, dropped) = try locker.lock(pins: pins)
+        for pin in dropped { context.note(pin.sentence) }
+        return locked
     }
 
     func resolveImage(layout: String, tag: String?) throws(StrataError) -> OCIImage {
@@ -154,7 +153,11 @@ struct Locker {
             }
             throw .archive(path: source, error)
         }
-        let size = fileSize(temporary)
+        let size: Int64
+        do { size = Int64(try FileSystem.status(temporary)?.st_size ?? 0) } catch {
+            _ = unlink(temporary)
+            throw .input(path: temporary, reason: error.reason)
+        }
         if store.hasBlob(digest) {
             _ = unlink(temporary)
         } else {
@@ -164,8 +167,3 @@ struct Locker {
     }
 }
 
-
-func fileSize(_ path: String) -> Int64 {
-    var st = stat()
-    return stat(path, &st) == 0 ? Int64(st.st_size) : 0
-}

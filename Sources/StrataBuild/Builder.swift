@@ -1,4 +1,6 @@
 import StrataArchive
+import StrataEnvironment
+import StrataImages
 import StrataModel
 import StrataOCI
 import StrataStore
@@ -12,36 +14,52 @@ public struct BuildResult: Sendable, Equatable {
     public var warnings: [String]
 }
 
-extension Engine {
+/// Lockfile → layers: fetches exactly the pinned bytes, verifies them, unpacks each into
+/// its content-addressed layer and records the snapshot they stack into.
+///
+/// Every layer that exists is left untouched, so environments that share inputs share
+/// layers and a second build does nothing. Layers appear only complete (the store's
+/// rules); a cancelled request stops between layers, keeping the ones it finished.
+public struct Builder: Sendable {
+    public let store: Store
+    public let context: RequestContext
+    /// Debian mirrors the request names before every other source of them (`--mirror`).
+    public var mirrors: [String]?
+
+    public init(store: Store, context: RequestContext, mirrors: [String]? = nil) {
+        self.store = store; self.context = context; self.mirrors = mirrors
+    }
+
     /// Fetches, verifies and unpacks every layer the lockfile pins that the store
     /// lacks, then records the snapshot. Cached layers are not touched.
     public func build(_ environment: LoadedEnvironment, lockfile: Lockfile) throws(StrataError) -> BuildResult {
-        if let snapshot = lockfile.snapshotID, store.hasSnapshot(snapshot) {
-            return BuildResult(snapshot: snapshot, unpackedLayers: 0, warnings: [])
+        let snapshotID = lockfile.snapshotID
+        if store.hasSnapshot(snapshotID) {
+            return BuildResult(snapshot: snapshotID, unpackedLayers: 0, warnings: [])
         }
         var unpacked = 0
         var warnings: [String] = []
         if case .debian(let debian) = lockfile.base {
             (unpacked, warnings) = try buildDebian(debian, environment: environment)
+            try context.cancellation.check()
             do { try store.publishFlattened(debian.layerKeys) } catch { throw .store(error) }
         }
-        var diffIDs = lockfile.layerKeys
         for layer in lockfile.layers {
+            try context.cancellation.check()
             if store.hasLayer(layer.diffID) { continue }
             if !store.hasBlob(layer.digest) { try fetch(layer, environment: environment) }
             do {
                 let outcome = try store.publishLayer(diffID: layer.diffID, fromBlob: layer.digest)
                 if outcome.unpacked { unpacked += 1 }
-                ImageLayerCache(storeRoot: store.root).recordOriginal(
+                LayerBlobCache(store: store).recordOriginal(
                     layer.diffID, blob: layer.digest, size: layer.size, at: store.blobPath(layer.digest))
                 warnings += outcome.warnings
             } catch { throw .store(error) }
         }
-        if diffIDs.isEmpty {
-            do { diffIDs = [try store.emptyLayer()] } catch { throw .store(error) }
-        }
+        let keys = LayerKeys.snapshot(of: lockfile)
         do {
-            let snapshot = try store.publishSnapshot(diffIDs: diffIDs)
+            if keys == [LayerKeys.emptyLayer] { try store.emptyLayer() }
+            let snapshot = try store.publishSnapshot(diffIDs: keys)
             return BuildResult(snapshot: snapshot, unpackedLayers: unpacked, warnings: warnings)
         } catch { throw .store(error) }
     }

@@ -3,6 +3,7 @@ import StrataArchive
 import StrataModel
 import StrataOS
 import StrataOCI
+import StrataEnvironment
 import StrataStore
 
 /// How layer blobs are stored: as tars (what the store keeps by default), or compressed.
@@ -46,7 +47,7 @@ public struct CommitResult: Sendable, Equatable {
     public var merged: Int
 }
 
-extension Engine {
+extension ImageStore {
     /// containerd and many registries refuse images with more layers than this (128 at
     /// most, often fewer); 40 leaves room for images built on top of ours.
     static let maximumImageLayers = 40
@@ -67,11 +68,11 @@ extension Engine {
             session = found
         } catch { throw .store(error) }
 
-        let environment = committedEnvironment(session)
+        let environment = try committedEnvironment(session)
         var runtime = imageRuntime(environment)
         ImageChange.apply(changes, to: &runtime)
 
-        let created = ImageDocuments.timestamp(options.sourceDateEpoch ?? Int64(time(nil)))
+        let created = ImageDocuments.timestamp(options.sourceDateEpoch ?? context.now())
         var layers: [ImageLayer] = []
         var history: [ImageHistoryEntry] = []
         let stack = try imageStack(session.snapshot, lockfile: environment?.lockfile)
@@ -100,21 +101,27 @@ extension Engine {
         return CommitResult(manifest: manifest, layers: layers.count, merged: merged)
     }
 
-    /// The session's manifest and lockfile when they can still be read (they give the image its
-    /// env, workdir and command); nil when the manifest is gone.
-    func committedEnvironment(_ session: SessionRecord) -> (environment: LoadedEnvironment, lockfile: Lockfile?)? {
-        guard let path = session.manifest, HostFile.exists(path),
-              let paths = try? EnvironmentPaths(argument: path),
-              let environment = try? LoadedEnvironment(paths: paths) else {
-            note("the manifest of session \(session.name ?? session.id) cannot be read any more; the image gets strata's default env and command")
+    /// The session's manifest and lockfile: they give the image its env, workdir, user and
+    /// command. A manifest or lockfile that is gone or cannot be read stops the commit (an
+    /// image with a guessed config is worse than none); a session recorded without a
+    /// manifest (made before sessions kept theirs) gets strata's defaults, and is told so.
+    func committedEnvironment(_ session: SessionRecord) throws(StrataError) -> (environment: LoadedEnvironment, lockfile: Lockfile?)? {
+        let name = session.name ?? session.id
+        guard let path = session.manifest else {
+            context.note("session \(name) records no manifest (an older strata made it); the image gets strata's default env and command")
             return nil
         }
+        guard HostFile.exists(path) else {
+            throw .input(path: path, reason: "the manifest session \"\(name)\" was made from is gone; restore it to commit the session (the image's env, workdir and command come from it)")
+        }
+        let environment = try LoadedEnvironment(paths: EnvironmentPaths(argument: path, currentDirectory: context.workingDirectory))
+        guard let lockfile = try environment.paths.readLockfile() else {
+            throw .input(path: environment.paths.lockfile, reason: "the lockfile of session \"\(name)\" is gone; restore it to commit the session (the base image's config comes from it)")
+        }
         // A lockfile re-locked since the session started may pin another base: its image
-        // config would not describe this snapshot.
-        // (An environment with no layers stands on the empty layer, as `build` publishes it.)
-        guard let lockfile = (try? readLockfile(paths.lockfile)) ?? nil,
-              (lockfile.snapshotID ?? Digest.chainID(of: [Store.emptyLayerDiffID])) == session.snapshot else {
-            note("the lockfile of session \(session.name ?? session.id) changed since it started; the image does not get the base image's config")
+        // config would not describe this snapshot, and the one that did is not known any more.
+        guard lockfile.snapshotID == session.snapshot else {
+            context.note("the lockfile of session \(name) was re-locked since it started; the image takes env, workdir and command from the manifest only, not from the base image's config")
             return (environment, nil)
         }
         return (environment, lockfile)
@@ -170,12 +177,12 @@ extension Engine {
     /// as a deterministic OCI layer tar, compressed as asked. Store layers never change, so
     /// their blobs are remembered by `cacheKey` and made once.
     func imageLayer(of directory: String, cacheKey: Digest?, _ options: CommitOptions) throws(StrataError) -> ImageLayer {
-        let cache = ImageLayerCache(storeRoot: store.root)
+        let cache = LayerBlobCache(store: store)
         let variant = "\(options.compression.rawValue)-" + (options.sourceDateEpoch.map { String($0) } ?? "now")
         if let cacheKey {
             // A layer unpacked from an image's blob is that blob (whatever its compression): reusing
             // it keeps the base image's digests, so registries and other stores share it.
-            for candidate in [ImageLayerCache.originalVariant, variant] {
+            for candidate in [LayerBlobCache.originalVariant, variant] {
                 if let layer = cache.lookup(cacheKey, variant: candidate), store.hasBlob(layer.digest) { return layer }
             }
         }
@@ -196,26 +203,9 @@ extension Engine {
         } else {
             let size: Int64
             do { size = try store.publishBlob(temporaryFile: tar, trusting: diffID) } catch { throw .store(error) }
-            layer = ImageLayer(mediaType: ImageLayerCache.tarMediaType, digest: diffID, size: size, diffID: diffID)
+            layer = ImageLayer(mediaType: LayerBlobCache.tarMediaType, digest: diffID, size: size, diffID: diffID)
         }
         if let cacheKey { cache.record(cacheKey, variant: variant, layer) }
         return layer
-    }
-
-    /// Points `reference` at the manifest in the store's `index.json`, under the store's index lock.
-    func tag(_ reference: ImageReference, manifest: Digest, size: Int64) throws(StrataError) {
-        try updateIndex { (index) throws(StrataError) in index.setTag(reference.description, manifest: manifest, size: size) }
-    }
-
-    /// Reads, changes and rewrites the store's `index.json` under its lock, so that two
-    /// commands tagging at once both land.
-    func updateIndex<T>(_ change: (inout OCIIndex) throws(StrataError) -> T) throws(StrataError) -> T {
-        try store.withLock("index", lockFailure: StrataError.store) { () throws(StrataError) -> T in
-            var index: OCIIndex
-            do throws(OCIError) { index = try OCIIndex(layout: store.root) } catch { throw .image(error) }
-            let result = try change(&index)
-            do throws(OCIError) { try index.write() } catch { throw .image(error) }
-            return result
-        }
     }
 }

@@ -1,3 +1,4 @@
+import StrataEnvironment
 import StrataJSON
 import StrataOCI
 

@@ -4,6 +4,7 @@ import StrataArchive
 import StrataDebian
 import StrataFetchClient
 import StrataModel
+import StrataEnvironment
 import StrataStore
 
 /// Resolves a manifest's Debian base against a signed archive into a `LockedDebian`.
@@ -16,7 +17,7 @@ struct DebianLocker {
     let store: Store
     let environment: LoadedEnvironment
     let source: Manifest.DebianSource
-    let fetchTool: String
+    let context: RequestContext
     let mirrors: @Sendable () -> [String]
 
     /// Caps on what a mirror may send before it is checked.
@@ -33,6 +34,27 @@ struct DebianLocker {
         var keep: [String: String] = [:]
     }
 
+    /// A kept version the new resolution could not keep, and why: said to the user, never silent.
+    struct DroppedPin: Equatable {
+        enum Reason: Equatable {
+            /// The archive no longer has that version.
+            case goneFromArchive
+            /// The packages being updated need another version.
+            case conflictsWithUpdate
+        }
+        var name: String
+        var version: String
+        var reason: Reason
+        /// The version it moves to; nil when the package left the environment.
+        var now: String?
+
+        var sentence: String {
+            let why = reason == .goneFromArchive ? "the archive no longer has it" : "the updated packages need another version"
+            let outcome = now.map { "it moves to \($0)" } ?? "it is no longer needed"
+            return "could not keep \(name) \(version) (\(why)); \(outcome)"
+        }
+    }
+
     /// Whether `locked` was resolved from the same Debian inputs this manifest names, so
     /// that it still holds without asking the archive.
     func stillMatches(_ locked: LockedDebian) -> Bool {
@@ -41,7 +63,9 @@ struct DebianLocker {
             && locked.recommends == (environment.manifest.recommends ?? false)
     }
 
-    func lock(pins: Pins = Pins()) throws(StrataError) -> LockedDebian {
+    /// Resolves the manifest's packages, keeping `pins` where they still resolve; returns
+    /// the pins it could not keep with the versions they move to.
+    func lock(pins: Pins = Pins()) throws(StrataError) -> (LockedDebian, dropped: [DroppedPin]) {
         let archive = try openArchive()
         let resolver = Resolver(index: archive.index, architecture: architecture)
         var requests: [PackageRequest] = []
@@ -63,7 +87,9 @@ struct DebianLocker {
             do { resolution = try resolver.resolve(withPins, base: base, options: options) } catch {
                 do { resolution = try resolver.resolve(requests, base: base, options: options) } catch { throw .resolve(error) }
             }
-            // A pin must not drag in a package nothing needs any more.
+            // A pin must not drag in a package nothing needs any more. Without the pins the
+            // packages always resolved above (or the lock failed), so a failure here only
+            // means there is nothing to trim.
             if let unpinned = try? resolver.resolve(requests, base: base, options: options) {
                 let needed = Set(unpinned.packages.map(\.name))
                 if resolution.packages.contains(where: { !needed.contains($0.name) }) {
@@ -72,16 +98,27 @@ struct DebianLocker {
                 }
             }
         }
+        let chosen = Dictionary(resolution.packages.map { ($0.name, $0.version) }, uniquingKeysWith: { first, _ in first })
+        var dropped: [DroppedPin] = []
+        for (name, version) in pins.keep.sorted(by: { $0.key < $1.key }) where !requested.contains(name) {
+            let now = chosen[name]
+            if pinned[name] == nil {
+                dropped.append(DroppedPin(name: name, version: version, reason: .goneFromArchive, now: now))
+            } else if let now, now != version {
+                dropped.append(DroppedPin(name: name, version: version, reason: .conflictsWithUpdate, now: now))
+            }
+        }
         let packages = resolution.installOrder().map {
             LockedPackage(name: $0.name, version: $0.version, architecture: $0.architecture,
                           path: $0.filename, size: Int64($0.size), sha256: $0.sha256)
         }
         let release = archive.release.release
-        return LockedDebian(
+        let locked = LockedDebian(
             suite: source.suite, codename: release.codename ?? source.suite, architecture: architecture,
             components: components, variant: variant.rawValue, requested: environment.manifest.packages,
             recommends: environment.manifest.recommends ?? false, inRelease: archive.release.inReleaseDigest,
             date: release.date ?? "", indexes: archive.indexes, packages: packages)
+        return (locked, dropped)
     }
 
     struct OpenedArchive {
@@ -92,7 +129,7 @@ struct DebianLocker {
 
     /// Fetches and verifies `InRelease`, then every component's `Packages` index.
     func openArchive() throws(StrataError) -> OpenedArchive {
-        let fetcher = FetchClient(mirrors: mirrors(), tool: fetchTool)
+        let fetcher = FetchClient(mirrors: mirrors(), tool: context.fetchTool)
         let inRelease = store.temporaryPath("InRelease")
         defer { unlink(inRelease) }
         do {
@@ -141,9 +178,7 @@ struct DebianLocker {
     /// The decompressed index, from the store's cache or fetched (by hash where the
     /// archive offers it), verified against `InRelease` and cached by its digest.
     func indexFile(_ index: LockedIndex, fetcher: FetchClient, byHash: Bool) throws(StrataError) -> String {
-        let cacheDirectory = store.root + "/cache/debian"
-        let cached = cacheDirectory + "/" + index.sha256.hex
-        if access(cached, R_OK) == 0 { return cached }
+        if let cached = store.cachedFile(.debianIndexes, index.sha256.hex) { return cached }
         if !store.hasBlob(index.sha256) {
             let directory = "dists/\(source.suite)/" + index.path[..<index.path.lastIndex(of: "/")!]
             var paths = ["dists/\(source.suite)/\(index.path)"]
@@ -165,39 +200,12 @@ struct DebianLocker {
             }
             if let failure { throw .fetch(failure) }
         }
-        do {
-            if access(cacheDirectory, F_OK) != 0 { try FileSystem.makeDirectories(cacheDirectory, mode: 0o700) }
-        } catch { throw .input(path: cacheDirectory, reason: error.reason) }
         let temporary = store.temporaryPath("index-plain")
         do { _ = try Decompressor.decompress(fileAt: store.blobPath(index.sha256), to: temporary, maxBytes: Self.indexLimit) } catch {
             throw .archive(path: index.path, error)
         }
-        guard rename(temporary, cached) == 0 else {
-            let reason = SystemError.text(errno)
-            unlink(temporary)
-            throw .input(path: cached, reason: "cannot cache the index: \(reason)")
+        do { return try store.publishCachedFile(.debianIndexes, index.sha256.hex, temporaryFile: temporary) } catch {
+            throw .store(error)
         }
-        return cached
-    }
-}
-
-extension Engine {
-    /// Where Debian packages come from, in order: `--mirror`, `STRATA_DEBIAN_MIRROR`
-    /// (space-separated), the manifest, the host's apt sources for the suite, Debian's
-    /// own archive. The first of these that names any mirror gives the list.
-    func debianMirrors(_ source: Manifest.DebianSource) -> [String] {
-        Self.debianMirrors(source, override: mirrors)
-    }
-
-    static func debianMirrors(_ source: Manifest.DebianSource, override mirrors: [String]?) -> [String] {
-        if let mirrors, !mirrors.isEmpty { return mirrors }
-        if let variable = getenv("STRATA_DEBIAN_MIRROR") {
-            let list = String(cString: variable).split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
-            if !list.isEmpty { return list }
-        }
-        if let mirrors = source.mirrors, !mirrors.isEmpty { return mirrors }
-        let host = AptSources.mirrors(forSuite: source.suite)
-        if !host.isEmpty { return host }
-        return ["http://deb.debian.org/debian"]
     }
 }

@@ -1,5 +1,7 @@
 import Glibc
+import StrataEnvironment
 import StrataModel
+import StrataSandbox
 import StrataStore
 
 /// A session as `strata sessions` lists it: its record and what it looks like now.
@@ -15,9 +17,21 @@ public struct SessionSummary: Sendable, Equatable {
     }
 }
 
-extension Engine {
+/// The sessions of a store, for one request: starting them on a snapshot, entering kept
+/// ones again, listing, removing and diffing them, and the named volumes they mount.
+///
+/// A value per request (it carries the request's context); the store coordinates
+/// concurrent requests with its locks.
+public struct Sessions: Sendable {
+    public let store: Store
+    public let context: RequestContext
+
+    public init(store: Store, context: RequestContext) {
+        self.store = store; self.context = context
+    }
+
     /// Every session, newest first (as `docker ps`), with whether it runs and the size of its changes.
-    public func sessions() throws(StrataError) -> [SessionSummary] {
+    public func list() throws(StrataError) -> [SessionSummary] {
         do throws(StoreError) {
             var summaries: [SessionSummary] = []
             for record in try store.listSessions().reversed() {
@@ -35,26 +49,24 @@ extension Engine {
 
     /// Removes the kept session `idOrName` (a name or id) and its changes. A running
     /// session is refused (`sessionInUse`): stop what runs in it first.
-    public func remove(session idOrName: String) throws(StrataError) {
+    public func remove(_ idOrName: String) throws(StrataError) {
         do { try store.removeSession(idOrName) } catch { throw .store(error) }
     }
 
     /// What session `idOrName` changed, as `docker diff` lists it, sorted by path.
-    public func diff(session idOrName: String) throws(StrataError) -> [SessionChange] {
-        do throws(StoreError) {
-            guard let session = try store.session(named: idOrName) else { throw .noSuchSession(idOrName) }
-            return try store.diff(session)
-        } catch { throw .store(error) }
+    public func diff(_ idOrName: String) throws(StrataError) -> [SessionChange] {
+        do { return try store.diff(try existing(idOrName)) } catch { throw .store(error) }
     }
 
-    /// `seconds` since the epoch as RFC 3339 in UTC (`2026-11-29T10:00:00Z`), as the
-    /// JSON listings of sessions and volumes write times.
-    public static func rfc3339(_ seconds: Int64) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        guard gmtime_r(&time, &parts) != nil else { return "1970-01-01T00:00:00Z" }
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    /// The session named `idOrName` (its name or id), or `noSuchSession`.
+    public func existing(_ idOrName: String) throws(StoreError) -> SessionRecord {
+        guard let found = try store.session(named: idOrName) else { throw .noSuchSession(idOrName) }
+        return found
+    }
+
+    /// Removes a session this request made; a failure is said, not thrown, since the
+    /// command's own outcome is what the caller reports.
+    public func discard(_ id: String) {
+        do { try store.removeSession(id) } catch { context.note("could not remove session \(id): \(error)") }
     }
 }

@@ -1,5 +1,7 @@
 import Glibc
+import StrataEnvironment
 import StrataModel
+import StrataStore
 import StrataOS
 
 /// Remembers the digests of local inputs (tarballs, copied trees) by what `stat`
@@ -9,28 +11,27 @@ import StrataOS
 /// Guarantees: an entry is only written for an input whose newest change is at
 /// least `settle` seconds old, because file timestamps are coarser than the
 /// writes they describe (git's "racily clean" problem); a missing or unreadable
-/// entry only costs a recomputation. Entries live in the store's `cache/inputs/`.
+/// entry only costs a recomputation. Entries live in the store's `StoreCache.inputs`.
 struct InputCache {
     static let settle = 2
 
-    let directory: String
+    let store: Store
+    /// Seconds since the epoch, now (injected, so tests need not wait for the clock).
+    let now: @Sendable () -> Int64
 
-    init(storeRoot: String) { directory = storeRoot + "/cache/inputs" }
+    init(store: Store, now: @escaping @Sendable () -> Int64) { self.store = store; self.now = now }
 
     /// The values recorded under `key`, if any.
     func lookup(_ key: Digest) -> [String]? {
-        guard let bytes = try? HostFile.read(directory + "/" + key.hex, limit: 4096) else { return nil }
+        guard let bytes = store.cached(.inputs, key.hex) else { return nil }
         return String(decoding: bytes, as: UTF8.self).split(separator: " ").map(String.init)
     }
 
-    /// Records `values` under `key` when the input settled; failures are ignored (it is a cache).
+    /// Records `values` under `key` when the input settled. A failure only costs the
+    /// next check a recomputation, so it is not reported.
     func record(_ key: Digest, _ values: [String], newestChange: Int) {
-        guard Int(time(nil)) - newestChange >= Self.settle else { return }
-        if access(directory, F_OK) != 0 {
-            _ = mkdir(String(directory.dropLast("/inputs".count)), 0o700)
-            _ = mkdir(directory, 0o700)
-        }
-        try? HostFile.writeAtomically(Array(values.joined(separator: " ").utf8), to: directory + "/" + key.hex, mode: 0o600)
+        guard now() - Int64(newestChange) >= Int64(Self.settle) else { return }
+        try? store.storeCached(.inputs, key.hex, Array(values.joined(separator: " ").utf8))
     }
 
     /// The key of a single file: its path and identity as `stat` reports them.

@@ -1,11 +1,13 @@
 import Glibc
 import StrataDebian
+import StrataEnvironment
 import StrataModel
 import StrataOS
 import StrataSandbox
+import StrataSessions
 import StrataStore
 
-extension Engine {
+extension Builder {
     /// Runs the maintainer scripts the way dpkg would on a fresh system — every `preinst
     /// install` in install order, then `dpkg --configure -a`, which configures in dependency
     /// order — in a session over the unpacked packages, and keeps what they wrote as the
@@ -19,15 +21,8 @@ extension Engine {
             }
             return
         }
-        let below = [debian.skeletonKey] + debian.packages.map { LockedDebian.packageLayerKey($0.sha256) } + [debian.statusKey]
-        let snapshot: Digest
-        let session: SessionRecord
-        do {
-            snapshot = try store.publishSnapshot(diffIDs: below)
-            session = try store.createSession(snapshot: snapshot, name: nil, environment: environment.paths.name + "+configure")
-        } catch { throw .store(error) }
-        defer { removeSession(session.id) }
-        let epoch = Self.sourceDateEpoch(debian)
+        let below = Array(debian.layerKeys.dropLast())
+        let epoch = try Self.sourceDateEpoch(debian, context: context)
         // Maintainer scripts ask `ischroot` whether they run in a live system: in a session
         // it says no, and libc6's postinst then tries to re-exec init and sleeps a second.
         // This is an installation into a fresh tree, as in a chroot, so it answers yes —
@@ -36,34 +31,23 @@ extension Engine {
         let ischroot = store.temporaryPath("ischroot")
         defer { unlink(ischroot) }
         let hasIschroot = debian.packages.contains {
-            access(store.layerPath(LockedDebian.packageLayerKey($0.sha256)) + "/usr/bin/ischroot", F_OK) == 0
+            access(store.layerPath(LayerKeys.debianPackage($0.sha256)) + "/usr/bin/ischroot", F_OK) == 0
         }
         if hasIschroot {
             do { try Store.createLayerFile(ischroot, contents: Array("#!/bin/sh\nexit 0\n".utf8), mode: 0o755) } catch { throw .store(error) }
             mounts.append(.bind(source: ischroot, target: "/usr/bin/ischroot", readOnly: true))
         }
-        let spec: SessionSpec
-        do {
-            spec = SessionSpec(
-                lowerDirs: Self.withoutRepeats(try store.lowerDirs(for: snapshot)), upperDir: session.upperPath,
-                workDir: session.workPath, rootDir: session.rootPath,
-                argv: ["/bin/sh", "-c", Self.configureScript(debian)],
-                environment: [
-                    "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LC_ALL=C", "LANG=C", "LANGUAGE=C",
-                    "DEBIAN_FRONTEND=noninteractive", "DEBCONF_NONINTERACTIVE_SEEN=true", "SOURCE_DATE_EPOCH=\(epoch)",
-                ],
-                workingDirectory: "/", hostname: "localhost", isolateNetwork: true, mounts: mounts)
-        } catch { throw .store(error) }
-        let exit = try runHoldingLock(session.id, spec).get()
-        let logPath = session.upperPath + Self.configureLog
-        let log = (try? HostFile.read(logPath, limit: 4 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        guard exit.status == 0 else {
-            throw .configure(reason: "the configure script exited with status \(exit.status)", log: log)
+        let step = LayerStep(
+            key: debian.configuredKey, below: below, argv: ["/bin/sh", "-c", Self.configureScript(debian)],
+            environment: [
+                "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LC_ALL=C", "LANG=C", "LANGUAGE=C",
+                "DEBIAN_FRONTEND=noninteractive", "DEBCONF_NONINTERACTIVE_SEEN=true", "SOURCE_DATE_EPOCH=\(epoch)",
+            ],
+            mounts: mounts, epoch: epoch, leftovers: Self.configureLeftovers, log: Self.configureLog,
+            label: environment.paths.name + "+configure")
+        if case .failure(let failure) = try run(step) {
+            throw .configure(reason: "the configure script exited with status \(failure.status)", log: failure.log)
         }
-        do {
-            try LayerNormalizer(root: session.upperPath, epoch: epoch).normalize(removing: Self.configureLeftovers)
-            try store.adoptLayer(key: debian.configuredKey, directory: session.upperPath)
-        } catch { throw .store(error) }
     }
 
     static let configureLog = "/var/log/strata-configure.log"
@@ -77,9 +61,10 @@ extension Engine {
         "/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/triggers/Lock",
     ]
 
-    /// `SOURCE_DATE_EPOCH` when set, else the release's date: both are the same on every machine.
-    static func sourceDateEpoch(_ debian: LockedDebian) -> Int64 {
-        if let text = getenv("SOURCE_DATE_EPOCH"), let value = Int64(String(cString: text)), value >= 0 { return value }
+    /// The request's `SOURCE_DATE_EPOCH` when set, else the release's date: both are the
+    /// same on every machine.
+    static func sourceDateEpoch(_ debian: LockedDebian, context: RequestContext) throws(StrataError) -> Int64 {
+        if let value = try context.sourceDateEpoch() { return value }
         return ReleaseFile.seconds(debian.date) ?? 0
     }
 

@@ -14,7 +14,11 @@ import StrataStore
 public enum StrataError: Error, CustomStringConvertible {
     case usage(String)
     case manifest(ManifestError)
+    /// A lockfile named on the command line (`lock diff`) does not decode.
     case lockfile(LockfileError)
+    /// An environment's lockfile does not decode (a merge conflict, a hand edit): it is
+    /// left as it is, and nothing re-resolves in its place unless asked to.
+    case unreadableLockfile(LockfileError)
     /// The lockfile is missing or does not match its inputs, and `--frozen` forbids re-locking.
     case staleLock(lockfile: String, reason: String)
     case input(path: String, reason: String)
@@ -38,6 +42,8 @@ public enum StrataError: Error, CustomStringConvertible {
     case imageNotFound(String)
     /// `strata exec` into a session that no process runs (Docker: exit 1, "is not running").
     case sessionNotRunning(String)
+    /// The request was cancelled by its caller before it finished.
+    case cancelled
 
     /// 2 for usage and manifest errors (as the CLI convention says), 1 otherwise.
     public var exitCode: Int32 {
@@ -51,7 +57,9 @@ public enum StrataError: Error, CustomStringConvertible {
         switch self {
         case .usage(let text): return text
         case .manifest(let error): return error.description
-        case .lockfile(let error): return "\(error); run `strata lock` to rewrite it"
+        case .lockfile(let error): return "\(error)"
+        case .unreadableLockfile(let error):
+            return "the lockfile cannot be read: \(error); it was left as it is: repair it (a merge conflict?), or re-resolve every package with `strata lock --update` (or delete it and run `strata lock`)"
         case .staleLock(let lockfile, let reason):
             return "\(lockfile) is out of date (\(reason)); run `strata lock` and commit the result, or drop --frozen"
         case .input(let path, let reason): return "\(path): \(reason)"
@@ -61,6 +69,7 @@ public enum StrataError: Error, CustomStringConvertible {
         case .sandbox(let error): return error.description
         case .fetch(let error): return error.description
         case .seccomp(let error): return error.description
+        case .cancelled: return "cancelled; nothing after the last finished step was kept"
         case .sessionNotRunning(let name):
             return "session \"\(name)\" is not running; enter it again with `strata shell --session \(name)`"
         case .imageNotFound(let name):

@@ -15,7 +15,8 @@ public struct EnvironmentPaths: Sendable, Equatable {
     public var directory: String
     public var lockfile: String
 
-    public init(argument: String, lockfileOverride: String? = nil, currentDirectory: String = EnvironmentPaths.currentDirectory()) throws(StrataError) {
+    /// `currentDirectory` is the caller's (`RequestContext.workingDirectory`).
+    public init(argument: String, lockfileOverride: String? = nil, currentDirectory: String) throws(StrataError) {
         guard !argument.isEmpty else { throw .usage("the environment name is empty; give NAME (for envs/NAME.json) or a manifest path") }
         let isPath = argument.contains("/") || argument.hasSuffix(".json")
         let relative = isPath ? argument : "envs/\(argument).json"
@@ -44,7 +45,7 @@ public struct EnvironmentPaths: Sendable, Equatable {
     public func resolve(_ path: String) -> String { EnvironmentPaths.absolute(path, from: directory) }
 
     /// Joins and normalises `.`/`..` lexically.
-    static func absolute(_ path: String, from base: String) -> String {
+    public static func absolute(_ path: String, from base: String) -> String {
         let joined = path.hasPrefix("/") ? path : base + "/" + path
         var parts: [Substring] = []
         for part in joined.split(separator: "/") {
@@ -53,11 +54,5 @@ public struct EnvironmentPaths: Sendable, Equatable {
             parts.append(part)
         }
         return "/" + parts.joined(separator: "/")
-    }
-
-    public static func currentDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
-        return String(cString: buffer)
     }
 }

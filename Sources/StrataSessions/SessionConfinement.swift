@@ -1,11 +1,13 @@
 import Glibc
+import StrataEnvironment
 import StrataModel
 import StrataOS
 import StrataSandbox
 import StrataSeccomp
+import StrataStore
 
 /// The manifest's `security`, `user` and `limits`, turned into what the sandbox applies.
-extension Engine {
+extension Sessions {
     /// Applies `security`, `user` and `limits` to a spec whose lower dirs are set (the
     /// user is looked up in them). `HOME` and `USER` follow the user unless `env` sets them.
     /// `imageUser` is the base image's `User`, which the manifest's `user` overrides.
@@ -24,7 +26,7 @@ extension Engine {
     }
 
     /// Docker's default confinement, loosened only where `security` says so.
-    func confinement(_ environment: LoadedEnvironment) throws(StrataError) -> Confinement {
+    public func confinement(_ environment: LoadedEnvironment) throws(StrataError) -> Confinement {
         let security = environment.manifest.security
         let capabilities = security?.effectiveCapabilities ?? Capability.dockerDefault
         let mask = capabilities.reduce(UInt64(0)) { $0 | (1 << UInt64($1.rawValue)) }
@@ -50,7 +52,7 @@ extension Engine {
 
     /// The BPF program for a profile and capability set. Compiling Docker's profile for
     /// three architectures takes ~20 ms of CPU (libseccomp's export), several times a
-    /// whole warm `strata run`, so programs are kept in the store's `cache/seccomp/`,
+    /// whole warm `strata run`, so programs are kept in the store's `StoreCache.seccomp`,
     /// keyed by everything that shapes them. A damaged entry only costs a recompile.
     func seccompProgram(profileBytes: [UInt8], file: String, capabilities: [Capability]) throws(StrataError) -> [UInt8] {
         let kernel = KernelVersion.current()
@@ -59,8 +61,10 @@ extension Engine {
         key.update(Array(capabilities.map(\.name).joined(separator: ",").utf8))
         key.update([0])
         key.update(profileBytes)
-        let cached = store.root + "/cache/seccomp/" + key.finalize().hex + ".bpf"
-        if let bytes = try? HostFile.read(cached, limit: 1 << 20), !bytes.isEmpty, bytes.count % 8 == 0 {
+        let entry = key.finalize().hex + ".bpf"
+        // The entry's recorded digest is checked before the program is trusted: the kernel
+        // would load whatever bytes are there.
+        if let bytes = store.cached(.seccomp, entry), !bytes.isEmpty, bytes.count % 8 == 0 {
             return bytes
         }
         let program: SeccompProgram
@@ -70,9 +74,8 @@ extension Engine {
         } catch {
             throw .seccomp(error)
         }
-        _ = mkdir(store.root + "/cache", 0o755)
-        _ = mkdir(store.root + "/cache/seccomp", 0o755)
-        try? HostFile.writeAtomically(program.bytes, to: cached)
+        // A program that cannot be cached is compiled again next time; the session is not refused for it.
+        try? store.storeCached(.seccomp, entry, program.bytes)
         return program.bytes
     }
 
@@ -80,19 +83,23 @@ extension Engine {
     /// `/etc/group` (read from the topmost layer that has them, as the session sees them).
     func sessionUser(_ environment: LoadedEnvironment, lowerDirs: [String], imageUser: String? = nil) throws(StrataError) -> (SessionUser, ResolvedUser)? {
         guard let spec = environment.manifest.user ?? imageUser else { return nil }
-        func file(_ path: String) -> String? {
+        func file(_ path: String) throws(StrataError) -> String? {
             for dir in lowerDirs {
                 var info = stat()
                 let full = dir + path
                 guard lstat(full, &info) == 0 else { continue }
                 // A whiteout (or anything but a file) hides the lower copies.
-                guard info.st_mode & S_IFMT == S_IFREG, let bytes = try? HostFile.read(full, limit: 16 << 20) else { return nil }
-                return String(decoding: bytes, as: UTF8.self)
+                guard info.st_mode & S_IFMT == S_IFREG else { return nil }
+                do { return String(decoding: try HostFile.read(full, limit: 16 << 20), as: UTF8.self) } catch {
+                    throw .input(path: full, reason: "cannot read the environment's \(path) to resolve the user: \(error.reason)")
+                }
             }
             return nil
         }
+        let passwd = try file("/etc/passwd")
+        let group = try file("/etc/group")
         do {
-            let resolved = try UserDatabase.resolve(spec, passwd: file("/etc/passwd"), group: file("/etc/group"))
+            let resolved = try UserDatabase.resolve(spec, passwd: passwd, group: group)
             return (SessionUser(uid: resolved.uid, gid: resolved.gid, groups: resolved.supplementaryGroups), resolved)
         } catch {
             let whose = environment.manifest.user == nil ? "the base image's User" : "\"user\""

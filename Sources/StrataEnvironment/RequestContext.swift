@@ -1,0 +1,67 @@
+import Glibc
+
+/// What one request brings from its caller, passed in rather than read from the process:
+/// one strata process (a daemon) serves many callers, each with its own environment
+/// variables, terminal, working directory and place for notes.
+///
+/// Only the CLI and the tool entry points read process state; they build one of these.
+public struct RequestContext: Sendable {
+    /// The caller's environment variables that strata reads: `SOURCE_DATE_EPOCH`,
+    /// `STRATA_DEBIAN_MIRROR`, `TERM`, and `PATH` and `HOME` for the programs it runs.
+    public var variables: [String: String]
+    /// Which of the caller's standard streams are terminals.
+    public var terminal: Terminal
+    /// The caller's working directory: relative paths in requests are relative to it.
+    public var workingDirectory: String
+    /// Where notes for the user go (a line each, without a newline): stderr in the CLI.
+    public var notes: @Sendable (String) -> Void
+    /// Whether long work (downloads) may draw a progress line on the caller's terminal.
+    public var progress: Bool
+    /// Set by the caller to stop the request at the next step boundary.
+    public var cancellation: Cancellation
+    /// Seconds since the epoch, now.
+    public var now: @Sendable () -> Int64
+    /// The `strata-fetch` executable downloads run in.
+    public var fetchTool: String
+
+    public init(variables: [String: String] = [:], terminal: Terminal = Terminal(), workingDirectory: String = "/",
+                notes: @escaping @Sendable (String) -> Void = { _ in }, progress: Bool = false,
+                cancellation: Cancellation = Cancellation(), now: @escaping @Sendable () -> Int64 = RequestContext.systemClock,
+                fetchTool: String = "strata-fetch") {
+        self.variables = variables; self.terminal = terminal; self.workingDirectory = workingDirectory
+        self.notes = notes; self.progress = progress; self.cancellation = cancellation; self.now = now
+        self.fetchTool = fetchTool
+    }
+
+    /// Tells the user something (a re-lock, a warning) without failing the request.
+    public func note(_ text: String) { notes(text) }
+
+    /// The system's clock.
+    public static let systemClock: @Sendable () -> Int64 = { Int64(time(nil)) }
+
+    /// `SOURCE_DATE_EPOCH` as reproducible-builds.org defines it (a decimal count of
+    /// seconds); nil when unset or empty.
+    public func sourceDateEpoch() throws(StrataError) -> Int64? {
+        guard let text = variables["SOURCE_DATE_EPOCH"], !text.isEmpty else { return nil }
+        guard let value = Int64(text), value >= 0 else {
+            throw .usage("SOURCE_DATE_EPOCH=\(text) is not a number of seconds since 1970; set it to, e.g., $(git log -1 --format=%ct)")
+        }
+        return value
+    }
+
+    /// `KEY=VALUE` entries of `variables` for the given keys, for a program strata runs.
+    public func environment(passing keys: [String]) -> [String] {
+        keys.compactMap { key in variables[key].map { "\(key)=\($0)" } }
+    }
+}
+
+/// Which of a caller's standard streams are terminals (`isatty`, as the caller saw it).
+public struct Terminal: Sendable, Equatable {
+    public var input: Bool
+    public var output: Bool
+    public var error: Bool
+
+    public init(input: Bool = false, output: Bool = false, error: Bool = false) {
+        self.input = input; self.output = output; self.error = error
+    }
+}

@@ -1,0 +1,99 @@
+import Glibc
+import StrataEnvironment
+import StrataModel
+import StrataSandbox
+import StrataStore
+
+/// How to start a session.
+public struct RunOptions: Sendable {
+    /// The command; nil runs the image's entrypoint+cmd, else the manifest's shell.
+    public var argv: [String]?
+    /// Keep the session (its upper dir) after the command ends.
+    public var keep: Bool
+    public var name: String?
+    /// Prefer the manifest's `shell` (default `/bin/sh`) when `argv` is nil.
+    public var shell: Bool
+
+    public init(argv: [String]? = nil, keep: Bool = false, name: String? = nil, shell: Bool = false) {
+        self.argv = argv; self.keep = keep; self.name = name; self.shell = shell
+    }
+}
+
+extension Sessions {
+    /// Starts a session on `snapshot` (the lockfile's, built), runs the command in it, and
+    /// returns its exit status (128+N when killed by signal N). The session is removed
+    /// afterwards unless it is kept or named.
+    public func run(_ environment: LoadedEnvironment, lockfile: Lockfile, snapshot: Digest,
+                    options: RunOptions) throws(StrataError) -> Int32 {
+        var spec = try sessionSpec(environment, lockfile: lockfile, options: options)
+        do { spec.lowerDirs = Self.withoutRepeats(try mountedLowerDirs(lockfile, snapshot: snapshot)) } catch {
+            throw .store(error)
+        }
+        // Everything that can be refused is settled before a session exists to clean up.
+        try confine(&spec, environment, imageUser: lockfile.imageDefaults?.user)
+        let session: SessionRecord
+        do {
+            session = try store.createSession(
+                snapshot: snapshot, name: options.name, environment: environment.paths.name,
+                manifest: environment.paths.manifest, volumes: Self.volumeNames(environment.manifest))
+        } catch { throw .store(error) }
+        spec.upperDir = session.upperPath
+        spec.workDir = session.workPath
+        spec.rootDir = session.rootPath
+        // Recorded once the session is up, so that `strata exec` can join it.
+        spec.initRecordPath = Self.initRecordPath(session)
+        let outcome = runHoldingLock(session.id, spec)
+        if !(options.keep || options.name != nil) { discard(session.id) }
+        return try status(of: try outcome.get())
+    }
+
+    /// Runs the session with its lock held: the lock tells `Store.removeSession` (and
+    /// `strata rm`) that it is in use. The caller removes the session either way.
+    public func runHoldingLock(_ id: String, _ spec: SessionSpec) -> Result<SessionExit, StrataError> {
+        let outcome: Result<SessionExit, StrataError>
+        do {
+            let held = try store.lock("session-" + id)
+            do { outcome = .success(try Sandbox.run(spec)) } catch { outcome = .failure(.sandbox(error)) }
+            held.release()
+        } catch {
+            outcome = .failure(.store(error))
+        }
+        return outcome
+    }
+
+    /// The exit status, said when the command ran out of memory.
+    func status(of exit: SessionExit) throws(StrataError) -> Int32 {
+        if case .outOfMemory(let limit) = exit {
+            context.note("the command was killed: out of memory (the environment's \"limits.memory\" is \(Self.byteCount(limit)))")
+        }
+        return exit.status
+    }
+
+    /// The lower dirs to mount, topmost first: a Debian base's layers as their flattened
+    /// layer when the store has it (one lookup per path instead of one per package).
+    func mountedLowerDirs(_ lockfile: Lockfile, snapshot: Digest) throws(StoreError) -> [String] {
+        if case .debian(let debian) = lockfile.base {
+            let flat = LayerKeys.flattened(debian.layerKeys)
+            if store.hasLayer(flat) {
+                return store.lowerDirs(forLayers: [flat] + lockfile.layers.map(\.diffID))
+            }
+        }
+        return try store.lowerDirs(for: snapshot)
+    }
+
+    /// "2 GiB", "512 MiB": how a limit was most likely written.
+    static func byteCount(_ bytes: UInt64) -> String {
+        for (unit, shift) in [("TiB", UInt64(40)), ("GiB", 30), ("MiB", 20), ("KiB", 10)] where bytes >= (1 << shift) && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift) \(unit)"
+        }
+        return "\(bytes) bytes"
+    }
+
+    /// overlayfs refuses a lower dir given twice (ELOOP). A layer that appears
+    /// again higher in the stack covers every path of its lower copy with the
+    /// same content, so keeping only the topmost occurrence mounts the same tree.
+    public static func withoutRepeats(_ topmostFirst: [String]) -> [String] {
+        var seen = Set<String>()
+        return topmostFirst.filter { seen.insert($0).inserted }
+    }
+}
