@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Serve a directory read-only over HTTP on 127.0.0.1, with fault injection, for strata's tests.
 
-usage: http-server.py [--log FILE] DIR
+usage: http-server.py [--log FILE] [--peak FILE] DIR
 
 Listens on 127.0.0.1 on a port the OS chooses, prints exactly one line `PORT` on stdout (flushed)
 once it accepts connections, and serves DIR (GET and HEAD, HTTP/1.1 keep-alive, threaded, no
 request log on stderr) until it is killed. `--log FILE` appends one line per request to FILE:
 `METHOD PATH STATUS` (PATH without the leading slash, as the client sent it), so a test can count
-attempts.
+attempts. `--peak FILE` keeps in FILE the most requests the server was answering at once so far:
+each counts from its arrival until its status is decided (after any delay), so a client that waits
+for every answer before its next request is never seen more than once.
 
 Fault injection: DIR/.faults, a JSON object, is re-read on every request (absent or empty = no
 faults; the file itself is never served). Each kind maps a path (relative to DIR, no leading slash,
@@ -71,10 +73,30 @@ class Faults:
             return taken
 
 
+class InHand:
+    """How many requests are being answered now, and the most at once so far (written to a file)."""
+
+    def __init__(self, path):
+        self.path, self.lock, self.now, self.peak = path, threading.Lock(), 0, 0
+
+    def enter(self):
+        with self.lock:
+            self.now += 1
+            if self.now > self.peak:
+                self.peak = self.now
+                with open(self.path, "w") as f:
+                    f.write(str(self.peak))
+
+    def leave(self):
+        with self.lock:
+            self.now -= 1
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     faults = None  # set in main
     log_file = None
+    in_hand = None  # an InHand with --peak
 
     def log_message(self, format, *args):  # quiet: tests read --log instead
         pass
@@ -83,6 +105,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         return urllib.parse.unquote(urllib.parse.urlsplit(self.path).path).lstrip("/")
 
     def record(self, status):
+        if getattr(self, "counted", False):
+            self.counted = False
+            Handler.in_hand.leave()
         if Handler.log_file:
             with open(Handler.log_file, "a") as f:
                 f.write(f"{self.command} {self.relative_path()} {status}\n")
@@ -94,6 +119,17 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.answer(send_body=True)
 
     def answer(self, send_body):
+        if Handler.in_hand:
+            Handler.in_hand.enter()
+            self.counted = True
+        try:
+            self.respond(send_body)
+        finally:
+            if getattr(self, "counted", False):
+                self.counted = False
+                Handler.in_hand.leave()
+
+    def respond(self, send_body):
         relative = self.relative_path()
         taken = self.faults.take(relative)
         if "delay" in taken:
@@ -171,11 +207,14 @@ class Server(http.server.ThreadingHTTPServer):
 
 def main():
     args = sys.argv[1:]
-    if len(args) >= 2 and args[0] == "--log":
-        Handler.log_file = os.path.abspath(args[1])
+    while len(args) >= 2 and args[0] in ("--log", "--peak"):
+        if args[0] == "--log":
+            Handler.log_file = os.path.abspath(args[1])
+        else:
+            Handler.in_hand = InHand(os.path.abspath(args[1]))
         args = args[2:]
     if len(args) != 1 or not os.path.isdir(args[0]):
-        sys.exit("usage: http-server.py [--log FILE] DIR")
+        sys.exit("usage: http-server.py [--log FILE] [--peak FILE] DIR")
     directory = os.path.abspath(args[0])
     # A parent that spawned us from a thread with signals blocked (dispatch's worker threads do)
     # passed that mask on: without this, "runs until killed" would need SIGKILL.

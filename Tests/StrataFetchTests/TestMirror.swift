@@ -9,15 +9,17 @@ final class TestMirror {
     /// `http://127.0.0.1:PORT` (no trailing slash).
     let url: String
     private let log: String
+    private let peakFile: String
     private let process = Process()
 
     init() throws {
         directory = try TestMirror.temporaryDirectory("mirror")
         log = directory + ".log"
+        peakFile = directory + ".peak"
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../scripts/http-server.py").standardizedFileURL.path
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script, "--log", log, directory]
+        process.arguments = [script, "--log", log, "--peak", peakFile, directory]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -38,6 +40,7 @@ final class TestMirror {
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: directory)
         try? FileManager.default.removeItem(atPath: log)
+        try? FileManager.default.removeItem(atPath: peakFile)
     }
 
     /// Writes `bytes` at `path` below the served directory and returns their digest.
@@ -59,6 +62,12 @@ final class TestMirror {
     func requests() -> [String] {
         guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").map(String.init)
+    }
+
+    /// The most requests the mirror was answering at the same time so far (0 before the first).
+    func peakConcurrentRequests() -> Int {
+        guard let text = try? String(contentsOfFile: peakFile, encoding: .utf8) else { return 0 }
+        return Int(text) ?? 0
     }
 
     static func temporaryDirectory(_ name: String) throws -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// Runs the real `strata` binary (built beside this test bundle) on scratch
@@ -88,6 +89,23 @@ struct Harness {
         process.standardError = FileHandle.nullDevice
         try process.run()
         return process
+    }
+
+    /// Stops `process` (SIGSTOP) as soon as `reached()` holds, runs `whileStopped` (to look at
+    /// the state it was stopped in), then kills it with SIGKILL: a crash at a point the test
+    /// chose, not at a moment a timer picked. Returns false when the process ended first.
+    static func kill(_ process: Process, when reached: () -> Bool, whileStopped: () -> Void = {}) -> Bool {
+        while process.isRunning {
+            if reached() {
+                Glibc.kill(process.processIdentifier, SIGSTOP)
+                whileStopped()
+                Glibc.kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return true
+            }
+            usleep(500)
+        }
+        return false
     }
 
     /// Polls for `path` (a file a session writes when it is ready); false after `seconds`.

@@ -104,6 +104,8 @@ func makeTar(_ harness: Harness, _ relative: String, _ entries: String) throws {
         #expect(result.stdout.replacingOccurrences(of: " ", with: "") == "99\n101\n", "\(result.stdout)")
     }
 
+    /// A build killed in the middle of unpacking a layer (stopped once half its files are
+    /// written) publishes nothing of it; the next build unpacks it whole.
     @Test func killedBuildLeavesNothingHalfPublished() throws {
         let harness = try Harness()
         defer { harness.cleanup() }
@@ -122,13 +124,13 @@ func makeTar(_ harness: Harness, _ relative: String, _ entries: String) throws {
         let layer = harness.store + "/layers/\(diffID)"
         _ = Harness.exec(["/bin/rm", "-rf", layer, harness.store + "/snapshots"], cwd: "/", env: [:])
         let build = try harness.start(["build", "many"])
-        usleep(150_000)
-        kill(build.processIdentifier, SIGKILL)
-        build.waitUntilExit()
-        if FileManager.default.fileExists(atPath: layer) {
-            let count = try FileManager.default.contentsOfDirectory(atPath: layer + "/many").count
-            #expect(count == 30000, "a published layer is complete")
-        }
+        let halfway = harness.store + "/tmp/layer-\(diffID)/many/f15000"
+        var publishedWhenStopped = true
+        let killed = Harness.kill(build, when: { FileManager.default.fileExists(atPath: halfway) },
+                                  whileStopped: { publishedWhenStopped = FileManager.default.fileExists(atPath: layer) })
+        #expect(killed, "the build ended before it had unpacked half of the layer")
+        #expect(!publishedWhenStopped, "a layer half unpacked is not published")
+        #expect(!FileManager.default.fileExists(atPath: layer), "nothing of it was published")
         let result = harness.strata(["run", "many", "--", "sh", "-c", "ls /many | wc -l"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "30000")

@@ -337,30 +337,4 @@ struct SandboxTests {
         relative.rootDir = "root"
         #expect(throws: SandboxError.self) { try Sandbox.run(relative) }
     }
-
-    @Test("start-up cost of /bin/true (report only)")
-    func startupCost() throws {
-        let fixture = try SessionFixture()
-        let spec = fixture.spec(["/bin/true"])
-        var samples: [Duration] = []
-        let clock = ContinuousClock()
-        for _ in 0..<50 {
-            let start = clock.now
-            _ = try Sandbox.run(spec)
-            samples.append(clock.now - start)
-        }
-        samples.sort()
-        let median = samples[samples.count / 2]
-        print("Sandbox.run(/bin/true): median of 50 = \(median), min \(samples[0]), max \(samples[samples.count - 1])")
-        var noNet = spec
-        noNet.isolateNetwork = false
-        var hostNet: [Duration] = []
-        for _ in 0..<50 {
-            let start = clock.now
-            _ = try Sandbox.run(noNet)
-            hostNet.append(clock.now - start)
-        }
-        hostNet.sort()
-        print("Sandbox.run(/bin/true) with host network: median of 50 = \(hostNet[25])")
-    }
 }
