@@ -23,7 +23,8 @@ options:
   --next                also OUTDIR/next/: the archive's next state (see NEXT_PACKAGES), a complete
                         archive of its own (pool, dists/SUITE) signed by the same key and dated one
                         day later, for `strata lock --update` and `strata lock diff`; OUTDIR/next is
-                        a second mirror URL when OUTDIR is served
+                        a second mirror URL when OUTDIR is served; and OUTDIR/gone/, the next state
+                        without zlib1g 1:1.2.13.dfsg-1 (a pinned version the archive dropped)
 
 The .debs, Packages and Release are byte-identical from run to run for the same options (fixed
 mtimes, sorted paragraphs); the key and so the signatures are new on every run. Needs only Python 3
@@ -104,6 +105,10 @@ NEXT_PACKAGES = PACKAGES + [
          files={"bin/splitusr": "#!/bin/sh\necho split\n", "sbin/splitusrd": "#!/bin/sh\n",
                 "lib/x86_64-linux-gnu/libsplitusr.so.1": "split lib\n"}),
 ]
+
+# The next state after the archive dropped zlib1g's older version (--next, OUTDIR/gone): a lock
+# that pinned it cannot keep that pin, and must say so.
+GONE_PACKAGES = [p for p in NEXT_PACKAGES if (p["Package"], p["Version"]) != ("zlib1g", "1:1.2.13.dfsg-1")]
 
 # dpkg's field names for the table's Python-friendly keys.
 FIELD_NAMES = {"MultiArch": "Multi-Arch", "PreDepends": "Pre-Depends"}
@@ -302,6 +307,14 @@ def main():
             next_until = opts.date + 86400 + opts.valid_days * 86400 if opts.valid_days > 0 else None
             write_suite(following, opts.suite, opts.codename, opts.date + 86400, next_until, opts.by_hash, gpg)
             shutil.copyfile(os.path.join(out, "keyring.gpg"), os.path.join(following, "keyring.gpg"))
+            gone = os.path.join(out, "gone")
+            os.makedirs(gone, exist_ok=True)
+            if os.path.exists(os.path.join(gone, "pool")):
+                shutil.rmtree(os.path.join(gone, "pool"))
+            for spec in GONE_PACKAGES:
+                build_deb(spec, gone, opts.date)
+            write_suite(gone, opts.suite, opts.codename, opts.date + 2 * 86400, next_until, opts.by_hash, gpg)
+            shutil.copyfile(os.path.join(out, "keyring.gpg"), os.path.join(gone, "keyring.gpg"))
         if opts.other_keyring:
             other = os.path.join(tmp, "other")
             other_fpr = make_key(other, "strata other key <other@strata.invalid>")

@@ -83,9 +83,10 @@ import Testing
         defer { harness.cleanup() }
         let epoch = ["SOURCE_DATE_EPOCH": "1700000000"]
         for name in ["one", "two"] {
-            let run = harness.strata(["run", "--name", name, "bb", "--", "sh", "-c", "echo same > /work/f; mkdir /work/g; rm /bin/cat"])
+            // The second session's changes get other, later mtimes, as if it were made years later.
+            let later = name == "two" ? "; touch -d '2030-01-01 00:00:00' /work /work/f /work/g /bin" : ""
+            let run = harness.strata(["run", "--name", name, "bb", "--", "sh", "-c", "echo same > /work/f; mkdir /work/g; rm /bin/cat" + later])
             #expect(run.status == 0, "\(run.stderr)")
-            sleep(1)  // the second session's files get later mtimes
         }
         var digests: Set<String> = []
         for (name, tag) in [("one", "a:1"), ("one", "a:2"), ("two", "a:3")] {
@@ -149,6 +150,60 @@ import Testing
     }
 
     /// A volume's data stays in the volume: the image has only the (empty) mount point.
+    /// The image's config comes from the session's manifest and lockfile: when either is gone
+    /// or cannot be read, commit stops with one sentence rather than use a default config.
+    @Test func unreadableManifestOrLockfileStopsCommit() throws {
+        let harness = try busybox()
+        defer { harness.cleanup() }
+        try harness.manifest("bb", #"{"from": {"image": "oci:../images/busybox:latest"}, "env": {"MINE": "1"}}"#)
+        #expect(harness.strata(["run", "--name", "s", "bb", "--", "true"]).status == 0)
+        let manifest = try harness.read("envs/bb.json"), lockfile = try harness.read("lockfiles/bb.lock.json")
+        try harness.write("lockfiles/bb.lock.json", "<<<<<<< HEAD\n")
+        let damaged = harness.strata(["commit", "s", "--tag", "x:1"])
+        #expect(damaged.status == 1 && damaged.stderr.contains("the lockfile cannot be read"), "\(damaged.stderr)")
+        try FileManager.default.removeItem(atPath: harness.project + "/lockfiles/bb.lock.json")
+        let noLock = harness.strata(["commit", "s", "--tag", "x:1"])
+        #expect(noLock.status == 1 && noLock.stderr.contains("lockfile of session \"s\" is gone"), "\(noLock.stderr)")
+        try harness.write("lockfiles/bb.lock.json", lockfile)
+        try FileManager.default.removeItem(atPath: harness.project + "/envs/bb.json")
+        let noManifest = harness.strata(["commit", "s", "--tag", "x:1"])
+        #expect(noManifest.status == 1 && noManifest.stderr.contains("is gone"), "\(noManifest.stderr)")
+        try harness.write("envs/bb.json", "{ \"from\": ")
+        let badManifest = harness.strata(["commit", "s", "--tag", "x:1"])
+        #expect(badManifest.status == 2 && badManifest.stderr.contains("bb.json"), "\(badManifest.stderr)")
+        #expect(harness.strata(["images", "-q"]).stdout.isEmpty, "nothing was tagged")
+        try harness.write("envs/bb.json", manifest)
+        let commit = harness.strata(["commit", "s", "--tag", "x:1"])
+        #expect(commit.status == 0, "\(commit.stderr)")
+        #expect(harness.strata(["image", "inspect", "x:1"]).stdout.contains("MINE=1"))
+    }
+
+    /// An image archive's names that are not tags strata can use are said, not dropped.
+    @Test func unusableArchiveNamesAreSaid() throws {
+        let harness = try busybox()
+        defer { harness.cleanup() }
+        #expect(harness.strata(["run", "--name", "s", "bb", "--", "true"]).status == 0)
+        #expect(harness.strata(["commit", "s", "--tag", "good:1"]).status == 0)
+        #expect(harness.strata(["image", "save", "good:1", "--format", "docker-archive", "-o", "good.tar"]).status == 0)
+        // The same archive, naming its image a second time with a name no tag can have.
+        let script = """
+        import json, tarfile, io
+        with tarfile.open("good.tar") as src, tarfile.open("named.tar", "w") as dst:
+            for member in src.getmembers():
+                data = src.extractfile(member).read() if member.isfile() else None
+                if member.name == "manifest.json":
+                    manifest = json.loads(data)
+                    manifest[0]["RepoTags"] = ["good:2", "Not A Tag!"]
+                    data = json.dumps(manifest).encode()
+                    member.size = len(data)
+                dst.addfile(member, io.BytesIO(data) if data is not None else None)
+        """
+        #expect(Harness.exec(["/usr/bin/python3", "-c", script], cwd: harness.project, env: [:]).status == 0)
+        let load = harness.strata(["image", "load", "named.tar"])
+        #expect(load.status == 0 && load.stdout == "good:2\n", "\(load.stdout) \(load.stderr)")
+        #expect(load.stderr.contains("Not A Tag!") && load.stderr.contains("cannot use as a tag"), "\(load.stderr)")
+    }
+
     @Test func volumesAreNotCommitted() throws {
         let harness = try Harness()
         defer { harness.cleanup() }

@@ -579,6 +579,24 @@ import Testing
         #expect(built.stdout == "#!/bin/sh\necho make 4.4\n", "\(built.stdout)")
     }
 
+    /// A kept version that no longer resolves (the archive dropped it) is said, with what it
+    /// moves to, instead of being dropped silently.
+    @Test func droppedPinsAreSaid() throws {
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        try harness.debian("t", packages: ["tool"], busybox: true)
+        #expect(harness.strata(["lock", "t"]).status == 0)
+        #expect(try harness.lockedDebs("t").first { $0.name == "zlib1g" }?.version == "1:1.2.13.dfsg-1")
+        let result = harness.strata(["lock", "t", "--update", "make", "--mirror", DebianFixture.shared.url + "/gone"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("could not keep zlib1g 1:1.2.13.dfsg-1 (the archive no longer has it); it moves to 1:1.2.13.dfsg-3"),
+                "\(result.stderr)")
+        let moved = try harness.lockedDebs("t")
+        #expect(moved.first { $0.name == "zlib1g" }?.version == "1:1.2.13.dfsg-3")
+        #expect(moved.first { $0.name == "make" }?.version == "4.4.1-2")
+        #expect(!result.stderr.contains("could not keep python3-minimal"), "pins the archive still has are kept: \(result.stderr)")
+    }
+
     /// OLD and NEW as git revisions: REV:PATH, or a bare REV meaning NEW's path.
     @Test func lockDiffReadsGitRevisions() throws {
         let harness = try Harness()

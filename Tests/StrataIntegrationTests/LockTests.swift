@@ -102,15 +102,12 @@ import Testing
         #expect(harness.strata(["lock", "app", "--check"]).status == 0)
     }
 
-    /// Settled inputs are remembered by their stat fingerprint; any change to them
-    /// still makes the lock stale.
-    @Test func cachedInputDigestsStillSeeChanges() throws {
+    /// Any change to a local input makes the lock stale, whether or not its digest was
+    /// remembered (StrataLockTests checks, with the request's clock, that settled inputs are).
+    @Test func changedInputsMakeTheLockStale() throws {
         let harness = try project()
         defer { harness.cleanup() }
-        sleep(3)  // let the inputs settle, so that their digests are cached
         #expect(harness.strata(["lock", "app"]).status == 0)
-        let cached = try FileManager.default.contentsOfDirectory(atPath: harness.store + "/cache/inputs")
-        #expect(cached.count == 2, "a copied tree and a tarball: \(cached)")
         #expect(harness.strata(["lock", "app", "--check"]).status == 0)
 
         try harness.write("files/sub/b.txt", "betA\n")  // same size, new content
