@@ -242,7 +242,8 @@ static int supervise(const struct csb_spec *spec, int init_pidfd, struct csb_res
     struct winsize window;
     memset(&window, 0, sizeof window);
     struct termios saved_mode;
-    int terminal = spec->terminal && isatty(0);
+    /* The caller decides from its request's terminal; raw mode below is only set when fd 0 is one. */
+    int terminal = spec->terminal;
     if (terminal) {
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, console) < 0) {
             int e = errno;

@@ -19,9 +19,9 @@ public struct Engine: Sendable {
     /// Refuse a missing or stale lockfile instead of re-locking (`--frozen`, default when `CI=true`).
     public var frozen: Bool
     /// Debian mirrors given by the request (`--mirror`), before every other source of them.
-    public var mirrors: [String]?
+    public var mirrors: [String]
 
-    public init(store: Store, context: RequestContext, frozen: Bool = false, mirrors: [String]? = nil) {
+    public init(store: Store, context: RequestContext, frozen: Bool = false, mirrors: [String] = []) {
         self.store = store; self.context = context; self.frozen = frozen; self.mirrors = mirrors
     }
 

@@ -113,7 +113,7 @@ extension Builder {
         guard case .debian(let source) = environment.manifest.base else {
             throw .staleLock(lockfile: environment.paths.lockfile, reason: "it pins Debian packages but the manifest has no Debian base")
         }
-        let fetcher = FetchClient(mirrors: DebianMirrors.list(source, override: mirrors, context: context), tool: context.fetchTool,
+        let fetcher = FetchClient(mirrors: DebianMirrors.list(source, override: mirrors, context: context), tool: context.fetchTool ?? FetchClient.toolBesideThisExecutable(),
                                   progress: context.progress)
         let downloads = packages.map {
             FetchJob(path: $0.path, destination: store.temporaryPath("deb-" + $0.sha256.short), digest: $0.sha256,

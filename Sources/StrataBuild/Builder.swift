@@ -24,9 +24,9 @@ public struct Builder: Sendable {
     public let store: Store
     public let context: RequestContext
     /// Debian mirrors the request names before every other source of them (`--mirror`).
-    public var mirrors: [String]?
+    public var mirrors: [String]
 
-    public init(store: Store, context: RequestContext, mirrors: [String]? = nil) {
+    public init(store: Store, context: RequestContext, mirrors: [String] = []) {
         self.store = store; self.context = context; self.mirrors = mirrors
     }
 

@@ -3,17 +3,35 @@ import Strata
 import StrataEnvironment
 import StrataStore
 
+/// The help of options several commands share, written once.
+enum OptionHelp {
+    // Short enough for `strata run --help`'s table, whose lines ArgumentParser does not indent.
+    static let root = "The store (default: $STRATA_ROOT or /var/lib/strata)."
+    static let lockfile = "Use this lockfile instead of the one beside the manifest."
+    static let mirror = "A Debian mirror to try first (repeatable)."
+    static let frozen = "Refuse a missing or stale lockfile (default when CI=true)."
+}
+
 /// `--root`: which store. Every command that touches the store takes it.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The store directory (default: $STRATA_ROOT, /var/lib/strata as root, else ~/.local/share/strata).", valueName: "DIR"))
+    @Option(name: .long, help: ArgumentHelp(OptionHelp.root, valueName: "DIR"))
     var root: String?
+
 
     /// An engine on the store for this invocation's request.
     func engine(_ lock: LockOptions? = nil, frozen: Bool = false) throws(StrataError) -> Engine {
+        try Invocation.engine(root: root, mirrors: lock?.mirror ?? [], frozen: frozen)
+    }
+}
+
+/// The engine for this process's request.
+enum Invocation {
+    /// Takes plain values, not the option groups: making ArgumentParser's types is costly
+    /// (on `strata run`'s path, which does not use ArgumentParser).
+    static func engine(root: String?, mirrors: [String], frozen: Bool) throws(StrataError) -> Engine {
         let variables = ProcessState.variables()
         let store: Store
         do { store = try Store(root: ProcessState.storeRoot(root, variables: variables)) } catch { throw .store(error) }
-        let mirrors = lock.map(\.mirror).flatMap { $0.isEmpty ? nil : $0 }
         return Engine(store: store, context: ProcessState.context(variables: variables),
                       frozen: frozen || variables["CI"] == "true", mirrors: mirrors)
     }
@@ -21,11 +39,12 @@ struct StoreOptions: ParsableArguments {
 
 /// Where the lockfile is and which mirrors resolve it: for the commands that lock.
 struct LockOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Use this lockfile instead of the one beside the manifest.", valueName: "PATH"))
+    @Option(name: .long, help: ArgumentHelp(OptionHelp.lockfile, valueName: "PATH"))
     var lockfile: String?
 
-    @Option(name: .long, help: ArgumentHelp("A Debian mirror URL to use first (repeatable); see also $STRATA_DEBIAN_MIRROR.", valueName: "URL"))
+    @Option(name: .long, help: ArgumentHelp(OptionHelp.mirror, valueName: "URL"))
     var mirror: [String] = []
+
 }
 
 /// The options of commands that build before they act (`build`, `run`, `shell`).
@@ -33,7 +52,7 @@ struct BuildOptions: ParsableArguments {
     @OptionGroup var store: StoreOptions
     @OptionGroup var lock: LockOptions
 
-    @Flag(name: .long, help: "Refuse a missing or stale lockfile instead of re-locking (default when CI=true).")
+    @Flag(name: .long, help: ArgumentHelp(OptionHelp.frozen))
     var frozen = false
 
     func engine() throws(StrataError) -> Engine { try store.engine(lock, frozen: frozen) }

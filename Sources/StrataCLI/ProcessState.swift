@@ -1,6 +1,5 @@
 import Glibc
 import StrataEnvironment
-import StrataFetchClient
 import StrataOS
 import StrataStore
 
@@ -23,9 +22,9 @@ enum ProcessState {
     }
 
     static func workingDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
-        return String(cString: buffer)
+        guard let path = getcwd(nil, 0) else { return "/" }
+        defer { free(path) }
+        return String(cString: path)
     }
 
     /// This invocation's request: notes and progress on stderr, terminals as they are.
@@ -34,13 +33,13 @@ enum ProcessState {
         return RequestContext(
             variables: variables, terminal: terminal, workingDirectory: workingDirectory(),
             notes: { StandardError.write("strata: " + $0 + "\n") }, progress: terminal.error,
-            fetchTool: variables["STRATA_FETCH"] ?? FetchClient.toolBesideThisExecutable())
+            fetchTool: variables["STRATA_FETCH"])
     }
 
     /// `--root`, else `$STRATA_ROOT`, else the default for this user.
     static func storeRoot(_ option: String?, variables: [String: String]) -> String {
-        if let option { return EnvironmentPaths.absolute(option, from: workingDirectory()) }
-        return Store.defaultRoot(environment: variables)
+        // A relative one is the caller's: the store itself only takes absolute roots.
+        EnvironmentPaths.absolute(option ?? Store.defaultRoot(environment: variables), from: workingDirectory())
     }
 }
 

@@ -4,35 +4,30 @@ import Strata
 import StrataSessions
 
 extension StrataCommand {
-    /// `strata run ENV -- CMD ARGS…`: run a command in a fresh session.
+    /// `strata run ENV -- CMD ARGS…`: run a command in a fresh session. Its words are
+    /// parsed by `RunCommandLine` (see there why); this type gives it its help.
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "run",
             abstract: "Run a command in a new session of an environment; exit with its status.",
+            usage: "strata run [OPTION…] ENV [--] [CMD [ARG…]]",
             discussion: """
-            The session is a writable overlay over the environment's read-only snapshot, its root after pivot_root, in new mount, PID, UTS, IPC and cgroup namespaces and a network namespace with only loopback ("network": "host" shares the host's). The command runs with Docker's default capabilities and seccomp profile, no_new_privs, Docker's masked and read-only /proc and /sys paths, as the manifest's user and within its limits; "security" loosens that deliberately. The session is removed when the command ends unless --keep or --name is given. The exit status is the command's (128+N if killed by signal N).
+            The session is a writable overlay over the environment's read-only snapshot, its root after pivot_root, in new mount, PID, UTS, IPC and cgroup namespaces and a network namespace with only loopback ("network": "host" shares the host's). The command runs with Docker's default capabilities and seccomp profile, no_new_privs, Docker's masked and read-only /proc and /sys paths, as the manifest's user and within its limits; "security" loosens that deliberately. The session is removed when the command ends unless --keep or --name is given. Without CMD, the image's entrypoint and cmd run, else the manifest's shell. The exit status is the command's (128+N if killed by signal N).
+
+            OPTIONS (before ENV):
+            \(RunCommandLine.helpText)
 
               strata run busybox -- sh -c 'echo hello > /tmp/x; cat /tmp/x'
               strata run --name work busybox -- sh -c 'echo hi > /greeting'
             """)
 
-        @OptionGroup var arguments: RunArguments
-        @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
-        var command: [String] = []
-
-        func validate() throws {
-            // `run ENV --opt -- CMD`: an option after ENV would be taken for the command.
-            if let first = command.first, first != "--", first.hasPrefix("-"), let end = command.firstIndex(of: "--") {
-                let misplaced = command[..<end].joined(separator: " ")
-                throw ValidationError("options go before the environment: `strata run \(misplaced) \(arguments.env) -- …`")
-            }
-        }
-
-        /// The command and its arguments (ArgumentParser may keep the `--` before them).
-        var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+        @Argument(parsing: .allUnrecognized, help: .hidden) var words: [String] = []
 
         func run() throws {
-            throw ExitCode(try RunInvocation(arguments: arguments, argv: argv).execute())
+            switch try RunCommandLine.parse(words) {
+            case .run(let line): throw ExitCode(try line.execute())
+            case .help: throw CleanExit.helpRequest(self)
+            }
         }
     }
 

@@ -13,7 +13,7 @@ struct StrataCommand: ParsableCommand {
         ENV is a manifest path, or NAME for envs/NAME.json under the current directory.
 
           strata lock busybox          # pin every input of envs/busybox.json
-          strata build busybox         # fetch, verify and unpack; prints the snapshot id
+          strata build busybox         # fetch, verify, unpack; print the snapshot
           strata run busybox -- ls /   # run a command in a fresh session
           strata shell busybox         # an interactive shell in a session
           strata run --name dev busybox -- sh -c 'echo hi > /hi'   # a kept session
@@ -28,8 +28,10 @@ struct StrataCommand: ParsableCommand {
     /// convention) and renders strata's errors as one sentence.
     static func main() {
         do {
-            if let invocation = RunInvocation(fastPathArguments: Array(CommandLine.arguments.dropFirst())) {
-                throw ExitCode(try invocation.execute())
+            let words = Array(CommandLine.arguments.dropFirst())
+            // `strata run` is parsed without ArgumentParser (RunCommandLine says why); its help is ArgumentParser's.
+            if words.first == "run", case .run(let line) = try RunCommandLine.parse(Array(words.dropFirst())) {
+                throw ExitCode(try line.execute())
             }
             var command = try parseAsRoot()
             try command.run()

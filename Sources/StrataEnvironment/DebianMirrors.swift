@@ -6,8 +6,8 @@ import StrataModel
 /// `mirror`, the host's apt sources for the suite, Debian's own archive. The first of
 /// these that names any mirror gives the list. A lockfile never names one.
 public enum DebianMirrors {
-    public static func list(_ source: Manifest.DebianSource, override: [String]?, context: RequestContext) -> [String] {
-        if let override, !override.isEmpty { return override }
+    public static func list(_ source: Manifest.DebianSource, override: [String], context: RequestContext) -> [String] {
+        if !override.isEmpty { return override }
         if let variable = context.variables["STRATA_DEBIAN_MIRROR"] {
             let list = variable.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
             if !list.isEmpty { return list }

@@ -21,13 +21,14 @@ public struct RequestContext: Sendable {
     public var cancellation: Cancellation
     /// Seconds since the epoch, now.
     public var now: @Sendable () -> Int64
-    /// The `strata-fetch` executable downloads run in.
-    public var fetchTool: String
+    /// The `strata-fetch` executable downloads run in; nil: the one installed beside the
+    /// running executable (found only when something is downloaded).
+    public var fetchTool: String?
 
     public init(variables: [String: String] = [:], terminal: Terminal = Terminal(), workingDirectory: String = "/",
                 notes: @escaping @Sendable (String) -> Void = { _ in }, progress: Bool = false,
                 cancellation: Cancellation = Cancellation(), now: @escaping @Sendable () -> Int64 = RequestContext.systemClock,
-                fetchTool: String = "strata-fetch") {
+                fetchTool: String? = nil) {
         self.variables = variables; self.terminal = terminal; self.workingDirectory = workingDirectory
         self.notes = notes; self.progress = progress; self.cancellation = cancellation; self.now = now
         self.fetchTool = fetchTool

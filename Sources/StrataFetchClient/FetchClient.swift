@@ -26,7 +26,7 @@ public struct FetchClient: Sendable {
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard count > 0 else { return "strata-fetch" }
         let exe = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)] + "/strata-fetch"
+        return String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)]) + "/strata-fetch"
     }
 
     public func fetch(_ job: FetchJob) throws(FetchFailure) -> FetchedFile {

@@ -141,6 +141,7 @@ public struct ImageStore: Sendable {
 
     /// Reads, changes and rewrites the store's `index.json` under its lock, so that two
     /// commands tagging at once both land.
+    @discardableResult
     func updateIndex<T>(_ change: (inout OCIIndex) throws(StrataError) -> T) throws(StrataError) -> T {
         try store.withLock("index", lockFailure: StrataError.store) { () throws(StrataError) -> T in
             var index: OCIIndex

@@ -129,7 +129,7 @@ struct DebianLocker {
 
     /// Fetches and verifies `InRelease`, then every component's `Packages` index.
     func openArchive() throws(StrataError) -> OpenedArchive {
-        let fetcher = FetchClient(mirrors: mirrors(), tool: context.fetchTool)
+        let fetcher = FetchClient(mirrors: mirrors(), tool: context.fetchTool ?? FetchClient.toolBesideThisExecutable())
         let inRelease = store.temporaryPath("InRelease")
         defer { unlink(inRelease) }
         do {

@@ -16,7 +16,7 @@ struct ManifestResolver {
     let store: Store
     let context: RequestContext
     /// Debian mirrors the request names first (`--mirror`; see `DebianMirrors`).
-    var mirrors: [String]?
+    var mirrors: [String]
     /// The lockfile on disk, whose Debian packages stay pinned unless asked to move.
     var previous: Lockfile?
     var update: DebianUpdate?

@@ -20,9 +20,9 @@ public struct Locker: Sendable {
     /// Refuse a missing or stale lockfile instead of re-locking (`--frozen`, CI).
     public var frozen: Bool
     /// Debian mirrors the request names before every other source of them (`--mirror`).
-    public var mirrors: [String]?
+    public var mirrors: [String]
 
-    public init(store: Store, context: RequestContext, frozen: Bool = false, mirrors: [String]? = nil) {
+    public init(store: Store, context: RequestContext, frozen: Bool = false, mirrors: [String] = []) {
         self.store = store; self.context = context; self.frozen = frozen; self.mirrors = mirrors
     }
 

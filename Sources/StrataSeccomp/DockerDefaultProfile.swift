@@ -8,6 +8,10 @@
 /// The literal is raw and its lines start with tabs, as upstream's do: an editor that
 /// re-indents it changes the bytes (a test checks the length).
 extension SeccompProfile {
+    /// The sha256 of `dockerDefaultJSON` (above), written down so that naming the default
+    /// profile in a cache key costs no hashing on every `strata run`; a test checks it.
+    public static let dockerDefaultDigest = "536529b665dd0972c37bfb569f5d4ac8a53592e7b00752bc39ff063ca9864c74"
+
     /// The text of Docker's default profile (see above), for users who want to start from it.
     public static let dockerDefaultJSON: String = #"""
 {

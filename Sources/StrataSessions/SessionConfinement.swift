@@ -35,7 +35,7 @@ extension Sessions {
         case .unconfined:
             program = nil
         case .default:
-            program = try seccompProgram(profileBytes: Array(SeccompProfile.dockerDefaultJSON.utf8),
+            program = try seccompProgram(profileBytes: Array(SeccompProfile.dockerDefaultJSON.utf8), profileDigest: SeccompProfile.dockerDefaultDigest,
                                          file: "Docker's default seccomp profile", capabilities: capabilities)
         case .profile(let path):
             let file = environment.paths.resolve(path)
@@ -43,7 +43,8 @@ extension Sessions {
             do { bytes = try HostFile.read(file, limit: 4 << 20) } catch {
                 throw .input(path: file, reason: "cannot read the seccomp profile (\(error.reason)); fix \"security.seccomp\" in \(environment.paths.manifest)")
             }
-            program = try seccompProgram(profileBytes: bytes, file: file, capabilities: capabilities)
+            program = try seccompProgram(profileBytes: bytes, profileDigest: Digest.sha256(of: bytes).hex, file: file,
+                                         capabilities: capabilities)
         }
         return Confinement(capabilities: mask, seccompProgram: program,
                            noNewPrivileges: security?.noNewPrivileges ?? true,
@@ -54,14 +55,12 @@ extension Sessions {
     /// three architectures takes ~20 ms of CPU (libseccomp's export), several times a
     /// whole warm `strata run`, so programs are kept in the store's `StoreCache.seccomp`,
     /// keyed by everything that shapes them. A damaged entry only costs a recompile.
-    func seccompProgram(profileBytes: [UInt8], file: String, capabilities: [Capability]) throws(StrataError) -> [UInt8] {
+    func seccompProgram(profileBytes: @autoclosure () -> [UInt8], profileDigest: String, file: String,
+                        capabilities: [Capability]) throws(StrataError) -> [UInt8] {
         let kernel = KernelVersion.current()
-        var key = SHA256Stream()
-        key.update(Array("seccomp-program-1\n\(SeccompFilter.libraryVersion)\n\(kernel.major).\(kernel.minor)\n".utf8))
-        key.update(Array(capabilities.map(\.name).joined(separator: ",").utf8))
-        key.update([0])
-        key.update(profileBytes)
-        let entry = key.finalize().hex + ".bpf"
+        let key = "seccomp-program-2\n\(SeccompFilter.libraryVersion)\n\(kernel.major).\(kernel.minor)\n"
+            + capabilities.map(\.name).joined(separator: ",") + "\n" + profileDigest
+        let entry = Digest.sha256(of: Array(key.utf8)).hex + ".bpf"
         // The entry's recorded digest is checked before the program is trusted: the kernel
         // would load whatever bytes are there.
         if let bytes = store.cached(.seccomp, entry), !bytes.isEmpty, bytes.count % 8 == 0 {
@@ -69,7 +68,7 @@ extension Sessions {
         }
         let program: SeccompProgram
         do {
-            let profile = try SeccompProfile.decode(profileBytes, file: file)
+            let profile = try SeccompProfile.decode(profileBytes(), file: file)
             program = try SeccompFilter.compile(profile, capabilities: Set(capabilities.map(\.name)), kernel: kernel)
         } catch {
             throw .seccomp(error)
