@@ -118,15 +118,32 @@ let package = Package(
         ]),
 
         .testTarget(name: "StrataOSTests", dependencies: ["StrataOS"]),
+        // Reads Package.swift and the sources: the architecture's rules, checked.
+        .testTarget(name: "StrataPackageTests"),
         .testTarget(name: "StrataJSONTests", dependencies: ["StrataJSON"]),
         .testTarget(name: "StrataModelTests", dependencies: ["StrataModel"]),
         .testTarget(name: "StrataDebianTests", dependencies: ["StrataDebian", "StrataArchive", "StrataOS"]),
         .testTarget(name: "StrataFetchTests", dependencies: ["StrataFetch", "StrataModel"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
-        .testTarget(name: "StrataSeccompTests", dependencies: ["StrataSeccomp", "StrataJSON"]),
+        .testTarget(name: "StrataSeccompTests", dependencies: ["StrataSeccomp", "StrataJSON", "StrataModel"]),
         .testTarget(name: "StrataOCITests", dependencies: ["StrataOCI", "StrataOS", "StrataModel", "StrataJSON", "StrataArchive"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataOS", "StrataModel", "StrataArchive", "CLinux"]),
+        // The engine's parts, each tested on a real store through its own API.
+        .target(name: "StrataEngineTestSupport", dependencies: ["StrataEnvironment", "StrataOS", "StrataArchive", "StrataStore"],
+                path: "Tests/StrataEngineTestSupport"),
+        .testTarget(name: "StrataEnvironmentTests", dependencies: ["StrataEnvironment", "StrataModel", "StrataOS"]),
+        .testTarget(name: "StrataLockTests", dependencies: ["StrataLock", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel", "StrataOS"]),
+        .testTarget(name: "StrataBuildTests", dependencies: [
+            "StrataBuild", "StrataLock", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel", "StrataOS", "StrataStore",
+        ]),
+        .testTarget(name: "StrataSessionsTests", dependencies: [
+            "StrataSessions", "StrataBuild", "StrataLock", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel",
+            "StrataOS", "StrataStore", "StrataArchive",
+        ]),
+        .testTarget(name: "StrataImagesTests", dependencies: [
+            "StrataImages", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel", "StrataOS", "StrataOCI", "StrataJSON",
+        ]),
         .testTarget(name: "StrataIntegrationTests", dependencies: ["StrataCLI", "StrataFetchTool", "StrataModel", "StrataJSON"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import StrataJSON
+import StrataModel
 import Testing
 @testable import StrataSeccomp
 
@@ -150,6 +151,7 @@ import Testing
         // Guards the literal against re-indentation: upstream's file is 13,470 bytes with tabs.
         let bytes = Array(SeccompProfile.dockerDefaultJSON.utf8)
         #expect(bytes.count == 13_470)
+        #expect(Digest.sha256(of: bytes).hex == SeccompProfile.dockerDefaultDigest, "the digest cache keys name it by")
         #expect(bytes.first == UInt8(ascii: "{") && bytes.last == UInt8(ascii: "}"))
         #expect(bytes.filter { $0 == 0x09 }.count > 1_000)
         #expect(throws: Never.self) { try SeccompProfile.decode(bytes, file: "default.json") }
