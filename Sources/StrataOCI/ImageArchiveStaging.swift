@@ -39,7 +39,9 @@ final class ImageArchiveStaging {
     func place(_ file: ArchivedFile) throws(OCIError) {
         guard placed.insert(file.digest).inserted else { return }
         let target = OCILayout.blobPath(directory, file.digest)
-        guard rename(file.scratch, target) == 0 else { throw .invalid(path: target, problem: "cannot be created: \(SystemError.text(errno))") }
+        do { try FileSystem.rename(file.scratch, to: target) } catch {
+            throw .invalid(path: target, problem: "cannot be created: \(error.reason)")
+        }
     }
 
     /// Where `file`'s bytes are: its scratch file, or the blob it became.

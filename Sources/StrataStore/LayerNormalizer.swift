@@ -26,49 +26,46 @@ public struct LayerNormalizer: Sendable {
                 throw StoreError.system(full, "unlink")
             }
         }
-        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw StoreError.system(root, "open") }
-        try walk(fd, path: root)
-        try clamp(parent: AT_FDCWD, name: root, path: root)
+        let directory = try io(try FileDescriptor.openDirectory(root))
+        let rootPath = Array(root.utf8CString)
+        try walk(directory, path: rootPath)
+        try clamp(parent: AT_FDCWD, name: rootPath, path: rootPath)
     }
 
-    /// Normalizes every entry under the open directory `fd` (which this call closes).
-    private func walk(_ fd: Int32, path: String) throws(StoreError) {
-        guard let directory = fdopendir(fd) else {
-            close(fd)
-            throw StoreError.system(path, "fdopendir")
-        }
-        defer { closedir(directory) }
-        var names: [(String, UInt8)] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+    /// Normalizes every entry under the open `directory`. Paths are raw NUL-terminated
+    /// bytes: names a session wrote need not be UTF-8.
+    private func walk(_ directory: FileDescriptor, path: [CChar]) throws(StoreError) {
+        let display = Self.text(path)
+        for entry in try io(try Directory.entries(fd: directory.raw, display: display)) {
+            let child = Array(path.dropLast()) + [0x2F] + entry.rawName
+            var isDirectory = entry.isDirectory
+            if entry.type == UInt8(DT_UNKNOWN) {
+                var info = stat()
+                guard fstatat(directory.raw, entry.rawName, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+                    throw StoreError.system(Self.text(child), "stat")
+                }
+                isDirectory = info.st_mode & S_IFMT == S_IFDIR
             }
-            if name == "." || name == ".." { continue }
-            names.append((name, entry.pointee.d_type))
-        }
-        for (name, type) in names {
-            let child = path + "/" + name
-            if type == UInt8(DT_DIR) {
-                let sub = openat(dirfd(directory), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-                guard sub >= 0 else { throw StoreError.system(child, "open") }
-                try walk(sub, path: child)
+            if isDirectory {
+                let sub = openat(directory.raw, entry.rawName, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+                guard sub >= 0 else { throw StoreError.system(Self.text(child), "open") }
+                try walk(FileDescriptor(owning: sub), path: child)
             }
-            try clamp(parent: dirfd(directory), name: name, path: child)
+            try clamp(parent: directory.raw, name: entry.rawName, path: child)
         }
     }
 
-    private func clamp(parent: Int32, name: String, path: String) throws(StoreError) {
+    private func clamp(parent: Int32, name: [CChar], path: [CChar]) throws(StoreError) {
         try dropOverlayXattrs(path)
         var info = stat()
-        guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system(path, "stat") }
+        guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system(Self.text(path), "stat") }
         guard Int64(info.st_mtim.tv_sec) > epoch else { return }
         let when = timespec(tv_sec: Int(epoch), tv_nsec: 0)
         var times = [when, when]
-        guard utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system(path, "utimensat") }
+        guard utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system(Self.text(path), "utimensat") }
     }
 
-    private func dropOverlayXattrs(_ path: String) throws(StoreError) {
+    private func dropOverlayXattrs(_ path: [CChar]) throws(StoreError) {
         var size = llistxattr(path, nil, 0)
         guard size > 0 else { return }
         var names = [CChar](repeating: 0, count: size)
@@ -76,10 +73,16 @@ public struct LayerNormalizer: Sendable {
         guard size > 0 else { return }
         var start = 0
         for i in 0..<size where names[i] == 0 {
-            let name = names[start..<i].withUnsafeBufferPointer { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            let name = Array(names[start..<i]) + [0]
+            let text = Self.text(name)
             start = i + 1
-            guard name.hasPrefix("trusted.overlay."), name != "trusted.overlay.opaque" else { continue }
-            if lremovexattr(path, name) != 0 && errno != ENODATA { throw StoreError.system(path, "removexattr \(name)") }
+            guard text.hasPrefix("trusted.overlay."), text != "trusted.overlay.opaque" else { continue }
+            if lremovexattr(path, name) != 0 && errno != ENODATA { throw StoreError.system(Self.text(path), "removexattr \(text)") }
         }
+    }
+
+    /// A raw NUL-terminated path as text, for messages.
+    private static func text(_ raw: [CChar]) -> String {
+        String(decoding: raw.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -54,7 +54,7 @@ struct BuilderTests {
         let below = LayerKeys.snapshot(of: lockfile)
         let key = Digest.sha256(of: Array("a layer step of the test".utf8))
         let step = LayerStep(
-            key: key, below: below, argv: ["/bin/sh", "-c", "echo made > /made; rm /etc/passwd; mkdir /d; echo log > /step.log"],
+            key: key, below: below, argv: ["/bin/sh", "-c", "echo made > /made; rm /etc/passwd; mkdir /d; echo log > /step.log; echo odd > \"/d/$(printf 'x\\377y')\""],
             environment: ["PATH=/bin"], epoch: 1000, leftovers: ["/step.log"], label: "app+step")
         guard case .success = try builder.run(step) else {
             Issue.record("the step's command failed")
@@ -67,6 +67,9 @@ struct BuilderTests {
         #expect((try FileSystem.status(layer + "/d")).map { $0.st_mode & S_IFMT } == S_IFDIR)
         #expect(try FileSystem.status(layer + "/step.log") == nil, "leftovers are removed")
         #expect(try FileSystem.status(layer + "/made")?.st_mtim.tv_sec == 1000, "mtimes are clamped to the epoch")
+        var odd = stat()
+        let oddName: [CChar] = Array((layer + "/d/x").utf8CString.dropLast()) + [CChar(bitPattern: 0xff), 0x79, 0]
+        #expect(lstat(oddName, &odd) == 0 && odd.st_mtim.tv_sec == 1000, "a name that is not UTF-8 is normalized too")
         #expect(try Directory.names(fixture.store.root + "/sessions").isEmpty, "the step's session is gone")
 
         var failing = step
