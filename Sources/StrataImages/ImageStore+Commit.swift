@@ -89,14 +89,7 @@ extension ImageStore {
         let documents = ImageDocuments(
             architecture: Platform.current.architecture, created: created, author: options.author, runtime: runtime,
             layers: layers, history: history)
-        let config = documents.configBytes
-        let manifestBytes = documents.manifestBytes(config: config)
-        let manifest: Digest
-        do {
-            try store.ingestBlob(bytes: config)
-            manifest = try store.ingestBlob(bytes: manifestBytes)
-        } catch { throw .store(error) }
-        try tag(options.reference, manifest: manifest, size: Int64(manifestBytes.count))
+        let manifest = try publish(documents, as: options.reference)
         let merged = stack.first?.merged ?? 0
         return CommitResult(manifest: manifest, layers: layers.count, merged: merged)
     }

@@ -58,15 +58,7 @@ extension ImageStore {
             history: [ImageHistoryEntry(
                 created: created, createdBy: "strata image import" + (changes.isEmpty ? "" : " " + options.changes.joined(separator: "; ")),
                 comment: options.message)])
-        let config = documents.configBytes
-        let manifestBytes = documents.manifestBytes(config: config)
-        let manifest: Digest
-        do {
-            try store.ingestBlob(bytes: config)
-            manifest = try store.ingestBlob(bytes: manifestBytes)
-        } catch { throw .store(error) }
-        try tag(options.reference, manifest: manifest, size: Int64(manifestBytes.count))
-        return manifest
+        return try publish(documents, as: options.reference)
     }
 
     /// Whether `path` holds an image archive (an OCI layout or `docker save` tar) rather

@@ -134,6 +134,20 @@ public struct ImageStore: Sendable {
         return .object(fields)
     }
 
+    /// Stores an image's config and manifest (its layers are stored already) and tags it;
+    /// returns the manifest's digest, the image's id.
+    func publish(_ documents: ImageDocuments, as reference: ImageReference) throws(StrataError) -> Digest {
+        let config = documents.configBytes
+        let manifestBytes = documents.manifestBytes(config: config)
+        let manifest: Digest
+        do {
+            try store.ingestBlob(bytes: config)
+            manifest = try store.ingestBlob(bytes: manifestBytes)
+        } catch { throw .store(error) }
+        try tag(reference, manifest: manifest, size: Int64(manifestBytes.count))
+        return manifest
+    }
+
     /// Points `reference` at the manifest in the store's `index.json`, under the store's index lock.
     func tag(_ reference: ImageReference, manifest: Digest, size: Int64) throws(StrataError) {
         try updateIndex { (index) throws(StrataError) in index.setTag(reference.description, manifest: manifest, size: size) }
