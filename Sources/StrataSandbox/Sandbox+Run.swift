@@ -1,5 +1,6 @@
 import CSandbox
 import Glibc
+import StrataOS
 
 
 /// The page the legacy mount(2) data string must fit in (MACHINE.md: longer strings are cut silently).
@@ -8,13 +9,9 @@ let legacyOptionsLimit = 4096
 /// The highest capability this kernel knows (`/proc/sys/kernel/cap_last_cap`): every
 /// capability up to it that the confinement does not keep is dropped from the bounding set.
 let lastCapability: Int32 = {
-    let fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return 63 }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 16)
-    let n = read(fd, &buffer, buffer.count)
-    guard n > 0, let line = String(decoding: buffer[..<n], as: UTF8.self).split(separator: "\n").first,
-          let value = Int32(line) else { return 63 }
+    // 63 (every bit) when the kernel does not say: dropping capabilities it lacks is harmless.
+    guard let bytes = try? HostFile.read("/proc/sys/kernel/cap_last_cap", limit: 64),
+          let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first, let value = Int32(line) else { return 63 }
     return value
 }()
 
