@@ -8,7 +8,7 @@
 #   buildah commit                     overlay storage under the work dir (vfs if overlay fails)
 #   tar -C UPPER -cf - . | gzip        the floor for "archive and compress the change"
 # then what makes the image leave the store compressed:
-#   strata image export --format oci   compresses the tar layer (gzip) on its first export
+#   strata image save --format oci     compresses the tar layer (gzip) on its first save
 #   buildah push oci-archive:          compresses on push
 # The change: deterministic files (a mix of random bytes, text and padded records that gzip
 # shrinks about 2.5x) in one directory per 100 files, plus a few symlinks, made once in
@@ -153,7 +153,7 @@ for r in $(seq "$rounds"); do
         rm -f "$work/out.tar.gz" ;;
     esac
   done
-  python3 "$lib" time "$results" strata-export "$r" --size "$work/export.tar" -- "$strata" image export "bench:$r" --format oci -o "$work/export.tar"
+  python3 "$lib" time "$results" strata-export "$r" --size "$work/export.tar" -- "$strata" image save "bench:$r" --format oci -o "$work/export.tar"
   python3 "$lib" time "$results" buildah-push "$r" --size "$work/push.tar" -- buildah --root "$buildah_root" --runroot "$buildah_run" --storage-driver "$driver" push -q "bench:$r" "oci-archive:$work/push.tar"
   rm -f "$work/export.tar" "$work/push.tar"
 
