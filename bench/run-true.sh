@@ -63,12 +63,12 @@ times, cpu = {}, {}
 for i in range(1, rounds + 1):
     for r in json.load(open(f"{work}/round-{i}.json"))["results"]:
         times.setdefault(r["command"], []).extend(r["times"])
-        cpu.setdefault(r["command"], []).extend(u + s for u, s in zip(r["user"] or [], r["system"] or []))
+        cpu.setdefault(r["command"], []).append(r["user"] + r["system"])  # each round's mean
 med = {name: statistics.median(t) * 1000 for name, t in times.items()}
 for name in names:
     t = sorted(times[name])
     c = statistics.median(cpu[name]) * 1000 if cpu.get(name) else float("nan")
-    print(f"{name:8s} median {med[name]:6.2f} ms  p10 {t[len(t)//10]*1000:6.2f}  p90 {t[9*len(t)//10]*1000:6.2f}  cpu {c:5.2f} ms  ({len(t)} runs)")
+    print(f"{name:8s} median {med[name]:6.2f} ms  p10 {t[len(t)//10]*1000:6.2f}  p90 {t[9*len(t)//10]*1000:6.2f}  cpu {c:5.2f} ms (median of the rounds' means)  ({len(t)} runs)")
 print(f"ratio strata/bwrap (medians): {med['strata'] / med['bwrap']:.2f}x")
 if "baseline" in med:
     print(f"ratio strata/baseline (medians): {med['strata'] / med['baseline']:.2f}x")
