@@ -29,11 +29,10 @@ enum Invocation {
     /// Takes plain values, not the option groups: making ArgumentParser's types is costly
     /// (on `strata run`'s path, which does not use ArgumentParser).
     static func engine(root: String?, mirrors: [String], frozen: Bool) throws(StrataError) -> Engine {
-        let variables = ProcessState.variables()
+        let context = ProcessState.context(variables: ProcessState.variables())
         let store: Store
-        do { store = try Store(root: ProcessState.storeRoot(root, variables: variables)) } catch { throw .store(error) }
-        return Engine(store: store, context: ProcessState.context(variables: variables),
-                      frozen: frozen || variables["CI"] == "true", mirrors: mirrors)
+        do { store = try Store(root: ProcessState.storeRoot(root, context: context)) } catch { throw .store(error) }
+        return Engine(store: store, context: context, frozen: frozen || context.variables["CI"] == "true", mirrors: mirrors)
     }
 }
 

@@ -37,9 +37,9 @@ enum ProcessState {
     }
 
     /// `--root`, else `$STRATA_ROOT`, else the default for this user.
-    static func storeRoot(_ option: String?, variables: [String: String]) -> String {
+    static func storeRoot(_ option: String?, context: RequestContext) -> String {
         // A relative one is the caller's: the store itself only takes absolute roots.
-        EnvironmentPaths.absolute(option ?? Store.defaultRoot(environment: variables), from: workingDirectory())
+        EnvironmentPaths.absolute(option ?? Store.defaultRoot(environment: context.variables), from: context.workingDirectory)
     }
 }
 
