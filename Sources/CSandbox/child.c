@@ -408,9 +408,6 @@ __attribute__((noreturn)) static void run_init(const struct csb_spec *spec, int 
     /* The init keeps every capability and a copy of strata's memory: the
      * command (fewer capabilities) must not read or trace it through /proc/1. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) csb_fail(fd, CSB_STEP_INIT, errno, 0);
-    /* The init is a copy of strata and so holds all of strata's fds; the
-     * command could reach them through /proc/1/fd. Keep only 0-2 and the pipes. */
-    csb_close_fds_except_two(fd, console_fd);
     int master = console_fd >= 0 ? csb_open_terminal(fd, console_fd, window) : -1;
     /* The session is complete: strata may now let others join it. */
     csb_send_message(fd, CSB_MSG_READY, 0, 0, 0);
@@ -447,6 +444,12 @@ void csb_child_main(const struct csb_spec *spec, int fd, int console_fd, const s
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     csb_reset_signals();
     if (spec->cgroup_fd_count > 0) join_cgroups(fd, spec);
+    /* The child is a copy of strata and so holds all of strata's fds: the
+     * command could reach them through /proc/1/fd, and while they are open
+     * here the flocks other threads of strata take on them (a session's lock,
+     * a build's) outlive those threads' close. So only 0-2 and the pipes stay,
+     * from the first moment nothing else is needed (the cgroup fds are closed). */
+    csb_close_fds_except_two(fd, console_fd);
 
     /* Nothing mounted from here on may propagate back to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) csb_fail(fd, CSB_STEP_MAKE_PRIVATE, errno, 0);
