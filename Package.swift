@@ -136,6 +136,7 @@ let package = Package(
         .testTarget(name: "StrataLockTests", dependencies: ["StrataLock", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel", "StrataOS"]),
         .testTarget(name: "StrataBuildTests", dependencies: [
             "StrataBuild", "StrataLock", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel", "StrataOS", "StrataStore",
+            "StrataSessions", "StrataArchive", "CLinux",
         ]),
         .testTarget(name: "StrataSessionsTests", dependencies: [
             "StrataSessions", "StrataBuild", "StrataLock", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel",

@@ -439,11 +439,20 @@ static void join_cgroups(int fd, const struct csb_spec *spec) {
     if (unshare(CLONE_NEWCGROUP) < 0) csb_fail(fd, CSB_STEP_CGROUP, errno, 0);
 }
 
+/* 0-2 of the session (the init's, and so the command's): /dev/null in, `output` out. */
+static void redirect_output(int fd, int output) {
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0) csb_fail(fd, CSB_STEP_INIT, errno, 0);
+    if (dup2(null, 0) < 0 || dup2(output, 1) < 0 || dup2(output, 2) < 0) csb_fail(fd, CSB_STEP_INIT, errno, 0);
+    close(null);
+}
+
 void csb_child_main(const struct csb_spec *spec, int fd, int console_fd, const struct winsize *window) {
     /* The session must not outlive strata. */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     csb_reset_signals();
     if (spec->cgroup_fd_count > 0) join_cgroups(fd, spec);
+    if (spec->output_fd >= 0) redirect_output(fd, spec->output_fd);
     /* The child is a copy of strata and so holds all of strata's fds: the
      * command could reach them through /proc/1/fd, and while they are open
      * here the flocks other threads of strata take on them (a session's lock,

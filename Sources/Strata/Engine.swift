@@ -53,8 +53,9 @@ public struct Engine: Sendable {
     }
 
     /// Fetches, verifies and unpacks what the lockfile pins and the store lacks.
-    public func build(_ environment: LoadedEnvironment, lockfile: Lockfile) throws(StrataError) -> BuildResult {
-        try builder.build(environment, lockfile: lockfile)
+    public func build(_ environment: LoadedEnvironment, lockfile: Lockfile,
+                      options: BuildOptions = BuildOptions()) throws(StrataError) -> BuildResult {
+        try builder.build(environment, lockfile: lockfile, options: options)
     }
 
     /// Builds what is missing, then runs the command in a new session on the snapshot;

@@ -56,9 +56,11 @@ public enum LayerCompressor {
             guard written == count else { throw failure() }
         }
         guard archive_write_close(handle) == ARCHIVE_OK else { throw failure() }
-        guard fsync(sink.file.raw) == 0 else { throw .io(path: output, reason: SystemError.text(errno)) }
+        // This sink was made with a path, so it has a file.
+        let file = sink.file?.raw ?? -1
+        guard fsync(file) == 0 else { throw .io(path: output, reason: SystemError.text(errno)) }
         var info = stat()
-        guard fstat(sink.file.raw, &info) == 0 else { throw .io(path: output, reason: SystemError.text(errno)) }
+        guard fstat(file, &info) == 0 else { throw .io(path: output, reason: SystemError.text(errno)) }
         return (sink.hasher.finalize(), Int64(info.st_size))
     }
 }

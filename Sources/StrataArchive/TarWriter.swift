@@ -7,7 +7,7 @@ import StrataModel
 /// Where a `TarWriter`'s bytes go: a file, hashed on the way.
 final class HashingFileSink {
     let path: String
-    let file: FileDescriptor
+    let file: FileDescriptor?
     var hasher = SHA256Stream()
     var failure: ArchiveError?
     /// Bytes written, and how many of them the kernel was already asked to write back.
@@ -25,9 +25,17 @@ final class HashingFileSink {
         file = FileDescriptor(owning: fd)
     }
 
+    /// A sink that only hashes (`digestOnly`): the bytes go nowhere.
+    private init(hashing display: String) {
+        path = display
+        file = nil
+    }
+
+    static func digestOnly(_ display: String) -> HashingFileSink { HashingFileSink(hashing: display) }
+
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var done = 0
-        while done < bytes.count {
+        while let file, done < bytes.count {
             let count = Glibc.write(file.raw, bytes.baseAddress! + done, bytes.count - done)
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { failure = .io(path: path, reason: SystemError.text(errno)); return false }
@@ -35,7 +43,7 @@ final class HashingFileSink {
         }
         hasher.update(bytes)
         written += Int64(bytes.count)
-        if written - flushed >= Self.writebackChunk {
+        if let file, written - flushed >= Self.writebackChunk {
             // Only starts writeback (no waiting); a failure here shows up at fsync.
             _ = CLinux.sync_file_range(file.raw, flushed, written - flushed, UInt32(STRATA_SYNC_FILE_RANGE_WRITE))
             flushed = written
@@ -80,7 +88,7 @@ final class TarWriter {
     func close() throws(ArchiveError) -> Digest {
         guard archive_write_close(handle) == ARCHIVE_OK else { throw failure() }
         closed = true
-        guard fsync(sink.file.raw) == 0 else { throw .io(path: sink.path, reason: SystemError.text(errno)) }
+        if let file = sink.file, fsync(file.raw) != 0 { throw .io(path: sink.path, reason: SystemError.text(errno)) }
         return sink.hasher.finalize()
     }
 }

@@ -53,10 +53,17 @@ public enum TreeArchiver {
         try withUTF8Locale { () throws(ArchiveError) -> Digest in try archiveInLocale(source, target, output, options) }
     }
 
-    private static func archiveInLocale(_ source: String, _ target: String, _ output: String,
+    /// The sha256 of the tar `archive` would write (the tree's diff id as a layer), without
+    /// keeping the bytes.
+    public static func digest(source: String, target: String, options: TreeArchiveOptions) throws(ArchiveError) -> Digest {
+        try withUTF8Locale { () throws(ArchiveError) -> Digest in try archiveInLocale(source, target, nil, options) }
+    }
+
+    private static func archiveInLocale(_ source: String, _ target: String, _ output: String?,
                                         _ options: TreeArchiveOptions) throws(ArchiveError) -> Digest {
         let items = try collectItems(source: source, target: target, options: options)
-        let writer = try TarWriter(sink: try HashingFileSink(path: output))
+        let sink = try output.map { path throws(ArchiveError) in try HashingFileSink(path: path) } ?? .digestOnly(source)
+        let writer = try TarWriter(sink: sink)
         var firstLink: [FileIdentity: [UInt8]] = [:]
         for item in items {
             try write(item, to: writer, options: options, hardlinks: &firstLink)

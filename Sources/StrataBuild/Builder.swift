@@ -1,3 +1,4 @@
+import Glibc
 import StrataArchive
 import StrataEnvironment
 import StrataImages
@@ -12,14 +13,29 @@ public struct BuildResult: Sendable, Equatable {
     /// Layers this build unpacked (0 when everything was cached).
     public var unpackedLayers: Int
     public var warnings: [String]
+    /// `run` steps whose command ran, and those whose layer was already in the store.
+    public var stepsRun = 0
+    public var stepsCached = 0
+}
+
+/// How `strata build` builds.
+public struct BuildOptions: Sendable, Equatable {
+    /// Run every `run` step again, whatever the store has for it, and record what it makes
+    /// (`--no-cache`; pinned layers are verified bytes and are still shared).
+    public var noCache: Bool
+
+    public init(noCache: Bool = false) { self.noCache = noCache }
 }
 
 /// Lockfile → layers: fetches exactly the pinned bytes, verifies them, unpacks each into
-/// its content-addressed layer and records the snapshot they stack into.
+/// its content-addressed layer, runs the `run` steps on the layers below them, and records
+/// the snapshot they stack into.
 ///
 /// Every layer that exists is left untouched, so environments that share inputs share
-/// layers and a second build does nothing. Layers appear only complete (the store's
-/// rules); a cancelled request stops between layers, keeping the ones it finished.
+/// layers and a second build does nothing. A `run` step is keyed by what it runs on and
+/// what it does (`LayerKeys.runStep`); one whose key the store has is not run. Layers
+/// appear only complete (the store's rules); a cancelled request stops between layers,
+/// keeping the ones it finished.
 public struct Builder: Sendable {
     public let store: Store
     public let context: RequestContext
@@ -31,37 +47,79 @@ public struct Builder: Sendable {
     }
 
     /// Fetches, verifies and unpacks every layer the lockfile pins that the store
-    /// lacks, then records the snapshot. Cached layers are not touched.
-    public func build(_ environment: LoadedEnvironment, lockfile: Lockfile) throws(StrataError) -> BuildResult {
-        let snapshotID = lockfile.snapshotID
-        if store.hasSnapshot(snapshotID) {
-            return BuildResult(snapshot: snapshotID, unpackedLayers: 0, warnings: [])
+    /// lacks, runs the `run` steps the store has no layer for, then records the snapshot.
+    /// Cached layers are not touched.
+    public func build(_ environment: LoadedEnvironment, lockfile: Lockfile,
+                      options: BuildOptions = BuildOptions()) throws(StrataError) -> BuildResult {
+        let started = Self.monotonicSeconds()
+        if !options.noCache || lockfile.snapshotID != nil, let built = store.builtSnapshot(of: lockfile) {
+            let cached = lockfile.steps.filter { if case .run = $0 { true } else { false } }.count
+            return BuildResult(snapshot: built, unpackedLayers: 0, warnings: [], stepsCached: cached)
         }
-        var unpacked = 0
-        var warnings: [String] = []
+        var result = BuildResult(snapshot: LayerKeys.emptyLayer, unpackedLayers: 0, warnings: [])
+        var keys: [Digest] = []
         if case .debian(let debian) = lockfile.base {
-            (unpacked, warnings) = try buildDebian(debian, environment: environment)
+            (result.unpackedLayers, result.warnings) = try buildDebian(debian, environment: environment)
             try context.cancellation.check()
             do { try store.publishFlattened(debian.layerKeys) } catch { throw .store(error) }
+            keys = debian.layerKeys
         }
-        for layer in lockfile.layers {
+        var stepNumber = 0
+        let stepTotal = environment.manifest.steps.count
+        for step in lockfile.steps {
             try context.cancellation.check()
-            if store.hasLayer(layer.diffID) { continue }
-            if !store.hasBlob(layer.digest) { try fetch(layer, environment: environment) }
-            do {
-                let outcome = try store.publishLayer(diffID: layer.diffID, fromBlob: layer.digest)
-                if outcome.unpacked { unpacked += 1 }
-                LayerBlobCache(store: store).recordOriginal(
-                    layer.diffID, blob: layer.digest, size: layer.size, at: store.blobPath(layer.digest))
-                warnings += outcome.warnings
-            } catch { throw .store(error) }
+            var name: BuildStepName?
+            if step.isManifestStep {
+                stepNumber += 1
+                let index = stepNumber - 1
+                let summary = index < environment.manifest.steps.count ? environment.manifest.steps[index].summary : step.summary
+                name = BuildStepName(number: stepNumber, total: stepTotal, summary: summary)
+            }
+            switch step {
+            case .layer(let layer):
+                let began = Self.monotonicSeconds()
+                let made = try publish(layer, environment: environment, result: &result)
+                if let name { context.events(made ? .done(name, seconds: Self.monotonicSeconds() - began) : .cached(name)) }
+                keys.append(layer.diffID)
+            case .run(let run):
+                let below = keys.isEmpty ? [LayerKeys.emptyLayer] : keys
+                if keys.isEmpty { do { try store.emptyLayer() } catch { throw .store(error) } }
+                let stepName = name ?? BuildStepName(number: 0, total: stepTotal, summary: step.summary)
+                let (layer, ran) = try runStep(run, name: stepName, below: below, environment: environment,
+                                               lockfile: lockfile, options: options)
+                if ran { result.stepsRun += 1 } else { result.stepsCached += 1 }
+                keys.append(layer)
+            }
         }
-        let keys = LayerKeys.snapshot(of: lockfile)
+        if keys.isEmpty { keys = [LayerKeys.emptyLayer] }
         do {
             if keys == [LayerKeys.emptyLayer] { try store.emptyLayer() }
-            let snapshot = try store.publishSnapshot(diffIDs: keys)
-            return BuildResult(snapshot: snapshot, unpackedLayers: unpacked, warnings: warnings)
+            result.snapshot = try store.publishSnapshot(diffIDs: keys)
+            try store.recordBuild(of: lockfile, snapshot: result.snapshot)
         } catch { throw .store(error) }
+        context.events(.finished(ran: result.stepsRun, cached: result.stepsCached, seconds: Self.monotonicSeconds() - started))
+        return result
+    }
+
+    /// Brings one pinned layer into the store unless it is there; true when it was made now.
+    func publish(_ layer: LockedLayer, environment: LoadedEnvironment, result: inout BuildResult) throws(StrataError) -> Bool {
+        if store.hasLayer(layer.diffID) { return false }
+        if !store.hasBlob(layer.digest) { try fetch(layer, environment: environment) }
+        do {
+            let outcome = try store.publishLayer(diffID: layer.diffID, fromBlob: layer.digest)
+            if outcome.unpacked { result.unpackedLayers += 1 }
+            LayerBlobCache(store: store).recordOriginal(
+                layer.diffID, blob: layer.digest, size: layer.size, at: store.blobPath(layer.digest))
+            result.warnings += outcome.warnings
+            return outcome.unpacked
+        } catch { throw .store(error) }
+    }
+
+    /// Seconds on a clock that only moves forward, for how long a step took.
+    static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     /// Brings the exact pinned bytes of `layer` into the store, verified.

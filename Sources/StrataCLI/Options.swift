@@ -19,8 +19,8 @@ struct StoreOptions: ParsableArguments {
 
 
     /// An engine on the store for this invocation's request.
-    func engine(_ lock: LockOptions? = nil, frozen: Bool = false) throws(StrataError) -> Engine {
-        try Invocation.engine(root: root, mirrors: lock?.mirror ?? [], frozen: frozen)
+    func engine(_ lock: LockOptions? = nil, frozen: Bool = false, progress: ProgressMode = .auto) throws(StrataError) -> Engine {
+        try Invocation.engine(root: root, mirrors: lock?.mirror ?? [], frozen: frozen, progress: progress)
     }
 }
 
@@ -28,8 +28,8 @@ struct StoreOptions: ParsableArguments {
 enum Invocation {
     /// Takes plain values, not the option groups: making ArgumentParser's types is costly
     /// (on `strata run`'s path, which does not use ArgumentParser).
-    static func engine(root: String?, mirrors: [String], frozen: Bool) throws(StrataError) -> Engine {
-        let context = ProcessState.context(variables: ProcessState.variables())
+    static func engine(root: String?, mirrors: [String], frozen: Bool, progress: ProgressMode = .auto) throws(StrataError) -> Engine {
+        let context = ProcessState.context(variables: ProcessState.variables(), progress: progress)
         let store: Store
         do { store = try Store(root: ProcessState.storeRoot(root, context: context)) } catch { throw .store(error) }
         return Engine(store: store, context: context, frozen: frozen || context.variables["CI"] == "true", mirrors: mirrors)
@@ -54,5 +54,15 @@ struct BuildOptions: ParsableArguments {
     @Flag(name: .long, help: ArgumentHelp(OptionHelp.frozen))
     var frozen = false
 
-    func engine() throws(StrataError) -> Engine { try store.engine(lock, frozen: frozen) }
+    @Option(name: .long, help: ArgumentHelp(ProgressMode.help, valueName: "MODE"))
+    var progress: ProgressMode = .auto
+
+    @Flag(name: .shortAndLong, help: "Show no progress, only failures (--progress=quiet).")
+    var quiet = false
+
+    func engine() throws(StrataError) -> Engine {
+        try store.engine(lock, frozen: frozen, progress: quiet ? .quiet : progress)
+    }
 }
+
+extension ProgressMode: ExpressibleByArgument {}

@@ -28,12 +28,15 @@ enum ProcessState {
     }
 
     /// This invocation's request: notes and progress on stderr, terminals as they are.
-    static func context(variables: [String: String]) -> RequestContext {
+    static func context(variables: [String: String], progress: ProgressMode = .auto) -> RequestContext {
         let terminal = Terminal(input: isatty(0) != 0, output: isatty(1) != 0, error: isatty(2) != 0)
-        return RequestContext(
+        var context = RequestContext(
             variables: variables, terminal: terminal, workingDirectory: workingDirectory(),
-            notes: { StandardError.write("strata: " + $0 + "\n") }, progress: terminal.error,
+            notes: { StandardError.write("strata: " + $0 + "\n") }, progress: terminal.error && progress != .quiet && progress != .json,
             fetchTool: variables["STRATA_FETCH"])
+        let renderer = BuildProgress(mode: progress, stderrIsTerminal: terminal.error)
+        context.events = { renderer.handle($0) }
+        return context
     }
 
     /// `--root`, else `$STRATA_ROOT`, else the default for this user.

@@ -24,6 +24,9 @@ public struct RequestContext: Sendable {
     /// The `strata-fetch` executable downloads run in; nil: the one installed beside the
     /// running executable (found only when something is downloaded).
     public var fetchTool: String?
+    /// What a build is doing as it does it (steps starting, their output, how they ended),
+    /// for the caller to show: live lines on a terminal, plain lines, or JSON.
+    public var events: @Sendable (BuildEvent) -> Void = { _ in }
 
     public init(variables: [String: String] = [:], terminal: Terminal = Terminal(), workingDirectory: String = "/",
                 notes: @escaping @Sendable (String) -> Void = { _ in }, progress: Bool = false,

@@ -36,6 +36,9 @@ public enum StrataError: Error, CustomStringConvertible {
     case debianArchive(path: String, reason: String)
     /// A maintainer script or `dpkg --configure` failed while configuring the packages.
     case configure(reason: String, log: String)
+    /// A `run` step's command failed. `step` names it (`step 3 (run: make) at envs/app.json:12:5`),
+    /// `log` is the end of its output, `session` the kept session to look inside.
+    case stepFailed(step: String, status: Int32, log: String, session: String?)
     /// The seccomp profile `security.seccomp` names cannot be read as a profile or compiled.
     case seccomp(SeccompError)
     /// No image in the store has this tag or id.
@@ -80,6 +83,11 @@ public enum StrataError: Error, CustomStringConvertible {
         case .configure(let reason, let log):
             let tail = log.split(separator: "\n").suffix(15).joined(separator: "\n")
             return "configuring the packages failed: \(reason)" + (tail.isEmpty ? "" : "; the end of its output:\n" + tail)
+        case .stepFailed(let step, let status, let log, let session):
+            let look = session.map { "; nothing of it was kept as a layer; its session is kept: `strata shell --session \($0)` looks inside, `strata rm \($0)` removes it" } ?? ""
+            let tail = log.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).joined(separator: "\n")
+            return "\(step) failed with exit status \(status)\(look)"
+                + (!tail.contains(where: { !$0.isWhitespace }) ? "" : "; the end of its output:\n" + tail)
         }
     }
 }

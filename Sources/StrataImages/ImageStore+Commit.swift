@@ -113,7 +113,7 @@ extension ImageStore {
         }
         // A lockfile re-locked since the session started may pin another base: its image
         // config would not describe this snapshot, and the one that did is not known any more.
-        guard lockfile.snapshotID == session.snapshot else {
+        guard store.builtSnapshot(of: lockfile) == session.snapshot else {
             context.note("the lockfile of session \(name) was re-locked since it started; the image takes env, workdir and command from the manifest only, not from the base image's config")
             return (environment, nil)
         }
@@ -147,7 +147,7 @@ extension ImageStore {
         let diffIDs: [Digest]
         do { diffIDs = try store.snapshotLayers(snapshot) } catch { throw .store(error) }
         var described: [Digest: String] = [:]
-        for layer in lockfile?.layers ?? [] {
+        for layer in lockfile?.pinnedLayers ?? [] {
             switch layer.source {
             case .image(let reference): described[layer.diffID] = "strata: layer of \(reference)"
             case .copy(let from, let to): described[layer.diffID] = "strata: copy \(from) \(to)"

@@ -26,7 +26,7 @@ struct ManifestResolver {
 
     func resolve(_ environment: LoadedEnvironment) throws(StrataError) -> Lockfile {
         let paths = environment.paths
-        var layers: [LockedLayer] = []
+        var layers: [LockedStep] = []
         var base = LockedBase.scratch
         if case .debian(let source) = environment.manifest.base {
             base = .debian(try lockDebian(environment, source))
@@ -45,20 +45,22 @@ struct ManifestResolver {
             let reference = environment.manifest.base.reference
             base = .image(reference: reference, manifestDigest: image.manifestDigest, config: image.defaults)
             for (layer, diffID) in zip(image.layers, image.diffIDs) {
-                layers.append(LockedLayer(source: .image(reference: reference), digest: layer.digest, diffID: diffID, size: layer.size))
+                layers.append(.layer(LockedLayer(source: .image(reference: reference), digest: layer.digest, diffID: diffID, size: layer.size)))
             }
         }
         for step in environment.manifest.steps {
             switch step {
             case .copy(let from, let to):
                 let (digest, size) = try archiveCopy(source: paths.resolve(from), target: to)
-                layers.append(LockedLayer(source: .copy(from: from, to: to), digest: digest, diffID: digest, size: size))
+                layers.append(.layer(LockedLayer(source: .copy(from: from, to: to), digest: digest, diffID: digest, size: size)))
             case .tar(let path):
                 let (digest, diffID, size) = try digestTarball(paths.resolve(path))
-                layers.append(LockedLayer(source: .tar(path: path), digest: digest, diffID: diffID, size: size))
+                layers.append(.layer(LockedLayer(source: .tar(path: path), digest: digest, diffID: diffID, size: size)))
+            case .run(let run):
+                layers.append(.run(run))
             }
         }
-        return Lockfile(manifestDigest: environment.manifestDigest, platform: .current, base: base, layers: layers)
+        return Lockfile(manifestDigest: environment.manifestDigest, platform: .current, base: base, steps: layers)
     }
 
     /// The previous lock's packages when the Debian inputs did not change and no update was

@@ -73,15 +73,32 @@ public struct Locker: Sendable {
     func assess(_ environment: LoadedEnvironment, existing: Lockfile?, resolving: Bool = true) throws(StrataError) -> (fresh: Lockfile, reason: String?) {
         let fresh = try resolver(previous: existing, update: nil, frozen: frozen || !resolving).resolve(environment)
         guard let existing else { return (fresh, "there is no lockfile yet") }
-        if existing.manifestDigest != environment.manifestDigest { return (fresh, "the manifest changed since it was locked") }
         if existing.platform != fresh.platform {
             return (fresh, "it was locked for \(existing.platform), this machine is \(fresh.platform)")
+        }
+        if existing.manifestDigest != environment.manifestDigest {
+            // The step that changed says more than "the manifest changed", when one did.
+            return (fresh, Self.changedRunStep(existing, fresh) ?? "the manifest changed since it was locked")
         }
         return (fresh, Self.difference(existing, fresh))
     }
 
     func resolver(previous: Lockfile?, update: DebianUpdate?, frozen: Bool) -> ManifestResolver {
         ManifestResolver(store: store, context: context, mirrors: mirrors, previous: previous, update: update, frozen: frozen)
+    }
+
+    /// The first `run` step whose definition differs, as `lock --check` names it, when the
+    /// steps are otherwise the same.
+    static func changedRunStep(_ old: Lockfile, _ new: Lockfile) -> String? {
+        guard old.steps.count == new.steps.count else { return nil }
+        var step = 0
+        for pair in zip(old.steps, new.steps) {
+            if pair.1.isManifestStep { step += 1 }
+            guard pair.0 != pair.1 else { continue }
+            guard case .run = pair.0, case .run = pair.1 else { return nil }
+            return "step \(step) (\(pair.1.summary)) changed"
+        }
+        return nil
     }
 
     /// The first way `old` differs from `new`, in words.
@@ -91,14 +108,22 @@ public struct Locker: Sendable {
             if case .debian = new.base { return "the Debian packages changed" }
             return "the base image changed"
         }
-        for (index, pair) in zip(old.layers, new.layers).enumerated() where pair.0 != pair.1 {
-            switch pair.1.source {
-            case .image(let reference): return "layer \(index) of \(reference) changed"
-            case .copy(let from, _): return "the copied \(from) changed"
-            case .tar(let path): return "the tarball \(path) changed"
+        var step = 0
+        for (index, pair) in zip(old.steps, new.steps).enumerated() {
+            if pair.1.isManifestStep { step += 1 }
+            guard pair.0 != pair.1 else { continue }
+            switch pair.1 {
+            case .layer(let layer):
+                switch layer.source {
+                case .image(let reference): return "layer \(index) of \(reference) changed"
+                case .copy(let from, _): return "the copied \(from) changed"
+                case .tar(let path): return "the tarball \(path) changed"
+                }
+            case .run:
+                return "step \(step) (\(pair.1.summary)) changed"
             }
         }
-        if old.layers.count != new.layers.count { return "the layers changed" }
+        if old.steps.count != new.steps.count { return "the layers changed" }
         return "the lockfile is not in canonical form"
     }
 }

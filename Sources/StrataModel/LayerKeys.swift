@@ -38,12 +38,29 @@ public enum LayerKeys {
     }
 
     /// The layers a lockfile's snapshot stacks, bottom first: a Debian base's, then one
-    /// per locked layer; the empty layer when there are none.
-    public static func snapshot(of lockfile: Lockfile) -> [Digest] {
+    /// per locked layer; the empty layer when there are none. Nil when a `run` step's
+    /// layer is known only once it has run.
+    public static func snapshot(of lockfile: Lockfile) -> [Digest]? {
+        guard lockfile.isFullyPinned else { return nil }
+        return stack(base: lockfile.base, above: lockfile.pinnedLayers.map(\.diffID))
+    }
+
+    /// A Debian base's layers, then `above`; the empty layer when there are none.
+    public static func stack(base: LockedBase, above: [Digest]) -> [Digest] {
         var keys: [Digest] = []
-        if case .debian(let debian) = lockfile.base { keys = debian.layerKeys }
-        keys += lockfile.layers.map(\.diffID)
+        if case .debian(let debian) = base { keys = debian.layerKeys }
+        keys += above
         return keys.isEmpty ? [emptyLayer] : keys
+    }
+
+    /// The key a `run` step's result is recorded under: the layers it runs on, by what
+    /// they hold (a run step's layer by its diff id, never by its own key), and everything
+    /// that decides what the command does (`definition`, canonical bytes of its argv,
+    /// environment, working directory, user ids and network). A step re-run that makes
+    /// the same layer leaves the keys of every later step as they were.
+    public static func runStep(below: [Digest], definition: [UInt8]) -> Digest {
+        let chain = Digest.chainID(of: below)?.description ?? ""
+        return Digest.sha256(of: Array("strata run step \(format) \(chain)\n".utf8) + definition)
     }
 
     private static func debianSet(_ kind: String, _ architecture: String, _ packages: [LockedPackage]) -> Digest {

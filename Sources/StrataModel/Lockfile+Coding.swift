@@ -19,7 +19,7 @@ extension Lockfile {
             "manifest": .string(manifestDigest.description),
             "platform": .object(["os": .string(platform.os), "architecture": .string(platform.architecture)]),
             "base": base.jsonValue,
-            "layers": .array(layers.map(\.jsonValue)),
+            "layers": .array(steps.map(\.jsonValue)),
         ])
     }
 
@@ -43,9 +43,9 @@ extension Lockfile {
         guard case .array(let rawLayers) = try reader.field(root, "layers", .root) else {
             throw LockfileError(file: file, path: layersPath, problem: "is not an array")
         }
-        var layers: [LockedLayer] = []
+        var steps: [LockedStep] = []
         for (index, raw) in rawLayers.enumerated() {
-            layers.append(try LockedLayer.decode(raw, reader: reader, path: layersPath.appending(index)))
+            steps.append(try LockedStep.decode(raw, reader: reader, path: layersPath.appending(index)))
         }
         return Lockfile(
             version: version,
@@ -53,7 +53,7 @@ extension Lockfile {
             platform: Platform(os: try reader.string(platform, "os", platformPath),
                                architecture: try reader.string(platform, "architecture", platformPath)),
             base: try LockedBase.decode(reader.field(root, "base", .root), reader: reader, path: basePath),
-            layers: layers)
+            steps: steps)
     }
 }
 
@@ -116,6 +116,49 @@ extension LockedBase {
         case let other:
             throw LockfileError(file: reader.file, path: path.appending("type"), problem: "unknown base type \"\(other)\"")
         }
+    }
+}
+
+extension LockedStep {
+    var jsonValue: JSONValue {
+        switch self {
+        case .layer(let layer): return layer.jsonValue
+        case .run(let run):
+            var source: [String: JSONValue] = ["type": .string("run"), "network": .string(run.network.rawValue)]
+            switch run.command {
+            case .shell(let script): source["run"] = .string(script)
+            case .argv(let argv): source["run"] = .array(argv.map(JSONValue.string))
+            }
+            if !run.env.isEmpty { source["env"] = .object(run.env.mapValues(JSONValue.string)) }
+            if let workdir = run.workdir { source["workdir"] = .string(workdir) }
+            if let user = run.user { source["user"] = .string(user) }
+            if !run.cache.isEmpty { source["cache"] = .array(run.cache.map(JSONValue.string)) }
+            // A step with the host's network may fetch what the lock does not pin.
+            return .object(["source": .object(source), "reproducible": .bool(run.network == .none)])
+        }
+    }
+
+    static func decode(_ value: JSONValue, reader: LockReader, path: JSONPath) throws(LockfileError) -> LockedStep {
+        let fields = try reader.object(value, path)
+        let sourcePath = path.appending("source")
+        let source = try reader.object(reader.field(fields, "source", path), sourcePath)
+        guard case .string("run") = source["type"] else { return .layer(try LockedLayer.decode(value, reader: reader, path: path)) }
+        let command: Manifest.RunStep.Command
+        switch try reader.field(source, "run", sourcePath) {
+        case .string(let script): command = .shell(script)
+        case .array: command = .argv(try reader.strings(source, "run", sourcePath) ?? [])
+        default: throw reader.fail(sourcePath.appending("run"), "is not a command")
+        }
+        guard let network = Manifest.Network(rawValue: try reader.string(source, "network", sourcePath)) else {
+            throw reader.fail(sourcePath.appending("network"), "is not \"none\" or \"host\"")
+        }
+        return .run(Manifest.RunStep(
+            command: command,
+            env: try LockedBase.labels(source["env"], sourcePath.appending("env"), reader),
+            workdir: source["workdir"] == nil ? nil : try reader.string(source, "workdir", sourcePath),
+            user: source["user"] == nil ? nil : try reader.string(source, "user", sourcePath),
+            network: network,
+            cache: try reader.strings(source, "cache", sourcePath) ?? []))
     }
 }
 

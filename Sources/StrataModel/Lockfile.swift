@@ -12,14 +12,29 @@ public struct Lockfile: Sendable, Equatable {
     public var manifestDigest: Digest
     public var platform: Platform
     public var base: LockedBase
-    /// Every layer, bottom first: the base image's layers, then one per step.
-    public var layers: [LockedLayer]
+    /// Every layer above a Debian base, bottom first: the base image's layers, then one
+    /// per step (JSON `layers`).
+    public var steps: [LockedStep]
 
     public init(version: Int64 = Lockfile.currentVersion, manifestDigest: Digest, platform: Platform,
-                base: LockedBase, layers: [LockedLayer]) {
+                base: LockedBase, steps: [LockedStep]) {
         self.version = version; self.manifestDigest = manifestDigest; self.platform = platform
-        self.base = base; self.layers = layers
+        self.base = base; self.steps = steps
     }
+
+    /// The layers pinned by digest (all of them unless there are `run` steps).
+    public var pinnedLayers: [LockedLayer] { steps.compactMap(\.layer) }
+
+    /// True when every layer is pinned by digest, so the snapshot is known before building.
+    public var isFullyPinned: Bool { steps.allSatisfy { $0.layer != nil } }
+
+    /// Steps whose result depends on more than the lock (a `run` step with the host's network).
+    public var unreproducibleSteps: [Manifest.RunStep] {
+        steps.compactMap { if case .run(let run) = $0, run.network == .host { return run } else { return nil } }
+    }
+
+    /// sha256 of the canonical bytes: what a build of this lockfile is recorded under.
+    public var digest: Digest { Digest.sha256(of: encoded()) }
 
     /// The base image's runtime defaults; nil unless the base is an image.
     public var imageDefaults: ImageDefaults? {
@@ -27,9 +42,10 @@ public struct Lockfile: Sendable, Equatable {
         return nil
     }
 
-    /// The snapshot this lockfile's layers stack into (`LayerKeys.snapshot`): its chain id.
-    public var snapshotID: Digest {
-        let keys = LayerKeys.snapshot(of: self)
+    /// The snapshot this lockfile's layers stack into (`LayerKeys.snapshot`): its chain id;
+    /// nil when a `run` step's layer is known only once it has run.
+    public var snapshotID: Digest? {
+        guard let keys = LayerKeys.snapshot(of: self) else { return nil }
         // `LayerKeys.snapshot` is never empty, so it always has a chain id.
         return Digest.chainID(of: keys) ?? keys[0]
     }
@@ -59,6 +75,39 @@ public struct ImageDefaults: Sendable, Equatable {
                 labels: [String: String] = [:]) {
         self.env = env; self.workingDir = workingDir; self.entrypoint = entrypoint; self.cmd = cmd; self.user = user
         self.labels = labels
+    }
+}
+
+/// One layer of a lockfile above its Debian base.
+public enum LockedStep: Sendable, Equatable {
+    /// Bytes pinned by digest: a base image's layer, a copied tree, a tarball.
+    case layer(LockedLayer)
+    /// A command whose layer is known once it has run: pinned by its definition, built
+    /// under a key of what it runs on (`LayerKeys.runStep`).
+    case run(Manifest.RunStep)
+
+    public var layer: LockedLayer? {
+        if case .layer(let layer) = self { return layer }
+        return nil
+    }
+
+    /// True for what a manifest step made (not a base image's layer).
+    public var isManifestStep: Bool {
+        if case .layer(let layer) = self, case .image = layer.source { return false }
+        return true
+    }
+
+    /// The step as a person reads it (`Manifest.Step.summary`).
+    public var summary: String {
+        switch self {
+        case .run(let run): return Manifest.Step.run(run).summary
+        case .layer(let layer):
+            switch layer.source {
+            case .image(let reference): return "layer of \(reference)"
+            case .copy(let from, let to): return Manifest.Step.copy(from: from, to: to).summary
+            case .tar(let path): return Manifest.Step.tar(path).summary
+            }
+        }
     }
 }
 

@@ -89,7 +89,7 @@ struct ManifestDecoder {
         let root = JSONPath.root
         let fields = try object(document.value, root, allowed: [
             "from", "packages", "recommends", "steps", "env", "workdir", "shell", "hostname", "network", "mounts",
-            "user", "security", "limits", "labels",
+            "user", "security", "limits", "labels", "epoch",
         ])
         var manifest = Manifest()
         if let from = fields["from"] { manifest.base = try base(from, root.appending("from")) }
@@ -123,19 +123,10 @@ struct ManifestDecoder {
             let path = root.appending("steps")
             for (index, step) in try array(steps, path).enumerated() {
                 manifest.steps.append(try self.step(step, path.appending(index)))
+                manifest.stepLocations.append(document.location(of: path.appending(index)))
             }
         }
-        if let env = fields["env"] {
-            let path = root.appending("env")
-            guard case .object(let members) = env else { throw fail(path, "is \(kind(env))", expected: "an object of strings") }
-            for key in members.keys.sorted() {
-                let valuePath = path.appending(key)
-                if key.isEmpty || key.contains("=") || key.utf8.contains(0) {
-                    throw fail(valuePath, "\"\(key)\" is not a valid variable name", expected: "a name without \"=\"")
-                }
-                manifest.env[key] = try string(members[key]!, valuePath, nonEmpty: false)
-            }
-        }
+        if let env = fields["env"] { manifest.env = try variables(env, root.appending("env")) }
         if let workdir = fields["workdir"] { manifest.workdir = try absolutePath(workdir, root.appending("workdir")) }
         if let shell = fields["shell"] {
             let path = root.appending("shell")
@@ -154,14 +145,7 @@ struct ManifestDecoder {
             if !valid { throw fail(path, "\"\(name)\" is not a valid host name", expected: "up to 64 letters, digits, \"-\" or \".\"") }
             manifest.hostname = name
         }
-        if let network = fields["network"] {
-            let path = root.appending("network")
-            let mode = try string(network, path)
-            guard let parsed = Manifest.Network(rawValue: mode) else {
-                throw fail(path, "\"\(mode)\" is not a network mode", expected: "\"none\" or \"host\"")
-            }
-            manifest.network = parsed
-        }
+        if let network = fields["network"] { manifest.network = try networkMode(network, root.appending("network")) }
         if let mounts = fields["mounts"] {
             let path = root.appending("mounts")
             for (index, item) in try array(mounts, path).enumerated() {
@@ -171,6 +155,14 @@ struct ManifestDecoder {
         if let user = fields["user"] { manifest.user = try userSpec(user, root.appending("user")) }
         if let security = fields["security"] { manifest.security = try self.security(security, root.appending("security")) }
         if let limits = fields["limits"] { manifest.limits = try self.limits(limits, root.appending("limits")) }
+        if let epoch = fields["epoch"] {
+            let path = root.appending("epoch")
+            guard case .int(let seconds) = epoch, seconds >= 0, seconds <= 253_402_300_799 else {
+                throw fail(path, epoch == .null ? "is null" : "is \(kind(epoch))\(isNumber(epoch) ? " out of range" : "")",
+                           expected: "seconds since 1970 as a whole number, such as 1700000000")
+            }
+            manifest.epoch = seconds
+        }
         if let labels = fields["labels"] {
             let path = root.appending("labels")
             guard case .object(let members) = labels else { throw fail(path, "is \(kind(labels))", expected: "an object of strings") }
@@ -322,14 +314,29 @@ struct ManifestDecoder {
         return word(first) && bytes.allSatisfy { word($0) || $0 == 0x2e || $0 == 0x2d }
     }
 
+    func isNumber(_ value: JSONValue) -> Bool {
+        switch value {
+        case .int, .double: return true
+        default: return false
+        }
+    }
+
+    static let runOptions = ["env", "workdir", "user", "network", "cache"]
+
     func step(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Manifest.Step {
-        let fields = try object(value, path, allowed: ["copy", "tar"])
-        guard fields.count == 1, let kind = fields.keys.first else {
-            throw fail(path, fields.isEmpty ? "is an empty step" : "has more than one kind of step",
-                       expected: "exactly one of \"copy\" or \"tar\"")
+        let fields = try object(value, path, allowed: ["copy", "tar", "run"] + Self.runOptions)
+        let kinds = fields.keys.filter { ["copy", "tar", "run"].contains($0) }
+        guard kinds.count == 1, let kind = kinds.first else {
+            throw fail(path, kinds.isEmpty ? "is an empty step" : "has more than one kind of step",
+                       expected: "exactly one of \"copy\", \"tar\" or \"run\"")
+        }
+        if kind != "run", let option = fields.keys.sorted().first(where: { Self.runOptions.contains($0) }) {
+            throw fail(path.appending(option), "\"\(option)\" belongs to a \"run\" step", expected: "only \"\(kind)\" in a \(kind) step")
         }
         let inner = path.appending(kind)
         switch kind {
+        case "run":
+            return .run(try runStep(fields, path))
         case "copy":
             let copy = try object(fields[kind]!, inner, allowed: ["from", "to"])
             guard let from = copy["from"] else { throw fail(inner, "has no \"from\"", expected: "a file or directory relative to the manifest") }
@@ -338,6 +345,62 @@ struct ManifestDecoder {
         default:
             return .tar(try string(fields[kind]!, inner))
         }
+    }
+
+    func runStep(_ fields: [String: JSONValue], _ path: JSONPath) throws(ManifestError) -> Manifest.RunStep {
+        let commandPath = path.appending("run")
+        let expected = "a shell command such as \"make install\", or a command and its arguments such as [\"make\", \"install\"]"
+        let command: Manifest.RunStep.Command
+        switch fields["run"]! {
+        case .string(let script):
+            guard script.contains(where: { !$0.isWhitespace }) else { throw fail(commandPath, "is an empty command", expected: expected) }
+            command = .shell(script)
+        case .array(let items):
+            guard !items.isEmpty else { throw fail(commandPath, "is empty", expected: expected) }
+            var argv: [String] = []
+            for (index, item) in items.enumerated() { argv.append(try string(item, commandPath.appending(index), nonEmpty: index == 0)) }
+            command = .argv(argv)
+        case let other:
+            throw fail(commandPath, "is \(kind(other))", expected: expected)
+        }
+        var step = Manifest.RunStep(command: command)
+        if let env = fields["env"] { step.env = try variables(env, path.appending("env")) }
+        if let workdir = fields["workdir"] { step.workdir = try absolutePath(workdir, path.appending("workdir")) }
+        if let user = fields["user"] { step.user = try userSpec(user, path.appending("user")) }
+        if let network = fields["network"] { step.network = try networkMode(network, path.appending("network")) }
+        if let cache = fields["cache"] {
+            let cachePath = path.appending("cache")
+            for (index, item) in try array(cache, cachePath).enumerated() {
+                let target = try absolutePath(item, cachePath.appending(index))
+                guard target != "/" else { throw fail(cachePath.appending(index), "is the root", expected: "a directory such as \"/root/.cache/pip\"") }
+                guard !step.cache.contains(target) else {
+                    throw fail(cachePath.appending(index), "\"\(target)\" is listed twice", expected: "each cache path once")
+                }
+                step.cache.append(target)
+            }
+        }
+        return step
+    }
+
+    func variables(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> [String: String] {
+        guard case .object(let members) = value else { throw fail(path, "is \(kind(value))", expected: "an object of strings") }
+        var variables: [String: String] = [:]
+        for key in members.keys.sorted() {
+            let valuePath = path.appending(key)
+            if key.isEmpty || key.contains("=") || key.utf8.contains(0) {
+                throw fail(valuePath, "\"\(key)\" is not a valid variable name", expected: "a name without \"=\"")
+            }
+            variables[key] = try string(members[key]!, valuePath, nonEmpty: false)
+        }
+        return variables
+    }
+
+    func networkMode(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Manifest.Network {
+        let mode = try string(value, path)
+        guard let parsed = Manifest.Network(rawValue: mode) else {
+            throw fail(path, "\"\(mode)\" is not a network mode", expected: "\"none\" or \"host\"")
+        }
+        return parsed
     }
 
     func mount(_ value: JSONValue, _ path: JSONPath) throws(ManifestError) -> Manifest.Mount {

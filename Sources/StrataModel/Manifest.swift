@@ -1,3 +1,5 @@
+import StrataJSON
+
 /// A parsed, validated manifest (`envs/NAME.json`): what an environment contains.
 ///
 /// Guarantees: every path a user wrote is kept as written (relative to the
@@ -60,6 +62,65 @@ public struct Manifest: Sendable, Equatable {
         case copy(from: String, to: String)
         /// A local tarball (relative to the manifest), any compression libarchive reads.
         case tar(String)
+        /// A command run in a session on the layers below; what it changes is the layer.
+        case run(RunStep)
+
+        /// The step as a person reads it in a message: `run: pip install -r …`.
+        public var summary: String {
+            switch self {
+            case .copy(let from, let to): return "copy: \(from) \(to)"
+            case .tar(let path): return "tar: \(path)"
+            case .run(let run): return "run: " + run.command.summary
+            }
+        }
+    }
+
+    /// `{"run": …}`: a command and how it runs. Absent fields take the environment's
+    /// settings (`workdir`, `user`) or strata's (no network, no cache).
+    public struct RunStep: Sendable, Equatable {
+        public enum Command: Sendable, Equatable {
+            /// Run by the environment's `/bin/sh -c`.
+            case shell(String)
+            case argv([String])
+
+            /// What the session executes.
+            public var argv: [String] {
+                switch self {
+                case .shell(let script): return ["/bin/sh", "-c", script]
+                case .argv(let argv): return argv
+                }
+            }
+
+            /// The command on one line, cut at 60 characters.
+            public var summary: String {
+                let text: String
+                switch self {
+                case .shell(let script): text = script
+                case .argv(let argv): text = argv.joined(separator: " ")
+                }
+                let line = text.split(whereSeparator: \.isNewline)
+                    .map { String($0.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()) }
+                    .filter { !$0.isEmpty }.joined(separator: "; ")
+                return line.count > 60 ? String(line.prefix(59)) + "…" : line
+            }
+        }
+
+        public var command: Command
+        /// Variables for this step only, over the environment's.
+        public var env: [String: String]
+        public var workdir: String?
+        /// `USER[:GROUP]`, resolved in the layers below as the manifest's `user` is.
+        public var user: String?
+        /// `.none` unless the step asks for the host's network (and so is not reproducible from the lock alone).
+        public var network: Network
+        /// Absolute paths backed by directories in the store that outlive the step: never in a layer, never in its key.
+        public var cache: [String]
+
+        public init(command: Command, env: [String: String] = [:], workdir: String? = nil, user: String? = nil,
+                    network: Network = .none, cache: [String] = []) {
+            self.command = command; self.env = env; self.workdir = workdir; self.user = user
+            self.network = network; self.cache = cache
+        }
     }
 
     public enum Network: String, Sendable, Equatable {
@@ -91,6 +152,10 @@ public struct Manifest: Sendable, Equatable {
     /// Follow `Recommends` too (default false, like `apt-get --no-install-recommends`).
     public var recommends: Bool?
     public var steps: [Step]
+    /// Where each step starts in the manifest (`line:column`), for messages about it.
+    public var stepLocations: [SourceLocation] = []
+    /// `SOURCE_DATE_EPOCH` for steps when the base gives none (a Debian base's release date does).
+    public var epoch: Int64?
     public var env: [String: String]
     public var workdir: String?
     public var shell: [String]?

@@ -77,6 +77,7 @@ extension Sandbox {
         cSpec.terminal = spec.terminal ? 1 : 0
         cSpec.stderr_terminal = spec.stderrTerminal ? 1 : 0
         cSpec.stop_timeout_ms = Int32(clamping: spec.stopTimeoutMilliseconds)
+        cSpec.output_fd = spec.terminal ? -1 : (spec.output ?? -1)
         return cSpec
     }
 

@@ -74,6 +74,10 @@ public struct SessionSpec: Sendable {
     /// cgroups; see `RunningSession`) once the session is complete, so that commands
     /// can join it; removed when the session ends. nil: the session cannot be joined.
     public var initRecordPath: String? = nil
+    /// A descriptor (of this process) the command's stdout and stderr go to, its stdin
+    /// then being /dev/null: how a build step's output is read. nil: this process's 0-2.
+    /// Ignored with a terminal; not used when joining a session.
+    public var output: Int32? = nil
 
     public init(lowerDirs: [String], upperDir: String, workDir: String, rootDir: String,
                 argv: [String], environment: [String], workingDirectory: String = "/",

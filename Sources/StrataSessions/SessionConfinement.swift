@@ -80,8 +80,9 @@ extension Sessions {
 
     /// The manifest's `user` resolved against the environment's own `/etc/passwd` and
     /// `/etc/group` (read from the topmost layer that has them, as the session sees them).
-    func sessionUser(_ environment: LoadedEnvironment, lowerDirs: [String], imageUser: String? = nil) throws(StrataError) -> (SessionUser, ResolvedUser)? {
-        guard let spec = environment.manifest.user ?? imageUser else { return nil }
+    func sessionUser(_ environment: LoadedEnvironment, lowerDirs: [String], imageUser: String? = nil,
+                     stepUser: String? = nil) throws(StrataError) -> (SessionUser, ResolvedUser)? {
+        guard let spec = stepUser ?? environment.manifest.user ?? imageUser else { return nil }
         func file(_ path: String) throws(StrataError) -> String? {
             for dir in lowerDirs {
                 var info = stat()
@@ -101,7 +102,7 @@ extension Sessions {
             let resolved = try UserDatabase.resolve(spec, passwd: passwd, group: group)
             return (SessionUser(uid: resolved.uid, gid: resolved.gid, groups: resolved.supplementaryGroups), resolved)
         } catch {
-            let whose = environment.manifest.user == nil ? "the base image's User" : "\"user\""
+            let whose = stepUser != nil ? "the step's \"user\"" : environment.manifest.user == nil ? "the base image's User" : "\"user\""
             throw .input(path: environment.paths.manifest, reason: "\(whose): \(error)")
         }
     }

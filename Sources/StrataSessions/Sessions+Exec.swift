@@ -92,7 +92,7 @@ extension Sessions {
         }
         var spec = try sessionSpec(environment, lockfile: lockfile, options: options)
         do {
-            let lowerDirs = lockfile.snapshotID == session.snapshot
+            let lowerDirs = store.builtSnapshot(of: lockfile) == session.snapshot
                 ? try mountedLowerDirs(lockfile, snapshot: session.snapshot)
                 : try store.lowerDirs(for: session.snapshot)
             spec.lowerDirs = Self.withoutRepeats(lowerDirs)

@@ -75,7 +75,11 @@ extension Sessions {
         if case .debian(let debian) = lockfile.base {
             let flat = LayerKeys.flattened(debian.layerKeys)
             if store.hasLayer(flat) {
-                return store.lowerDirs(forLayers: [flat] + lockfile.layers.map(\.diffID))
+                // Above the base: the pinned layers, or what the snapshot recorded (`run` steps' layers).
+                let above = lockfile.isFullyPinned
+                    ? lockfile.pinnedLayers.map(\.diffID)
+                    : Array(try store.snapshotLayers(snapshot).dropFirst(debian.layerKeys.count))
+                return store.lowerDirs(forLayers: [flat] + above)
             }
         }
         return try store.lowerDirs(for: snapshot)

@@ -13,6 +13,10 @@ public enum StoreCache: String, Sendable, CaseIterable {
     case imageLayers = "image-layers"
     /// Decompressed Debian `Packages` indexes, by the digest of the signed compressed index.
     case debianIndexes = "debian"
+    /// The layer (diff id) each `run` step made, by its key (`LayerKeys.runStep`).
+    case runSteps = "run-steps"
+    /// The snapshot a lockfile with `run` steps built into, by the lockfile's digest and epoch.
+    case builds
 }
 
 extension Store {

@@ -51,7 +51,7 @@ struct BuilderTests {
         let (environment, lockfile) = try locked(fixture)
         let builder = Builder(store: fixture.store, context: fixture.context)
         _ = try builder.build(environment, lockfile: lockfile)
-        let below = LayerKeys.snapshot(of: lockfile)
+        let below = try #require(LayerKeys.snapshot(of: lockfile))
         let key = Digest.sha256(of: Array("a layer step of the test".utf8))
         let step = LayerStep(
             key: key, below: below, argv: ["/bin/sh", "-c", "echo made > /made; rm /etc/passwd; mkdir /d; echo log > /step.log; echo odd > \"/d/$(printf 'x\\377y')\""],

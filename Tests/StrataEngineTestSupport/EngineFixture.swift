@@ -29,7 +29,7 @@ public final class ManualClock: Sendable {
 /// `busyboxRoot()` makes a small root filesystem (busybox and its applets) as a tarball a
 /// manifest's `tar` step can stand on: a runnable environment without any image.
 public final class EngineFixture: @unchecked Sendable {
-    public static let applets = ["sh", "echo", "cat", "ls", "rm", "mkdir", "touch", "test", "true", "false", "env", "id", "ln"]
+    public static let applets = ["sh", "echo", "cat", "ls", "rm", "mkdir", "touch", "test", "true", "false", "env", "id", "ln", "date", "sleep", "nc", "printf", "pwd", "head", "od", "wc", "cp", "seq"]
 
     public let base: String
     public let store: Store
@@ -89,6 +89,7 @@ public final class EngineFixture: @unchecked Sendable {
         try FileSystem.createFile(root + "/etc/passwd", contents: Array("root:x:0:0:root:/root:/bin/sh\n".utf8), mode: 0o644)
         for (path, text) in extra {
             try FileSystem.makeDirectories(FileSystem.parent(of: root + path), mode: 0o755)
+            unlink(root + path)
             try FileSystem.createFile(root + path, contents: Array(text.utf8), mode: 0o644)
         }
         try FileSystem.makeDirectories(project + "/images", mode: 0o755)

@@ -23,7 +23,7 @@ struct LockerTests {
         let locker = Locker(store: fixture.store, context: fixture.context)
         let (first, written) = try locker.lock(environment)
         #expect(written == .written)
-        #expect(first.layers.count == 2)
+        #expect(first.steps.count == 2)
         #expect(try locker.lock(environment).1 == .unchanged)
         #expect(try locker.staleness(environment) == nil)
         try fixture.write("files/a.txt", "beta\n")

@@ -10,10 +10,13 @@ import Testing
         manifestDigest: a, platform: Platform(os: "linux", architecture: "amd64"),
         base: .image(reference: "oci:img:latest", manifestDigest: b,
                      config: ImageDefaults(env: ["PATH=/bin"], workingDir: "/", entrypoint: nil, cmd: ["/bin/sh"])),
-        layers: [
-            LockedLayer(source: .image(reference: "oci:img:latest"), digest: a, diffID: b, size: 10),
-            LockedLayer(source: .copy(from: "./files", to: "/opt"), digest: b, diffID: b, size: 20),
-            LockedLayer(source: .tar(path: "x.tar.gz"), digest: a, diffID: b, size: 30),
+        steps: [
+            .layer(LockedLayer(source: .image(reference: "oci:img:latest"), digest: a, diffID: b, size: 10)),
+            .layer(LockedLayer(source: .copy(from: "./files", to: "/opt"), digest: b, diffID: b, size: 20)),
+            .layer(LockedLayer(source: .tar(path: "x.tar.gz"), digest: a, diffID: b, size: 30)),
+            .run(Manifest.RunStep(command: .shell("make install"), env: ["A": "b"], workdir: "/src", user: "app",
+                                  network: .host, cache: ["/root/.cache"])),
+            .run(Manifest.RunStep(command: .argv(["true", "x"]))),
         ])
 
     @Test func roundTrips() throws {
@@ -32,6 +35,10 @@ import Testing
     }
 
     @Test func snapshotIsTheChainID() {
-        #expect(Self.sample.snapshotID == Digest.chainID(of: [Self.b, Self.b, Self.b]))
+        var pinned = Self.sample
+        pinned.steps = pinned.steps.filter { $0.layer != nil }
+        #expect(pinned.snapshotID == Digest.chainID(of: [Self.b, Self.b, Self.b]))
+        #expect(Self.sample.snapshotID == nil, "a run step's layer is known only once it has run")
+        #expect(Self.sample.unreproducibleSteps.count == 1)
     }
 }

@@ -50,7 +50,7 @@ import StrataJSON
             do { _ = try decode(text); return "accepted" } catch { return error.description }
         }
         #expect(message("{\n  \"workdir\": \"rel\"\n}") == "m.json:2:14: workdir: \"rel\" is a relative path (an absolute path such as \"/work\")")
-        #expect(message(#"{"steps": [{}]}"#) == "m.json:1:12: steps[0]: is an empty step (exactly one of \"copy\" or \"tar\")")
+        #expect(message(#"{"steps": [{}]}"#) == "m.json:1:12: steps[0]: is an empty step (exactly one of \"copy\", \"tar\" or \"run\")")
         #expect(message(#"{"steps": [{"copy": {"from": "a"}}]}"#).hasPrefix("m.json:1:21: steps[0].copy: has no \"to\""))
         #expect(message(#"{"mounts": [{"type": "nfs", "target": "/x"}]}"#).hasPrefix("m.json:1:22: mounts[0].type: \"nfs\" is not a mount type"))
         #expect(message(#"{"hostname": "bad host"}"#).hasPrefix("m.json:1:14: hostname: \"bad host\" is not a valid host name"))

@@ -77,6 +77,9 @@ struct csb_spec {
      * its slave, and csb_run relays between it and this process's 0/1. */
     int terminal;
     int stderr_terminal;
+    /* csb_run only, without a terminal: >= 0 makes the command's stdout and stderr
+     * this fd and its stdin /dev/null (a build step's log); -1 keeps this process's 0-2. */
+    int output_fd;
     unsigned short rows, columns;    /* initial window size */
     /* After SIGTERM or SIGHUP reaches this process, the session gets this long to
      * end before its init is killed (and with it every process of the session). */
