@@ -105,7 +105,7 @@ let package = Package(
         // Lockfile → layers: fetch, verify, unpack, configure Debian bases, layers from commands run in sessions.
         .target(name: "StrataBuild", dependencies: [
             "StrataEnvironment", "StrataSessions", "StrataImages", "StrataOS", "StrataModel", "StrataArchive",
-            "StrataStore", "StrataOCI", "StrataDebian", "StrataFetchClient", "StrataSandbox",
+            "StrataStore", "StrataOCI", "StrataDebian", "StrataFetchClient", "StrataSandbox", "CLinux",
         ]),
         // The façade the CLI (and later the daemon) calls, with a request context.
         .target(name: "Strata", dependencies: [

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Strata
 import StrataBuild
+import StrataEnvironment
 
 extension StrataCommand {
     /// `strata build ENV`: fetch, verify and unpack what is missing; print the snapshot id.
@@ -18,15 +19,54 @@ extension StrataCommand {
         @OptionGroup var options: BuildOptions
         @Flag(name: .long, help: "Run every `run` step again, whatever the store has for it (and record what it makes).")
         var noCache = false
+        @Flag(name: .long, help: "Rebuild every layer in a fresh store with no cache and compare each with the one in use; exit 1 when any differs.")
+        var verify = false
+        @Option(name: .long, help: ArgumentHelp("With --verify: keep both trees (in-use/, rebuilt/) in this empty directory on the store's file system, for diffoscope.", valueName: "DIR"))
+        var keep: String?
         @Argument(help: "The environment: NAME or a manifest path.") var env: String
+
+        func validate() throws {
+            if keep != nil && !verify { throw ValidationError("--keep goes with --verify") }
+            if verify && noCache { throw ValidationError("--verify always rebuilds without the cache; leave out --no-cache") }
+        }
 
         func run() throws {
             let engine = try options.engine()
             let environment = try engine.load(env, lockfile: options.lock.lockfile)
             let lockfile = try engine.lockfileForUse(environment)
+            if verify {
+                let keepPath = keep.map { EnvironmentPaths.absolute($0, from: engine.context.workingDirectory) }
+                let report = try engine.builder.verify(environment, lockfile: lockfile, keep: keepPath)
+                print(Self.describe(report))
+                if !report.reproducible { throw ExitCode(1) }
+                return
+            }
             let result = try engine.build(environment, lockfile: lockfile, options: StrataBuild.BuildOptions(noCache: noCache))
             for warning in result.warnings { engine.context.note(warning) }
             print(result.snapshot)
+        }
+
+        /// `reproducible: N layers, all identical`, or each layer from the first that differs on.
+        static func describe(_ report: VerifyReport) -> String {
+            guard !report.reproducible else {
+                return "reproducible: \(report.layers.count) layer\(report.layers.count == 1 ? "" : "s"), all identical"
+            }
+            var lines: [String] = []
+            var seenDifference = false
+            for layer in report.layers {
+                seenDifference = seenDifference || !layer.identical
+                guard seenDifference else { continue }
+                if layer.identical {
+                    lines.append("\(layer.name): identical")
+                    continue
+                }
+                lines.append("\(layer.name): differs (in use \(layer.inUse.short), rebuilt \(layer.rebuilt.short))")
+                lines += layer.differences.prefix(200).map { "  " + $0 }
+                if layer.differences.count > 200 { lines.append("  … and \(layer.differences.count - 200) more") }
+            }
+            let differing = report.layers.filter { !$0.identical }.count
+            lines.append("not reproducible: \(differing) of \(report.layers.count) layers differ")
+            return lines.joined(separator: "\n")
         }
     }
 }

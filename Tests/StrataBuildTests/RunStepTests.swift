@@ -199,6 +199,30 @@ struct RunStepTests {
         #expect(String(decoding: lockfile.encoded(), as: UTF8.self).contains(#""reproducible": false"#))
     }
 
+    @Test("--verify: a step writing the time is named with its file; a clean build verifies")
+    func verify() throws {
+        let fixture = try EngineFixture()
+        try fixture.busyboxRoot()
+        let steps = [#"{"run": "echo stable > /stable"}"#, #"{"run": "date +%s%N > /stamp; head -c 8 /dev/urandom > /random; echo same > /same"}"#,
+                     #"{"run": "cat /stable > /after"}"#]
+        let environment = try fixture.environment("app", manifest(steps))
+        let (lockfile, _) = try Locker(store: fixture.store, context: fixture.context).lock(environment)
+        let builder = Builder(store: fixture.store, context: fixture.context)
+        let report = try builder.verify(environment, lockfile: lockfile)
+        #expect(!report.reproducible)
+        #expect(report.layers.map(\.identical) == [true, false, true], "step 2, step 3 (differs), step 4; the pinned tarball's layer is not rebuilt")
+        let differing = report.layers[1]
+        #expect(differing.name.hasPrefix("step 3 (run: date"))
+        #expect(differing.differences.count == 2 && differing.differences[0].hasPrefix("/random: content sha256:")
+                && differing.differences[1].hasPrefix("/stamp: content sha256:"), "\(differing.differences)")
+        #expect(try Directory.names(fixture.store.temporaryDirectory).isEmpty, "the fresh store is gone")
+
+        let clean = try fixture.environment("clean", manifest([steps[0], steps[2]]))
+        let (cleanLock, _) = try Locker(store: fixture.store, context: fixture.context).lock(clean)
+        let cleanReport = try builder.verify(clean, lockfile: cleanLock)
+        #expect(cleanReport.reproducible && cleanReport.layers.count == 2)
+    }
+
     @Test("the step's user, workdir and env; lock --check names an edited step")
     func settingsAndStaleness() throws {
         let fixture = try EngineFixture()

@@ -30,24 +30,24 @@ FILES = 300  # files a step writes
 
 def steps(variant):
     """The five shell commands, each one line (a Containerfile's RUN takes a line), each
-    writing FILES deterministic files of about 45-50 KB (13-15 MB in all) with busybox tools.
+    writing FILES deterministic files of about 40 KB (12 MB in all) with busybox tools.
     The last one's numbers start VARIANT further on, so an edit changes every file it writes."""
     loop = f"i=1; while [ $i -le {FILES} ]; do {{body}}; i=$((i+1)); done"
     return [
         # Numbers, one a line: 6,000 of them a file.
         "set -e; mkdir -p /bench/s1; cd /bench/s1; "
-        + loop.format(body="seq $((i*100000)) $((i*100000+5999)) >n$i.txt"),
+        + loop.format(body="seq $((i*100000)) $((i*100000+4999)) >n$i.txt"),
         # A repeated line, cut to 48,000 bytes.
         "set -e; mkdir -p /bench/s2; cd /bench/s2; "
-        + loop.format(body='yes "step two, file $i: the quick brown fox jumps over the lazy dog" | head -c 48000 >t$i.txt'),
+        + loop.format(body='yes "step two, file $i: the quick brown fox jumps over the lazy dog" | head -c 40000 >t$i.txt'),
         # Numbered records made by sed.
         "set -e; mkdir -p /bench/s3; cd /bench/s3; "
-        + loop.format(body='seq 1 2400 | sed "s/^/record $i field /" >r$i.txt'),
+        + loop.format(body='seq 1 2000 | sed "s/^/record $i field /" >r$i.txt'),
         # Step one's files read back and rewritten.
         "set -e; mkdir -p /bench/s4; for f in /bench/s1/*.txt; do sed 's/0/o/g; s/9/n/g' \"$f\" >/bench/s4/${f##*/}; done",
         # Numbers again, from a point the variant moves.
         f"set -e; mkdir -p /bench/s5; cd /bench/s5; echo {variant} >variant; "
-        + loop.format(body=f"seq $((i*100000+{variant})) $((i*100000+{variant}+5999)) >v$i.txt"),
+        + loop.format(body=f"seq $((i*100000+{variant})) $((i*100000+{variant}+4999)) >v$i.txt"),
     ]
 
 
@@ -120,7 +120,7 @@ def summary(results):
         by.setdefault(row["name"], {})[row["round"]] = row
     rounds = sorted({row["round"] for row in rows})
     print()
-    print(f"Five `run` steps (~14 MB and {FILES} files each) built by strata and by buildah bud --layers, "
+    print(f"Five `run` steps (~12 MB and {FILES} files each) built by strata and by buildah bud --layers, "
           f"{len(rounds)} rounds interleaved (wall seconds; CPU = user+sys)")
     info = os.path.join(results, "info.txt")
     if os.path.exists(info):
