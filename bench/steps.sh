@@ -2,18 +2,18 @@
 # Build steps: an environment of five `run` steps built by `strata build` against the same
 # five RUN lines built by `buildah bud --layers`, on the same busybox base, in one run on this
 # machine. Each step writes 300 deterministic files (~12 MB) with busybox tools (seq, yes,
-# head, sed). Each round times, in both tools, one after the other in an order that
-# alternates from round to round:
+# head, sed). Each round times, in both tools and in an order that rotates from round to round:
 #   (a) full build from an empty cache   strata: a fresh store, the manifest locked and the
 #                                        base imported (untimed); buildah: every image but
 #                                        the base removed
 #   (b) rebuild after editing the last step (its numbers start elsewhere, so all its files
 #       change): strata re-locks the changed manifest itself, inside the timed build
 #   (c) rebuild with nothing changed (everything cached; nothing should run)
-# with `sync` (untimed) before each. The builds' trees are checked to be alike after round 1.
-# Prints one table: medians with min-max (wall seconds), the steps each build ran, the
-# ratios strata/buildah, CPU seconds, and the aims: strata (b) < 0.1x strata (a) and
-# strata (c) <= 0.05x buildah (c).
+# and, as the floor of (a) and (b), the same commands run one by one by chroot in a buildah
+# container of the base (no layers, no cache), with `sync` (untimed) before each. The trees
+# both tools built are checked to be alike after round 1. Prints one table: medians with
+# min-max (wall seconds), CPU seconds (user+sys), the steps each build ran, the ratios
+# strata/buildah, and the aims: strata (b) < 0.1x strata (a), strata (c) <= 0.05x buildah (c).
 #
 # usage: bench/steps.sh [--rounds N] [--strata PATH]
 #   --rounds N     rounds (default 5)
@@ -110,7 +110,6 @@ if ! base=$(pull_base); then
   driver=vfs
   base=$(pull_base) || { echo "bench/steps.sh: buildah cannot pull $layout with vfs storage either:" >&2; cat "$work/buildah-pull-vfs.err" >&2; exit 1; }
 fi
-base=$(bah inspect --type image --format '{{.FromImageID}}' "$base" 2>/dev/null || echo "$base")
 echo "buildah $(buildah --version | cut -d' ' -f3), storage driver $driver; strata $strata" >>"$results/info.txt"
 
 project="$work/project"
@@ -144,6 +143,10 @@ buildah_reset() {
 tree_digest='cd /bench && find . -type f | LC_ALL=C sort | while read -r f; do echo "$f"; cat "$f"; done | md5sum | cut -d" " -f1'
 
 timed() { sync; python3 "$lib" time "$results" "$@"; }
+# The floor's run: each command by the base's /bin/sh in a chroot of MNT.
+# shellcheck disable=SC2016
+floor_run='set -e; mnt=$1; shift; for c in "$@"; do chroot "$mnt" /bin/sh -c "$c"; done'
+
 
 for r in $(seq "$rounds"); do
   echo "round $r of $rounds"
@@ -155,17 +158,31 @@ for r in $(seq "$rounds"); do
   timed strata-lock "$r" -- "$strata" lock bench
   buildah_reset
 
-  if [ $((r % 2)) = 1 ]; then order=(strata buildah); else order=(buildah strata); fi
+  # The floor: the same commands run by chroot in a container of the base, no layers made.
+  floor=$(bah from -q "$base")
+  floor_mnt=$(bah mount "$floor")
+
+  # The three, started one further along each round, so that drift on a shared machine (and
+  # a warmer or colder page cache) does not always hit the same one.
+  tools=(strata buildah chroot)
   for phase in full edit noop; do
     # The edit: the last step's numbers start r further on, new to both caches.
     [ "$phase" != edit ] || files "$r"
-    for tool in "${order[@]}"; do
+    mapfile -t commands < <(sed -n 's/^RUN //p' "$project/context/Containerfile")
+    for i in "${!tools[@]}"; do
+      tool=${tools[$(( (i + r - 1) % ${#tools[@]} ))]}
       case "$tool" in
         strata) timed "strata-$phase" "$r" --ran "$strata_count" -- "${strata_build[@]}" ;;
         buildah) timed "buildah-$phase" "$r" --ran "$buildah_count" -- "${buildah_bud[@]}" ;;
+        chroot)
+          case "$phase" in
+            full) timed chroot-full "$r" -- bash -c "$floor_run" floor "$floor_mnt" "${commands[@]}" ;;
+            edit) timed chroot-edit "$r" -- bash -c "$floor_run" floor "$floor_mnt" "${commands[-1]}" ;;
+          esac ;;
       esac
     done
   done
+  bah rm "$floor" >/dev/null
 
   if [ "$r" = 1 ]; then
     # Both tools must have made the same tree, or the race is not a fair one.

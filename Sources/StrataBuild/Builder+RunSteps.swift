@@ -69,9 +69,9 @@ extension Builder {
             context.events(.failed(name, status: failure.status))
             var place = ""
             let index = name.number - 1
-            if index >= 0, index < environment.manifest.stepLocations.count {
-                let location = environment.manifest.stepLocations[index]
-                place = " at \(environment.paths.manifest):\(location.line):\(location.column)"
+            if index >= 0, index < environment.stepOrigins.count {
+                let origin = environment.stepOrigins[index]
+                place = " at \(origin.file):\(origin.location.line):\(origin.location.column)"
             }
             throw .stepFailed(step: "step \(name.number) (\(name.summary))\(place)", status: failure.status,
                               log: failure.log, session: failure.session)

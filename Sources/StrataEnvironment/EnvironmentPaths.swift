@@ -44,6 +44,16 @@ public struct EnvironmentPaths: Sendable, Equatable {
     /// A path from the manifest (relative to its directory, or absolute), made absolute.
     public func resolve(_ path: String) -> String { EnvironmentPaths.absolute(path, from: directory) }
 
+    /// `path` (absolute, normalised) as a path relative to the directory `base` (absolute,
+    /// normalised): `../files` for `/p/files` from `/p/envs`.
+    public static func relative(_ path: String, from base: String) -> String {
+        let target = path.split(separator: "/"), origin = base.split(separator: "/")
+        var common = 0
+        while common < target.count, common < origin.count, target[common] == origin[common] { common += 1 }
+        let parts = Array(repeating: "..", count: origin.count - common) + target[common...].map(String.init)
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
+
     /// Joins and normalises `.`/`..` lexically.
     public static func absolute(_ path: String, from base: String) -> String {
         let joined = path.hasPrefix("/") ? path : base + "/" + path

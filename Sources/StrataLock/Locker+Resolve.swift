@@ -60,7 +60,19 @@ struct ManifestResolver {
                 layers.append(.run(run))
             }
         }
-        return Lockfile(manifestDigest: environment.manifestDigest, platform: .current, base: base, steps: layers)
+        return Lockfile(manifestDigest: environment.manifestDigest, platform: .current, base: base, steps: layers,
+                        parent: try lockedParent(environment))
+    }
+
+    /// The extended environment's lockfile, pinned by the digest of its bytes; it must exist
+    /// (the locker locks it first).
+    func lockedParent(_ environment: LoadedEnvironment) throws(StrataError) -> LockedParent? {
+        guard let parent = environment.parent, let reference = environment.parentReference else { return nil }
+        let bytes: [UInt8]
+        do { bytes = try HostFile.read(parent.paths.lockfile, limit: 64 << 20) } catch {
+            throw .staleLock(lockfile: parent.paths.lockfile, reason: "\(environment.paths.name) extends \(parent.paths.name), which has no lockfile yet (\(error.reason)); run `strata lock \(parent.paths.manifest)`")
+        }
+        return LockedParent(reference: reference, lockfile: Digest.sha256(of: bytes))
     }
 
     /// The previous lock's packages when the Debian inputs did not change and no update was
@@ -74,6 +86,10 @@ struct ManifestResolver {
                                   mirrors: { DebianMirrors.list(source, override: mirrors, context: context) })
         var old: LockedDebian?
         if case .debian(let locked)? = previous?.base { old = locked }
+        // A first lock of an environment that extends another keeps the parent's versions.
+        if old == nil, let parent = environment.parent, case .debian(let locked)? = try? parent.paths.readLockfile()?.base {
+            old = locked
+        }
         if update == nil, let old, locker.stillMatches(old) { return old }
         if frozen {
             throw .staleLock(lockfile: environment.paths.lockfile,

@@ -34,6 +34,13 @@ public struct Locker: Sendable {
     /// that cannot be read stops the lock, left as it is, unless every package is to move
     /// anyway (`update: .all`).
     public func lock(_ environment: LoadedEnvironment, update: DebianUpdate? = nil) throws(StrataError) -> (Lockfile, Outcome) {
+        // The environment this one extends is locked first (only if stale: its pins stay).
+        if let parent = environment.parent {
+            if try staleness(parent) != nil {
+                _ = try lock(parent)
+                context.note("locked \(parent.paths.lockfile), which \(environment.paths.name) extends")
+            }
+        }
         let previous: Lockfile?
         do { previous = try environment.paths.readLockfile() } catch {
             guard case .unreadableLockfile = error, update == .all else { throw error }
@@ -46,6 +53,9 @@ public struct Locker: Sendable {
     /// Why the lockfile does not match its inputs, or nil when it does. Never asks a
     /// Debian archive: changed packages are reported, not resolved.
     public func staleness(_ environment: LoadedEnvironment) throws(StrataError) -> String? {
+        if let parent = environment.parent, let reason = try staleness(parent) {
+            return "the lockfile of \(parent.paths.name), which it extends, is stale: \(reason)"
+        }
         let existing: Lockfile?
         do { existing = try environment.paths.readLockfile() } catch {
             guard case .unreadableLockfile(let problem) = error else { throw error }
@@ -60,6 +70,7 @@ public struct Locker: Sendable {
     /// The lockfile to build and run with: as it is when current; re-locked (and said so)
     /// when stale, unless frozen. One that cannot be read is refused, as by `lock`.
     public func lockfileForUse(_ environment: LoadedEnvironment) throws(StrataError) -> Lockfile {
+        if let parent = environment.parent { _ = try lockfileForUse(parent) }
         let (fresh, reason) = try assess(environment, existing: try environment.paths.readLockfile())
         guard let reason else { return fresh }
         let path = environment.paths.lockfile
@@ -104,6 +115,7 @@ public struct Locker: Sendable {
     /// The first way `old` differs from `new`, in words.
     static func difference(_ old: Lockfile, _ new: Lockfile) -> String? {
         if old == new { return nil }
+        if old.parent != new.parent { return "the lockfile of the environment it extends changed" }
         if old.base != new.base {
             if case .debian = new.base { return "the Debian packages changed" }
             return "the base image changed"

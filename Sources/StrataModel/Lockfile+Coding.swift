@@ -14,13 +14,17 @@ extension Lockfile {
     public func encoded() -> [UInt8] { JSON.canonicalBytes(jsonValue) }
 
     var jsonValue: JSONValue {
-        .object([
+        var fields: [String: JSONValue] = [
             "lockfileVersion": .int(version),
             "manifest": .string(manifestDigest.description),
             "platform": .object(["os": .string(platform.os), "architecture": .string(platform.architecture)]),
             "base": base.jsonValue,
             "layers": .array(steps.map(\.jsonValue)),
-        ])
+        ]
+        if let parent {
+            fields["extends"] = .object(["env": .string(parent.reference), "lockfile": .string(parent.lockfile.description)])
+        }
+        return .object(fields)
     }
 
     /// Reads a lockfile; `file` names it in errors.
@@ -53,7 +57,12 @@ extension Lockfile {
             platform: Platform(os: try reader.string(platform, "os", platformPath),
                                architecture: try reader.string(platform, "architecture", platformPath)),
             base: try LockedBase.decode(reader.field(root, "base", .root), reader: reader, path: basePath),
-            steps: steps)
+            steps: steps,
+            parent: try root["extends"].map { value throws(LockfileError) in
+                let path = JSONPath.root.appending("extends")
+                let fields = try reader.object(value, path)
+                return LockedParent(reference: try reader.string(fields, "env", path), lockfile: try reader.digest(fields, "lockfile", path))
+            })
     }
 }
 

@@ -15,11 +15,13 @@ public struct Lockfile: Sendable, Equatable {
     /// Every layer above a Debian base, bottom first: the base image's layers, then one
     /// per step (JSON `layers`).
     public var steps: [LockedStep]
+    /// The environment this one extends, pinned by the digest of its lockfile's bytes.
+    public var parent: LockedParent?
 
     public init(version: Int64 = Lockfile.currentVersion, manifestDigest: Digest, platform: Platform,
-                base: LockedBase, steps: [LockedStep]) {
+                base: LockedBase, steps: [LockedStep], parent: LockedParent? = nil) {
         self.version = version; self.manifestDigest = manifestDigest; self.platform = platform
-        self.base = base; self.steps = steps
+        self.base = base; self.steps = steps; self.parent = parent
     }
 
     /// The layers pinned by digest (all of them unless there are `run` steps).
@@ -76,6 +78,14 @@ public struct ImageDefaults: Sendable, Equatable {
         self.env = env; self.workingDir = workingDir; self.entrypoint = entrypoint; self.cmd = cmd; self.user = user
         self.labels = labels
     }
+}
+
+/// `"from": {"env": …}` pinned: the reference as written and the sha256 of the extended
+/// environment's lockfile, whose layers come first in this one.
+public struct LockedParent: Sendable, Equatable {
+    public var reference: String
+    public var lockfile: Digest
+    public init(reference: String, lockfile: Digest) { self.reference = reference; self.lockfile = lockfile }
 }
 
 /// One layer of a lockfile above its Debian base.

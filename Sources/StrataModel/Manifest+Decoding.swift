@@ -92,10 +92,11 @@ struct ManifestDecoder {
             "user", "security", "limits", "labels", "epoch",
         ])
         var manifest = Manifest()
+        manifest.writtenFields = Set(fields.keys)
         if let from = fields["from"] { manifest.base = try base(from, root.appending("from")) }
         if let packages = fields["packages"] {
             let path = root.appending("packages")
-            guard case .debian = manifest.base else {
+            if case .environment = manifest.base {} else if case .debian = manifest.base {} else {
                 throw fail(path, "needs a Debian base", expected: "\"from\": {\"debian\": {\"suite\": \"bookworm\"}}")
             }
             var seen = Set<String>()
@@ -114,7 +115,7 @@ struct ManifestDecoder {
         }
         if let recommends = fields["recommends"] {
             let path = root.appending("recommends")
-            guard case .debian = manifest.base else {
+            if case .environment = manifest.base {} else if case .debian = manifest.base {} else {
                 throw fail(path, "needs a Debian base", expected: "\"from\": {\"debian\": {\"suite\": \"bookworm\"}}")
             }
             manifest.recommends = try bool(recommends, path)
@@ -184,11 +185,12 @@ struct ManifestDecoder {
         guard case .object = value else {
             throw fail(path, "is \(kind(value))", expected: "\"scratch\", {\"image\": \"NAME[:TAG]\"} or {\"debian\": {…}}")
         }
-        let fields = try object(value, path, allowed: ["image", "debian"])
+        let fields = try object(value, path, allowed: ["image", "debian", "env"])
         if fields.count > 1 {
-            throw fail(path, "names more than one base", expected: "exactly one of \"image\" or \"debian\"")
+            throw fail(path, "names more than one base", expected: "exactly one of \"image\", \"debian\" or \"env\"")
         }
         if let debian = fields["debian"] { return .debian(try debianSource(debian, path.appending("debian"))) }
+        if let other = fields["env"] { return .environment(try string(other, path.appending("env"))) }
         guard let image = fields["image"] else {
             throw fail(path, "names no base", expected: "{\"image\": \"NAME[:TAG]\"} or {\"debian\": {\"suite\": \"bookworm\"}}")
         }

@@ -16,6 +16,9 @@ public struct Manifest: Sendable, Equatable {
         case image(ImageReference)
         /// A Debian suite: the variant's base set plus `packages`, from a signed archive.
         case debian(DebianSource)
+        /// Another manifest this one extends (`{"env": "base"}`: `envs/base.json` beside it, or a
+        /// path relative to it). `LoadedEnvironment` merges it away: a loaded manifest never has it.
+        case environment(String)
 
         /// The reference as a user writes it.
         public var reference: String {
@@ -24,6 +27,7 @@ public struct Manifest: Sendable, Equatable {
             case .ociLayout(let directory, let tag): return "oci:" + directory + (tag.map { ":" + $0 } ?? "")
             case .image(let reference): return reference.description
             case .debian(let source): return "debian:" + source.suite
+            case .environment(let other): return "env:" + other
             }
         }
     }
@@ -156,6 +160,8 @@ public struct Manifest: Sendable, Equatable {
     public var stepLocations: [SourceLocation] = []
     /// `SOURCE_DATE_EPOCH` for steps when the base gives none (a Debian base's release date does).
     public var epoch: Int64?
+    /// The top-level fields the manifest wrote (what a child overrides of the manifest it extends).
+    public var writtenFields: Set<String> = []
     public var env: [String: String]
     public var workdir: String?
     public var shell: [String]?
@@ -176,5 +182,60 @@ public struct Manifest: Sendable, Equatable {
         self.base = base; self.packages = packages; self.recommends = recommends; self.steps = steps; self.env = env; self.workdir = workdir
         self.shell = shell; self.hostname = hostname; self.network = network; self.mounts = mounts
         self.user = user; self.security = security; self.limits = limits
+    }
+}
+
+extension Manifest {
+    /// This manifest extending `parent` (`"from": {"env": …}`): the parent's base; its
+    /// packages, steps and mounts first, then these; its env and labels under these; every
+    /// other setting this manifest's when it writes one, else the parent's. `parent`'s paths
+    /// must already be relative to this manifest (`mappingPaths`).
+    public func extending(_ parent: Manifest) -> Manifest {
+        var merged = parent
+        merged.packages += packages.filter { !parent.packages.contains($0) }
+        merged.recommends = recommends ?? parent.recommends
+        merged.steps += steps
+        merged.stepLocations += stepLocations
+        for (key, value) in env { merged.env[key] = value }
+        for (key, value) in labels { merged.labels[key] = value }
+        merged.mounts += mounts
+        merged.workdir = workdir ?? parent.workdir
+        merged.shell = shell ?? parent.shell
+        merged.hostname = hostname ?? parent.hostname
+        merged.user = user ?? parent.user
+        merged.security = security ?? parent.security
+        merged.limits = limits ?? parent.limits
+        merged.epoch = epoch ?? parent.epoch
+        if writtenFields.contains("network") { merged.network = network }
+        merged.writtenFields = parent.writtenFields.union(writtenFields)
+        return merged
+    }
+
+    /// The manifest with every host path it holds (relative to its directory, or absolute)
+    /// passed through `transform`: copied trees, tarballs, bind sources, an OCI layout, a
+    /// keyring, a seccomp profile.
+    public func mappingPaths(_ transform: (String) -> String) -> Manifest {
+        var mapped = self
+        switch base {
+        case .ociLayout(let directory, let tag): mapped.base = .ociLayout(directory: transform(directory), tag: tag)
+        case .debian(var source):
+            source.keyring = source.keyring.map(transform)
+            mapped.base = .debian(source)
+        case .environment(let other): mapped.base = .environment(other.contains("/") || other.hasSuffix(".json") ? transform(other) : other)
+        case .scratch, .image: break
+        }
+        mapped.steps = steps.map { step in
+            switch step {
+            case .copy(let from, let to): return .copy(from: transform(from), to: to)
+            case .tar(let path): return .tar(transform(path))
+            case .run: return step
+            }
+        }
+        mapped.mounts = mounts.map { mount in
+            if case .bind(let source, let target, let readOnly) = mount { return .bind(source: transform(source), target: target, readOnly: readOnly) }
+            return mount
+        }
+        if case .profile(let path)? = security?.seccomp { mapped.security?.seccomp = .profile(path: transform(path)) }
+        return mapped
     }
 }

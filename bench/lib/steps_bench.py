@@ -108,9 +108,9 @@ PHASES = [
     ("edit", "(b) rebuild, last step edited"),
     ("noop", "(c) rebuild, nothing changed"),
 ]
-TOOLS = ["strata", "buildah"]
-# Timed for information only, not in the aims.
-EXTRAS = [("strata-lock", "strata lock (fresh store, untimed in (a))")]
+TOOLS = ["strata", "buildah", "chroot"]
+# Timed for information only, not in the aims: (name, label).
+EXTRAS = [("strata-lock", "strata lock, fresh store (before (a), not in it)")]
 
 
 def summary(results):
@@ -126,51 +126,53 @@ def summary(results):
     if os.path.exists(info):
         for line in open(info):
             print("  " + line.rstrip())
-    print(f"{'':34s} {'strata':>24s}   {'buildah':>24s}")
-    print(f"{'phase':34s} {'median':>7s} {'min-max':>12s} {'ran':>3s}   {'median':>7s} {'min-max':>12s} {'ran':>3s}"
-          f"  {'strata/buildah':>15s}")
+    print(f"{'variant':50s} {'median':>7s} {'min-max':>13s} {'CPU':>6s} {'ran':>4s} {'runs':>5s}")
     med = {}
 
-    def cell(name):
+    def row(name, label):
         if name not in by:
-            return f"{'-':>7s} {'':12s} {'':3s}"
+            return
         walls = [r["wall"] for r in by[name].values()]
-        med[name] = statistics.median(walls)
+        cpus = [r["cpu"] for r in by[name].values()]
         ran = sorted({r["ran"] for r in by[name].values() if "ran" in r})
-        ran_text = "/".join(map(str, ran)) if ran else "-"
-        return f"{med[name]:7.2f} {min(walls):5.2f}-{max(walls):<6.2f} {ran_text:>3s}"
+        med[name] = statistics.median(walls)
+        span = f"{min(walls):.3f}-{max(walls):.3f}"
+        print(f"{label:50s} {med[name]:7.3f} {span:>13s} {statistics.median(cpus):6.2f} "
+              f"{'/'.join(map(str, ran)) or '-':>4s} {len(walls):5d}")
 
     for phase, label in PHASES:
-        s, b = cell(f"strata-{phase}"), cell(f"buildah-{phase}")
-        ratio = ""
-        if f"strata-{phase}" in med and f"buildah-{phase}" in med:
-            rs = [by[f"strata-{phase}"][r]["wall"] / by[f"buildah-{phase}"][r]["wall"]
-                  for r in rounds if r in by[f"strata-{phase}"] and r in by[f"buildah-{phase}"]]
-            ratio = f"{med[f'strata-{phase}'] / med[f'buildah-{phase}']:6.3f}x [{min(rs):.3f}..{max(rs):.3f}]"
-        print(f"{label:34s} {s}   {b}  {ratio}")
-    print(f"{'CPU seconds (medians)':34s}", end="")
-    print()
-    for phase, label in PHASES:
-        cpus = []
         for tool in TOOLS:
-            name = f"{tool}-{phase}"
-            cpus.append(f"{statistics.median(r['cpu'] for r in by[name].values()):7.2f}" if name in by else f"{'-':>7s}")
-        print(f"  {label:32s} {cpus[0]} {'':16s}   {cpus[1]}")
+            row(f"{tool}-{phase}", f"{tool:8s}{label}")
     for name, label in EXTRAS:
-        if name in by:
-            walls = [r["wall"] for r in by[name].values()]
-            print(f"{label:34s} {statistics.median(walls):7.2f} {min(walls):5.2f}-{max(walls):<6.2f}")
-    print("ran = steps that made a layer (distinct counts over the rounds); ratios: of medians [per-round range]")
+        row(name, label)
+    print("(ran: the steps that made a layer, each count seen over the rounds; chroot: the same commands\n"
+          " by chroot on the base, no layers, no cache: the floor)")
+
+    def ratio(a, b):
+        """The ratio of the medians, and the range of the per-round ratios."""
+        rs = [by[a][r]["wall"] / by[b][r]["wall"] for r in rounds if r in by[a] and r in by[b]]
+        return med[a] / med[b], f"[{min(rs):.3f} .. {max(rs):.3f}]"
 
     print()
+    print("Ratios (of medians; range of the per-round ratios)")
+    for phase, label in PHASES:
+        if f"strata-{phase}" in med and f"buildah-{phase}" in med:
+            value, span = ratio(f"strata-{phase}", f"buildah-{phase}")
+            print(f"  {'strata / buildah, ' + label:50s} {value:7.3f}x  {span}")
+    for phase, label in PHASES:
+        if f"strata-{phase}" in med and f"chroot-{phase}" in med:
+            value, span = ratio(f"strata-{phase}", f"chroot-{phase}")
+            print(f"  {'strata / chroot, ' + label:50s} {value:7.3f}x  {span}")
+    for tool in TOOLS:
+        if f"{tool}-edit" in med and f"{tool}-full" in med:
+            value, span = ratio(f"{tool}-edit", f"{tool}-full")
+            print(f"  {tool + ' (b) / ' + tool + ' (a)':50s} {value:7.3f}x  {span}")
     if "strata-edit" in med and "strata-full" in med:
-        ratio = med["strata-edit"] / med["strata-full"]
-        print(f"aim: strata (b) < {AIM_EDIT:.2f}x strata (a): {ratio:.3f}x, {'met' if ratio < AIM_EDIT else 'NOT met'}")
-    if "buildah-edit" in med and "buildah-full" in med:
-        print(f"     (buildah (b)/(a): {med['buildah-edit'] / med['buildah-full']:.3f}x)")
+        value = med["strata-edit"] / med["strata-full"]
+        print(f"aim: strata (b) < {AIM_EDIT}x strata (a) (medians): {value:.3f}x, {'met' if value < AIM_EDIT else 'NOT met'}")
     if "strata-noop" in med and "buildah-noop" in med:
-        ratio = med["strata-noop"] / med["buildah-noop"]
-        print(f"aim: strata (c) <= {AIM_NOOP:.2f}x buildah (c): {ratio:.3f}x, {'met' if ratio <= AIM_NOOP else 'NOT met'}")
+        value = med["strata-noop"] / med["buildah-noop"]
+        print(f"aim: strata (c) <= {AIM_NOOP}x buildah (c) (medians): {value:.3f}x, {'met' if value <= AIM_NOOP else 'NOT met'}")
 
 
 def main():
