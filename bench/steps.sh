@@ -73,6 +73,7 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'echo "bench/steps.sh: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 
 missing=()
 for p in buildah busybox-static; do
@@ -92,6 +93,10 @@ if [ -z "$strata" ]; then
   swift build -c release --product strata --package-path "$top" --scratch-path "$top/.build-bench" >"$work/swift-build.log" 2>&1 \
     || { echo "bench/steps.sh: swift build failed:" >&2; tail -n 30 "$work/swift-build.log" >&2; exit 1; }
   strata="$top/.build-bench/release/strata"
+  if commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null); then
+    [ -z "$(git -C "$top" status --porcelain --untracked-files=no -- Sources Package.swift)" ] || commit="$commit + uncommitted changes"
+    echo "strata built from $commit" >>"$results/info.txt"
+  fi
 fi
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$results/info.txt"

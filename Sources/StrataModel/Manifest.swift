@@ -156,12 +156,30 @@ public struct Manifest: Sendable, Equatable {
     /// Follow `Recommends` too (default false, like `apt-get --no-install-recommends`).
     public var recommends: Bool?
     public var steps: [Step]
-    /// Where each step starts in the manifest (`line:column`), for messages about it.
-    public var stepLocations: [SourceLocation] = []
     /// `SOURCE_DATE_EPOCH` for steps when the base gives none (a Debian base's release date does).
     public var epoch: Int64?
+    /// How the manifest was written, which is not part of what it says (two manifests that
+    /// say the same are equal however they are laid out).
+    public var written = Provenance()
+
+    /// Where each step starts in the manifest (`line:column`), for messages about it.
+    public var stepLocations: [SourceLocation] {
+        get { written.stepLocations }
+        set { written.stepLocations = newValue }
+    }
     /// The top-level fields the manifest wrote (what a child overrides of the manifest it extends).
-    public var writtenFields: Set<String> = []
+    public var writtenFields: Set<String> {
+        get { written.fields }
+        set { written.fields = newValue }
+    }
+
+    /// Layout, not content: always equal.
+    public struct Provenance: Sendable, Equatable {
+        public var stepLocations: [SourceLocation] = []
+        public var fields: Set<String> = []
+        public init() {}
+        public static func == (_: Provenance, _: Provenance) -> Bool { true }
+    }
     public var env: [String: String]
     public var workdir: String?
     public var shell: [String]?
