@@ -30,12 +30,22 @@ extension Builder {
         let needed = debian.packages.filter {
             !store.hasBlob($0.sha256) && (statusMissing || !store.hasLayer(LayerKeys.debianPackage($0.sha256)))
         }
-        try download(needed, environment: environment, debian: debian)
+        let total = environment.manifest.steps.count
+        if !needed.isEmpty {
+            let bytes = needed.reduce(Int64(0)) { $0 + $1.size }
+            try phase("debian: download \(needed.count) package\(needed.count == 1 ? "" : "s") (\(Self.megabytes(bytes)))", total: total) {
+                () throws(StrataError) in try download(needed, environment: environment, debian: debian)
+            }
+        }
 
         try context.cancellation.check()
-        let (count, packageWarnings) = try unpackPackages(debian.packages.filter {
-            !store.hasLayer(LayerKeys.debianPackage($0.sha256))
-        })
+        let missing = debian.packages.filter { !store.hasLayer(LayerKeys.debianPackage($0.sha256)) }
+        var count = 0, packageWarnings: [String] = []
+        if !missing.isEmpty {
+            try phase("debian: unpack \(missing.count) package\(missing.count == 1 ? "" : "s")", total: total) { () throws(StrataError) in
+                (count, packageWarnings) = try unpackPackages(missing)
+            }
+        }
         unpacked += count
         warnings += packageWarnings
 
@@ -49,11 +59,14 @@ extension Builder {
                     throw .debianArchive(path: "\(package.name) \(package.version)", reason: "cannot read its control data: \(error)")
                 }
             }
+            let epoch = try Self.sourceDateEpoch(debian, context: context)
             // `extract` runs no scripts: what is unpacked is all there is, as mmdebstrap's variant.
             let status = DpkgStatus.render(entries, status: debian.variant == "extract" ? "install ok installed" : "install ok unpacked")
             do {
                 try store.publishLayer(key: debian.statusKey) { (directory) throws(StoreError) -> [String] in
                     try Self.writeDpkgDatabase(status: status, into: directory)
+                    // Written now, but the same for every build of these packages: no mtime newer than the release.
+                    try LayerNormalizer(root: directory, epoch: epoch).normalize(removing: [])
                     return []
                 }
             } catch { throw .store(error) }
@@ -62,10 +75,30 @@ extension Builder {
 
         if !store.hasLayer(debian.configuredKey) {
             try context.cancellation.check()
-            try configure(debian, environment: environment)
+            try phase("debian: configure \(debian.packages.count) packages", total: total) { () throws(StrataError) in
+                try configure(debian, environment: environment)
+            }
             unpacked += 1
         }
         return (unpacked, warnings)
+    }
+
+    /// Runs one part of building the base, reported as the build's step 0 (`[base] …`).
+    func phase(_ summary: String, total: Int, _ body: () throws(StrataError) -> Void) throws(StrataError) {
+        let name = BuildStepName(number: 0, total: total, summary: summary)
+        context.events(.started(name))
+        let began = Self.monotonicSeconds()
+        do { try body() } catch {
+            context.events(.failed(name, status: 1))
+            throw error
+        }
+        context.events(.done(name, seconds: Self.monotonicSeconds() - began))
+    }
+
+    /// "12.3 MB"
+    static func megabytes(_ bytes: Int64) -> String {
+        let tenths = (bytes * 10 + 500_000) / 1_000_000
+        return "\(tenths / 10).\(tenths % 10) MB"
     }
 
     /// Unpacks each package into its layer, as many at once as there are CPUs: xz

@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import Strata
 import StrataEnvironment
@@ -32,6 +33,8 @@ final class BuildProgress: Sendable {
         var sawStep = false
         var running: BuildStepName?
         var startedAt = 0.0
+        /// Bumped at each step start: a ticker of an earlier step stops.
+        var generation = 0
     }
 
     let mode: ProgressMode
@@ -44,12 +47,31 @@ final class BuildProgress: Sendable {
     }
 
     func handle(_ event: BuildEvent) {
-        state.withLock { state in
+        let generation: Int? = state.withLock { state in
             switch mode {
-            case .quiet, .auto: return
+            case .quiet, .auto: return nil
             case .json: json(event)
             case .plain: plain(event, &state)
-            case .tty: tty(event, &state)
+            case .tty:
+                tty(event, &state)
+                if case .started = event { return state.generation }
+            }
+            return nil
+        }
+        if let generation { tick(generation) }
+    }
+
+    /// Redraws the running step every second (its elapsed time), even when it prints nothing.
+    private func tick(_ generation: Int) {
+        DispatchQueue.global().async { [self] in
+            while true {
+                usleep(1_000_000)
+                let running = state.withLock { state -> Bool in
+                    guard state.generation == generation, state.running != nil else { return false }
+                    redraw(&state)
+                    return true
+                }
+                if !running { return }
             }
         }
     }
@@ -62,7 +84,7 @@ final class BuildProgress: Sendable {
             write("\(step.description)\n")
         case .output(let step, let bytes):
             var text = ""
-            for line in lines(bytes, &state) { text += "[\(step.number)/\(step.total)] | " + line + "\n" }
+            for line in lines(bytes, &state) { text += step.tag + " | " + line + "\n" }
             write(text)
         case .cached(let step):
             state.sawStep = true
@@ -80,7 +102,7 @@ final class BuildProgress: Sendable {
 
     private func flushPartial(_ step: BuildStepName, _ state: inout State) {
         guard !state.partial.isEmpty else { return }
-        write("[\(step.number)/\(step.total)] | " + String(decoding: state.partial, as: UTF8.self) + "\n")
+        write(step.tag + " | " + String(decoding: state.partial, as: UTF8.self) + "\n")
         state.partial = []
     }
 
@@ -89,6 +111,7 @@ final class BuildProgress: Sendable {
         case .started(let step):
             state.sawStep = true
             state.running = step
+            state.generation += 1
             state.recent = []
             state.partial = []
             state.startedAt = Self.now()

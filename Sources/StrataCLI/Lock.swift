@@ -30,6 +30,8 @@ extension StrataCommand.Lock {
 
         @OptionGroup var options: StoreOptions
         @OptionGroup var lock: LockOptions
+        @Flag(name: .shortAndLong, help: "Show no download progress.")
+        var quiet = false
         @Flag(name: .long, help: "Only check that the lockfile is present and current; exit 1 with the reason if not.")
         var check = false
         @Flag(name: .long, help: "Re-resolve Debian packages against the archive: all, or only the PKGs named after ENV.")
@@ -45,7 +47,7 @@ extension StrataCommand.Lock {
         }
 
         func run() throws {
-            let engine = try options.engine(lock)
+            let engine = try options.engine(lock, progress: quiet ? .quiet : .auto)
             let environment = try engine.load(env, lockfile: lock.lockfile)
             if check {
                 if let reason = try engine.staleness(environment) {

@@ -18,11 +18,14 @@ struct RunCommandLine {
     var lockfile: String?
     var mirrors: [String] = []
     var frozen = false
+    var progress = ProgressMode.auto
     var keep = false
     var name: String?
     var env = ""
     /// The command; empty runs the image's entrypoint and cmd, else the manifest's shell.
     var argv: [String] = []
+    /// A `--progress` value that is not a mode.
+    var badProgress: String?
 
     /// One option: `--NAME`, `--NAME VALUE` or `--NAME=VALUE`.
     struct Option: Sendable {
@@ -38,6 +41,12 @@ struct RunCommandLine {
         Option(name: "lockfile", value: "PATH", help: OptionHelp.lockfile) { $0.lockfile = $1 },
         Option(name: "mirror", value: "URL", help: OptionHelp.mirror) { $0.mirrors.append($1) },
         Option(name: "frozen", value: nil, help: OptionHelp.frozen) { line, _ in line.frozen = true },
+        Option(name: "progress", value: "MODE", help: ProgressMode.help) { line, value in
+            // Checked in `parse`, which can say what is wrong.
+            line.progress = ProgressMode(rawValue: value) ?? .auto
+            line.badProgress = ProgressMode(rawValue: value) == nil ? value : nil
+        },
+        Option(name: "quiet", value: nil, help: "Show no build progress, only failures (--progress=quiet).") { line, _ in line.progress = .quiet },
         Option(name: "keep", value: nil, help: "Keep the session after the command ends.") { line, _ in line.keep = true },
         Option(name: "name", value: "NAME", help: "Name the session (implies --keep).") { $0.name = $1 },
     ]
@@ -89,6 +98,9 @@ struct RunCommandLine {
             throw .usage("options go before the environment: `strata run \(misplaced) \(line.env) -- …`")
         }
         line.argv = rest
+        if let bad = line.badProgress {
+            throw .usage("--progress \(bad) is not a mode; use one of " + ProgressMode.allCases.map(\.rawValue).joined(separator: ", "))
+        }
         return .run(line)
     }
 
@@ -101,7 +113,7 @@ struct RunCommandLine {
 
     /// Runs the command in a new session and returns its exit status.
     func execute() throws(StrataError) -> Int32 {
-        let engine = try Invocation.engine(root: root, mirrors: mirrors, frozen: frozen)
+        let engine = try Invocation.engine(root: root, mirrors: mirrors, frozen: frozen, progress: progress)
         let environment = try engine.load(env, lockfile: lockfile)
         let lockfile = try engine.lockfileForUse(environment)
         return try engine.run(environment, lockfile: lockfile,

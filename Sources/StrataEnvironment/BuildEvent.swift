@@ -16,7 +16,8 @@ public enum BuildEvent: Sendable, Equatable {
 
 /// A step as progress names it: `[3/7] run pip install -r requirements.txt`.
 public struct BuildStepName: Sendable, Equatable {
-    /// 1-based, among the manifest's steps.
+    /// 1-based, among the manifest's steps; 0 for a part of building the base (download,
+    /// unpack, configure).
     public var number: Int
     public var total: Int
     /// `run: …`, `copy: …`, `tar: …` (`Manifest.Step.summary`).
@@ -27,5 +28,8 @@ public struct BuildStepName: Sendable, Equatable {
     }
 
     /// `[3/7] run: pip install …`
-    public var description: String { "[\(number)/\(total)] \(summary)" }
+    public var description: String { number == 0 ? "[base] \(summary)" : "[\(number)/\(total)] \(summary)" }
+
+    /// The prefix of the step's output lines in plain progress: `[3/7]`, `[base]`.
+    public var tag: String { number == 0 ? "[base]" : "[\(number)/\(total)]" }
 }

@@ -147,11 +147,21 @@ extension ImageStore {
         let diffIDs: [Digest]
         do { diffIDs = try store.snapshotLayers(snapshot) } catch { throw .store(error) }
         var described: [Digest: String] = [:]
-        for layer in lockfile?.pinnedLayers ?? [] {
-            switch layer.source {
-            case .image(let reference): described[layer.diffID] = "strata: layer of \(reference)"
-            case .copy(let from, let to): described[layer.diffID] = "strata: copy \(from) \(to)"
-            case .tar(let path): described[layer.diffID] = "strata: tar \(path)"
+        if let lockfile {
+            // The snapshot holds the Debian base's layers, then one per locked step, in order.
+            var offset = 0
+            if case .debian(let debian) = lockfile.base { offset = debian.layerKeys.count }
+            for (index, step) in lockfile.steps.enumerated() where offset + index < diffIDs.count {
+                let key = diffIDs[offset + index]
+                switch step {
+                case .run(let run): described[key] = "strata: run " + run.command.argv.joined(separator: " ")
+                case .layer(let layer):
+                    switch layer.source {
+                    case .image(let reference): described[key] = "strata: layer of \(reference)"
+                    case .copy(let from, let to): described[key] = "strata: copy \(from) \(to)"
+                    case .tar(let path): described[key] = "strata: tar \(path)"
+                    }
+                }
             }
         }
         func describe(_ key: Digest) -> String { described[key] ?? "strata: layer \(key)" }

@@ -7,7 +7,7 @@
 /// `format` is bumped when the way any of these is made changes, so that old layers are
 /// not reused for new ones.
 public enum LayerKeys {
-    static let format = "2"
+    static let format = "3"
 
     /// The diff id of an empty tar (1024 zero bytes): the layer an environment with no
     /// layers (`scratch`) stands on.

@@ -53,4 +53,30 @@ import Testing
         #expect(answer.stdout.hasPrefix("42\ninstall ok installed\n"), "\(answer.stdout) \(answer.stderr)")
         #expect(answer.stdout.contains("No such file"), "the deletion holds: \(answer.stdout)")
     }
+
+    /// An environment extending python-dev with a venv step builds, and `build --verify`
+    /// rebuilds every Debian and step layer in a fresh store to the same bytes.
+    @Test(.timeLimit(.minutes(8)))
+    func aVenvOnPythonDevVerifies() throws {
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        try FileManager.default.createDirectory(atPath: harness.project + "/lockfiles", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Harness.packageRoot + "/envs/python-dev.json",
+                                         toPath: harness.project + "/envs/python-dev.json")
+        try FileManager.default.copyItem(atPath: Harness.packageRoot + "/lockfiles/python-dev.lock.json",
+                                         toPath: harness.project + "/lockfiles/python-dev.lock.json")
+        try harness.manifest("venv", """
+        {"from": {"env": "python-dev"},
+         "steps": [{"run": "python3 -m venv --without-pip /opt/venv && /opt/venv/bin/python -c 'import ssl'"}]}
+        """)
+        let lock = harness.strata(["lock", "venv"])
+        #expect(lock.status == 0, "\(lock.stderr)")
+        let parent = try harness.lockedDebs("python-dev").map { "\($0.name) \($0.version)" }
+        #expect(try harness.lockedDebs("venv").map { "\($0.name) \($0.version)" } == parent, "the child keeps its parent's packages")
+        let verify = harness.strata(["build", "venv", "--verify", "-q"])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stdout.hasPrefix("reproducible: ") && verify.stdout.contains("layers, all identical"), "\(verify.stdout)")
+        let run = harness.strata(["run", "venv", "--", "/opt/venv/bin/python", "-c", "import ssl; print(6 * 7)"])
+        #expect(run.stdout == "42\n", "\(run.stdout) \(run.stderr)")
+    }
 }
