@@ -90,7 +90,7 @@ done
 
 if [ -z "$strata" ]; then
   echo "building strata (release, into .build-bench)..."
-  swift build -c release --product strata --package-path "$top" --scratch-path "$top/.build-bench" >"$work/swift-build.log" 2>&1 \
+  swift build -c release --static-swift-stdlib --product strata --package-path "$top" --scratch-path "$top/.build-bench" >"$work/swift-build.log" 2>&1 \
     || { echo "bench/steps.sh: swift build failed:" >&2; tail -n 30 "$work/swift-build.log" >&2; exit 1; }
   strata="$top/.build-bench/release/strata"
   if commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null); then

@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func aTerminalShowsTheRunningStepAndItsOutput() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
+        guard TerminalSession.available else {
             Issue.record("tmux is not installed (scripts/setup installs it)")
             return
         }
@@ -25,24 +25,15 @@ import Testing
         #expect(harness.strata(["lock", "steps"]).status == 0)
         // The step waits for a file in its cache directory, which the test makes once it has seen the screen.
         let cache = harness.store + "/run-caches"
-        let session = "strata-progress-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let out = harness.project + "/ready-dir"
         let inner = "STRATA_ROOT='\(harness.store)' TERM=xterm '\(Harness.binary)' build steps; echo $? > \(out)/exit; sleep 60"
-        func tmux(_ args: [String]) -> Harness.Result {
-            Harness.exec(["/usr/bin/tmux", "-L", session] + args, cwd: harness.project, env: ["PATH": "/usr/bin:/bin", "TERM": "xterm"])
+        guard let terminal = TerminalSession.start(inner, in: harness.project, columns: 120) else {
+            Issue.record("tmux did not start")
+            return
         }
-        defer { _ = tmux(["kill-server"]) }
-        let launcher = "import subprocess, sys; d = subprocess.DEVNULL; sys.exit(subprocess.call(sys.argv[1:], stdin=d, stdout=d, stderr=d))"
-        #expect(Harness.exec(["/usr/bin/python3", "-c", launcher, "/usr/bin/tmux", "-L", session, "new-session", "-d", "-s", "t",
-                              "-x", "120", "-y", "30", inner],
-                             cwd: harness.project, env: ["PATH": "/usr/bin:/bin", "TERM": "xterm"]).status == 0)
-        func screen() -> String { tmux(["capture-pane", "-t", "t", "-p"]).stdout }
-        var seen = false
-        for _ in 0..<300 where !seen {
-            let text = screen()
-            seen = text.contains("[2/2] run: echo working on it") && text.contains("still working")
-            if !seen { usleep(50_000) }
-        }
+        defer { terminal.close() }
+        func screen() -> String { terminal.screen }
+        let seen = terminal.waitForScreen { $0.contains("[2/2] run: echo working on it") && $0.contains("still working") }
         #expect(seen, "the running step and its output are not on the screen: \(screen())")
         #expect(screen().contains("[1/2] run: echo first > /first: done"))
         // Release the step through its cache directory (the same for every step naming /ready).
@@ -50,12 +41,8 @@ import Testing
         for entry in caches { FileManager.default.createFile(atPath: cache + "/" + entry + "/data/go", contents: Data()) }
         #expect(Harness.waitFor(out + "/exit"), "\(screen())")
         #expect(try harness.read("ready-dir/exit") == "0\n")
-        var final = ""
-        for _ in 0..<50 {
-            final = screen()
-            if final.contains("built: 2 steps run") { break }
-            usleep(50_000)
-        }
+        _ = terminal.waitForScreen("built: 2 steps run")
+        let final = screen()
         #expect(final.contains("[2/2] run: echo working on it; echo still working") && final.contains("built: 2 steps run, 0 cached"), "\(final)")
     }
 

@@ -4,15 +4,21 @@ import Testing
 /// The committed example, envs/python-dev.json with lockfiles/python-dev.lock.json, built from the
 /// real Debian archive (the host's apt sources name the mirror; CI reaches it). Downloads ~45 MB.
 @Suite struct DebianRealArchiveTests {
-    @Test(.timeLimit(.minutes(8)))
-    func pythonDevFromTheCommittedLock() throws {
+    /// A project with the committed envs/python-dev.json and its lockfile.
+    func pythonDevProject() throws -> Harness {
         let harness = try Harness()
-        defer { harness.cleanup() }
         try FileManager.default.createDirectory(atPath: harness.project + "/lockfiles", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Harness.packageRoot + "/envs/python-dev.json",
                                          toPath: harness.project + "/envs/python-dev.json")
         try FileManager.default.copyItem(atPath: Harness.packageRoot + "/lockfiles/python-dev.lock.json",
                                          toPath: harness.project + "/lockfiles/python-dev.lock.json")
+        return harness
+    }
+
+    @Test(.timeLimit(.minutes(8)))
+    func pythonDevFromTheCommittedLock() throws {
+        let harness = try pythonDevProject()
+        defer { harness.cleanup() }
         let committed = try harness.read("lockfiles/python-dev.lock.json")
 
         let built = harness.strata(["build", "--frozen", "python-dev"])
@@ -58,13 +64,8 @@ import Testing
     /// rebuilds every Debian and step layer in a fresh store to the same bytes.
     @Test(.timeLimit(.minutes(8)))
     func aVenvOnPythonDevVerifies() throws {
-        let harness = try Harness()
+        let harness = try pythonDevProject()
         defer { harness.cleanup() }
-        try FileManager.default.createDirectory(atPath: harness.project + "/lockfiles", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Harness.packageRoot + "/envs/python-dev.json",
-                                         toPath: harness.project + "/envs/python-dev.json")
-        try FileManager.default.copyItem(atPath: Harness.packageRoot + "/lockfiles/python-dev.lock.json",
-                                         toPath: harness.project + "/lockfiles/python-dev.lock.json")
         try harness.manifest("venv", """
         {"from": {"env": "python-dev"},
          "steps": [{"run": "python3 -m venv --without-pip /opt/venv && /opt/venv/bin/python -c 'import ssl'"}]}

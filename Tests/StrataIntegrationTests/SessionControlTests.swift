@@ -87,35 +87,23 @@ import Testing
     /// Ctrl-C interrupts `sleep` inside (not strata), the window size follows, `exit 7`
     /// exits strata with 7, and the outer terminal's mode is what it was.
     @Test func interactiveShellInATerminal() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
+        guard TerminalSession.available else {
             Issue.record("tmux is not installed (scripts/setup installs it)")
             return
         }
         let harness = try environment()
         defer { harness.cleanup() }
-        let session = "strata-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let out = harness.project + "/ready-dir"
         // `after` appears only once complete (the test polls for it).
         let inner = "stty -a > \(out)/before; STRATA_ROOT='\(harness.store)' TERM=xterm '\(Harness.binary)' shell bb; echo $? > \(out)/exit; stty -a > \(out)/after.tmp; mv \(out)/after.tmp \(out)/after; sleep 60"
-        func tmux(_ args: [String]) -> Harness.Result {
-            Harness.exec(["/usr/bin/tmux", "-L", session] + args, cwd: harness.project, env: ["PATH": "/usr/bin:/bin", "TERM": "xterm"])
+        guard let terminal = TerminalSession.start(inner, in: harness.project) else {
+            Issue.record("tmux did not start")
+            return
         }
-        defer { _ = tmux(["kill-server"]) }
-        // The server tmux starts keeps every fd it inherits: our stdout pipe, and pipes of
-        // Processes other tests start at the same moment. A long-lived server holding one
-        // keeps that test waiting for EOF, so it starts from python with only 0-2, on /dev/null.
-        let launcher = "import subprocess, sys; d = subprocess.DEVNULL; sys.exit(subprocess.call(sys.argv[1:], stdin=d, stdout=d, stderr=d))"
-        #expect(Harness.exec(["/usr/bin/python3", "-c", launcher, "/usr/bin/tmux", "-L", session, "new-session", "-d", "-s", "t",
-                              "-x", "100", "-y", "30", inner],
-                             cwd: harness.project, env: ["PATH": "/usr/bin:/bin", "TERM": "xterm"]).status == 0)
-        func screen() -> String { tmux(["capture-pane", "-t", "t", "-p"]).stdout }
-        func waitForScreen(_ text: String) -> Bool {
-            for _ in 0..<300 {
-                if screen().contains(text) { return true }
-                usleep(50_000)
-            }
-            return false
-        }
+        defer { terminal.close() }
+        func screen() -> String { terminal.screen }
+        func waitForScreen(_ text: String) -> Bool { terminal.waitForScreen(text) }
+        func tmux(_ args: [String]) -> Harness.Result { terminal.tmux(args) }
         #expect(waitForScreen("/ #"), "no prompt: \(screen())")
         _ = tmux(["send-keys", "-t", "t", "tty; stty size; echo ok-$((6*7))", "Enter"])
         #expect(waitForScreen("ok-42"), "\(screen())")
