@@ -76,9 +76,7 @@ extension Builder {
         do {
             let snapshot = try store.publishSnapshot(diffIDs: step.below)
             lowerDirs = Sessions.withoutRepeats(try store.lowerDirs(for: snapshot))
-            if let name = step.keepFailedAs, try store.session(named: name) != nil { try store.removeSession(name) }
-            session = try store.createSession(snapshot: snapshot, name: step.keepFailedAs, environment: step.label,
-                                              manifest: step.manifest)
+            session = try store.createSession(snapshot: snapshot, name: nil, environment: step.label, manifest: step.manifest)
         } catch { throw .store(error) }
         var keep = false
         defer { if !keep { sessions.discard(session.id) } }
@@ -102,7 +100,7 @@ extension Builder {
             if log.isEmpty { log = tail }
             keep = step.keepFailedAs != nil
             return .failure(LayerStep.Failure(status: exit.status, log: String(decoding: log, as: UTF8.self),
-                                              session: keep ? step.keepFailedAs : nil))
+                                              session: keep ? keptName(session, step.keepFailedAs) : nil))
         }
         try context.cancellation.check()
         let layer: Digest
@@ -120,6 +118,19 @@ extension Builder {
             try store.adoptLayer(key: layer, directory: session.upperPath)
         } catch { throw .store(error) }
         return .success(layer)
+    }
+
+    /// Names a failed step's session `name`, replacing the one an earlier failure left; the
+    /// session's id when the name is taken by a session in use (a concurrent build's).
+    func keptName(_ session: SessionRecord, _ name: String?) -> String {
+        guard let name else { return session.id }
+        do {
+            if let earlier = try store.session(named: name), earlier.id != session.id { try store.removeSession(earlier.id) }
+            try store.nameSession(session.id, name)
+            return name
+        } catch {
+            return session.id
+        }
     }
 
     /// A mount point the sandbox made for a cache: an empty directory in the upper dir,

@@ -8,7 +8,7 @@ extension StrataCommand {
     struct Build: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "build",
-            abstract: "Fetch, verify and unpack an environment's layers; print its snapshot id.",
+            abstract: "Fetch, verify and unpack an environment's layers, run its steps; print its snapshot id.",
             discussion: """
             Uses the lockfile as it is; a missing or stale one is re-locked (refused under --frozen). A second build with everything cached unpacks nothing and runs no step: a `run` step is run again only when what it runs on or what it does changed.
 

@@ -103,6 +103,24 @@ extension Store {
         }
     }
 
+    /// Names the session `id` (as `docker rename`): a name another session has or is is
+    /// `sessionExists`. The record is replaced atomically.
+    @discardableResult
+    public func nameSession(_ id: String, _ name: String) throws(StoreError) -> SessionRecord {
+        try Store.validateSessionName(name)
+        return try withLock(Store.sessionsLock) { () throws(StoreError) -> SessionRecord in
+            guard let record = try readSession(id) else { throw .io(path: sessionPath(id), reason: "there is no such session") }
+            if try listSessions().contains(where: { $0.id != id && ($0.name == name || $0.id == name) }) {
+                throw .sessionExists(name)
+            }
+            let named = SessionRecord(id: record.id, name: name, snapshot: record.snapshot, environment: record.environment,
+                                      created: record.created, path: record.path, manifest: record.manifest, volumes: record.volumes)
+            try io(try HostFile.writeAtomically(Array(Store.encode(named).utf8), to: record.path + "/" + Store.sessionRecordFile,
+                                                temporaryDirectory: temporaryDirectory))
+            return named
+        }
+    }
+
     /// Removes the session with this id (or, failing that, this name) and all its files.
     /// A session whose `session-<id>` lock is held (a runner should hold it while the
     /// session is in use) or whose `root/` is still a mount point is `sessionInUse`.

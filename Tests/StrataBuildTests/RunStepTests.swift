@@ -174,6 +174,8 @@ struct RunStepTests {
         #expect(session == "app-step-3-failed")
         let sessions = Sessions(store: fixture.store, context: fixture.context)
         #expect(try sessions.shell(session: "app-step-3-failed") == 0, "the kept session has the failed step's files on the good layers")
+        #expect(throws: StrataError.self) { _ = try build(fixture, "app", text) }
+        #expect(try sessions.list().map(\.record.name) == ["app-step-3-failed"], "a second failure replaces the session the first kept")
     }
 
     @Test("a step has no network unless it asks for the host's")
