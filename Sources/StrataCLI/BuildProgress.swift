@@ -200,7 +200,12 @@ final class BuildProgress: Sendable {
         "built: \(ran) step\(ran == 1 ? "" : "s") run, \(cached) cached, in \(Self.seconds(seconds))"
     }
 
+    /// "0.04s", "4.2s", "73.0s": two decimals under ten seconds, where steps are quick.
     static func seconds(_ value: Double) -> String {
+        if value < 9.995 {
+            let hundredths = Int((value * 100).rounded())
+            return "\(hundredths / 100)." + (hundredths % 100 < 10 ? "0" : "") + "\(hundredths % 100)s"
+        }
         let tenths = Int((value * 10).rounded())
         return "\(tenths / 10).\(tenths % 10)s"
     }
