@@ -31,19 +31,18 @@ extension StrataCommand {
         }
 
         func run() throws {
-            let engine = try options.engine()
-            let environment = try engine.load(env, lockfile: options.lock.lockfile)
-            let lockfile = try engine.lockfileForUse(environment)
-            if verify {
-                let keepPath = keep.map { EnvironmentPaths.absolute($0, from: engine.context.workingDirectory) }
-                let report = try engine.builder.verify(environment, lockfile: lockfile, keep: keepPath)
-                print(Self.describe(report))
-                if !report.reproducible { throw ExitCode(1) }
-                return
-            }
-            let result = try engine.build(environment, lockfile: lockfile, options: StrataBuild.BuildOptions(noCache: noCache))
-            for warning in result.warnings { engine.context.note(warning) }
-            print(result.snapshot)
+            var line = BuildCommandLine()
+            line.root = options.store.root
+            line.lockfile = options.lock.lockfile
+            line.mirrors = options.lock.mirror
+            line.frozen = options.frozen
+            line.progress = options.quiet ? .quiet : options.progress
+            line.noCache = noCache
+            line.verify = verify
+            line.keep = keep
+            line.env = env
+            let status = try line.execute()
+            if status != 0 { throw ExitCode(status) }
         }
 
         /// `reproducible: N layers, all identical`, or each layer from the first that differs on.

@@ -19,6 +19,11 @@ enum ProgressMode: String, CaseIterable {
     case quiet
 
     static let help = "How to show build progress: auto (tty on a terminal, else plain), tty, plain, json or quiet."
+
+    /// The sentence for a `--progress` value that is not a mode.
+    static func refusal(_ value: String) -> String {
+        "--progress \(value) is not a mode; use one of " + allCases.map(\.rawValue).joined(separator: ", ")
+    }
 }
 
 /// Renders `BuildEvent`s on stderr. Events come from the build's thread and from the

@@ -27,14 +27,7 @@ struct RunCommandLine {
     /// A `--progress` value that is not a mode.
     var badProgress: String?
 
-    /// One option: `--NAME`, `--NAME VALUE` or `--NAME=VALUE`.
-    struct Option: Sendable {
-        var name: String
-        /// What the value is, for help ("DIR"); nil for a flag.
-        var value: String?
-        var help: String
-        var set: @Sendable (inout RunCommandLine, String) -> Void
-    }
+    typealias Option = CommandLineOption<RunCommandLine>
 
     static let options: [Option] = [
         Option(name: "root", value: "DIR", help: OptionHelp.root) { $0.root = $1 },
@@ -62,15 +55,71 @@ struct RunCommandLine {
     /// or an option after it, is a usage error that says where it goes.
     static func parse(_ words: [String]) throws(StrataError) -> Parsed {
         var line = RunCommandLine()
+        guard let first = try CommandLineOption.parse(words, options, into: &line, command: "run") else { return .help }
+        let index = first
+        guard index < words.count, words[index] != "--" else {
+            throw .usage("name the environment: `strata run [OPTION…] ENV -- CMD [ARG…]`")
+        }
+        line.env = words[index]
+        var rest = Array(words[(index + 1)...])
+        if rest.first == "--" {
+            rest.removeFirst()
+        } else if let first = rest.first, first.hasPrefix("-"), first != "-" {
+            // `run ENV --opt -- CMD` would run `--opt` as the command with the option ignored.
+            let misplaced = rest.prefix { $0 != "--" }.joined(separator: " ")
+            throw .usage("options go before the environment: `strata run \(misplaced) \(line.env) -- …`")
+        }
+        line.argv = rest
+        if let bad = line.badProgress { throw .usage(ProgressMode.refusal(bad)) }
+        return .run(line)
+    }
+
+    /// The options as the `run` command's help lists them.
+    static var helpText: String { CommandLineOption.helpText(options) }
+
+    /// Runs the command in a new session and returns its exit status.
+    func execute() throws(StrataError) -> Int32 {
+        let engine = try Invocation.engine(root: root, mirrors: mirrors, frozen: frozen, progress: progress)
+        let environment = try engine.load(env, lockfile: lockfile)
+        let lockfile = try engine.lockfileForUse(environment)
+        return try engine.run(environment, lockfile: lockfile,
+                              options: RunOptions(argv: argv.isEmpty ? nil : argv, keep: keep, name: name))
+    }
+}
+
+/// One option of a command strata parses itself (`run`, and `build` when its words are
+/// plain): `--NAME`, `--NAME VALUE`, `--NAME=VALUE`, or `-C` for a flag with a `short` letter.
+struct CommandLineOption<Line>: Sendable {
+    var name: String
+    /// What the value is, for help ("DIR"); nil for a flag.
+    var value: String?
+    var help: String
+    var short: Character? = nil
+    var set: @Sendable (inout Line, String) -> Void
+
+    init(name: String, value: String?, help: String, short: Character? = nil, set: @escaping @Sendable (inout Line, String) -> Void) {
+        self.name = name; self.value = value; self.help = help; self.short = short; self.set = set
+    }
+
+    /// Applies the options at the start of `words` to `line`; returns the index of the first
+    /// word that is not one, or nil for `-h`/`--help`.
+    static func parse(_ words: [String], _ options: [CommandLineOption], into line: inout Line,
+                      command: String) throws(StrataError) -> Int? {
         var index = 0
         while index < words.count {
             let word = words[index]
-            if word == "-h" || word == "--help" { return .help }
+            if word == "-h" || word == "--help" { return nil }
+            if word.count == 2, word.hasPrefix("-"), let flag = options.first(where: { $0.short != nil && $0.short == word.last }),
+               flag.value == nil {
+                flag.set(&line, "")
+                index += 1
+                continue
+            }
             guard word.hasPrefix("--"), word != "--" else { break }
             let spelled = word.dropFirst(2)
             let key = spelled.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
             guard let option = options.first(where: { $0.name == key }) else {
-                throw .usage("strata run has no option \(word) (see `strata run --help`)")
+                throw .usage("strata \(command) has no option \(word) (see `strata \(command) --help`)")
             }
             let inline = spelled.contains("=") ? String(spelled.drop { $0 != "=" }.dropFirst()) : nil
             if option.value == nil {
@@ -85,38 +134,15 @@ struct RunCommandLine {
             }
             index += 1
         }
-        guard index < words.count, words[index] != "--" else {
-            throw .usage("name the environment: `strata run [OPTION…] ENV -- CMD [ARG…]`")
-        }
-        line.env = words[index]
-        var rest = Array(words[(index + 1)...])
-        if rest.first == "--" {
-            rest.removeFirst()
-        } else if let first = rest.first, first.hasPrefix("-"), first != "-" {
-            // `run ENV --opt -- CMD` would run `--opt` as the command with the option ignored.
-            let misplaced = rest.prefix { $0 != "--" }.joined(separator: " ")
-            throw .usage("options go before the environment: `strata run \(misplaced) \(line.env) -- …`")
-        }
-        line.argv = rest
-        if let bad = line.badProgress {
-            throw .usage("--progress \(bad) is not a mode; use one of " + ProgressMode.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        return .run(line)
+        return index
     }
 
-    /// The options as the `run` command's help lists them.
-    static var helpText: String {
-        let rows = options.map { option in ("--" + option.name + (option.value.map { " " + $0 } ?? ""), option.help) }
+    /// The options as a command's help lists them.
+    static func helpText(_ options: [CommandLineOption]) -> String {
+        let rows = options.map { option in
+            ((option.short.map { "-\($0), " } ?? "") + "--" + option.name + (option.value.map { " " + $0 } ?? ""), option.help)
+        }
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { "  " + $0.0 + String(repeating: " ", count: width - $0.0.count + 2) + $0.1 }.joined(separator: "\n")
-    }
-
-    /// Runs the command in a new session and returns its exit status.
-    func execute() throws(StrataError) -> Int32 {
-        let engine = try Invocation.engine(root: root, mirrors: mirrors, frozen: frozen, progress: progress)
-        let environment = try engine.load(env, lockfile: lockfile)
-        let lockfile = try engine.lockfileForUse(environment)
-        return try engine.run(environment, lockfile: lockfile,
-                              options: RunOptions(argv: argv.isEmpty ? nil : argv, keep: keep, name: name))
     }
 }

@@ -33,6 +33,10 @@ struct StrataCommand: ParsableCommand {
             if words.first == "run", case .run(let line) = try RunCommandLine.parse(Array(words.dropFirst())) {
                 throw ExitCode(try line.execute())
             }
+            // So is a plain `strata build` (BuildCommandLine says why); anything else goes to ArgumentParser.
+            if words.first == "build", let line = BuildCommandLine.parse(Array(words.dropFirst())) {
+                throw ExitCode(try line.execute())
+            }
             var command = try parseAsRoot()
             try command.run()
         } catch let error as StrataError {

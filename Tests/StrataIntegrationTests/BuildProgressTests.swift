@@ -69,5 +69,11 @@ import Testing
 
         let quiet = harness.strata(["build", "steps", "-q", "--no-cache"])
         #expect(quiet.status == 0 && !quiet.stderr.contains("[1/2]"), "\(quiet.stderr)")
+        let before = harness.strata(["build", "--quiet", "--progress=plain", "steps"])
+        #expect(before.status == 0 && before.stdout.hasPrefix("sha256:"), "options before the environment too: \(before.stderr)")
+        for bad in [["--progress=bogus", "steps"], ["--keep", "/tmp/x", "steps"], ["steps", "extra"], ["--nosuch", "steps"]] {
+            let refused = harness.strata(["build"] + bad)
+            #expect(refused.status == 2 && refused.stderr.hasPrefix("strata: "), "\(bad): \(refused.stderr)")
+        }
     }
 }
