@@ -57,12 +57,12 @@ struct BuildCommandLine {
         if verify {
             let keepPath = keep.map { EnvironmentPaths.absolute($0, from: engine.context.workingDirectory) }
             let report = try engine.builder.verify(environment, lockfile: lockfile, keep: keepPath)
-            print(StrataCommand.Build.describe(report))
+            StandardOutput.write(StrataCommand.Build.describe(report) + "\n")
             return report.reproducible ? 0 : 1
         }
         let result = try engine.build(environment, lockfile: lockfile, options: StrataBuild.BuildOptions(noCache: noCache))
         for warning in result.warnings { engine.context.note(warning) }
-        print(result.snapshot)
+        StandardOutput.write(result.snapshot.description + "\n")
         return 0
     }
 }
