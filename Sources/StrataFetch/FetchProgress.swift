@@ -1,7 +1,7 @@
 import Glibc
 import Synchronization
 
-/// A one-line progress display for downloads, e.g. `fetching 37/120 files, 45.2/66.0 MB`,
+/// A one-line progress display for downloads, e.g. `fetching 37/120 files, 45.2/66.0 MB, 11.3 MB/s`,
 /// redrawn in place at most ten times a second and cleared when the downloads end.
 ///
 /// Thread-safe: parallel downloads report to the same display. Draw it only on a terminal
@@ -15,6 +15,7 @@ public final class FetchProgress: Sendable {
         var bytes: Int64 = 0
         var lastDraw: ContinuousClock.Instant?
         var drawn = false
+        var started = ContinuousClock.now
     }
 
     private let label: String
@@ -65,7 +66,11 @@ public final class FetchProgress: Sendable {
     private func text(_ state: State) -> String {
         let bytes = state.totalBytes.map { Self.megabytes(state.bytes) + "/" + Self.megabytes($0) }
             ?? Self.megabytes(state.bytes)
-        return "\(label) \(state.filesDone)/\(state.files) files, \(bytes) MB"
+        let elapsed = ContinuousClock.now - state.started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        // A rate over the first moments says nothing.
+        let rate = seconds >= 0.5 ? ", " + Self.megabytes(Int64(Double(state.bytes) / seconds)) + " MB/s" : ""
+        return "\(label) \(state.filesDone)/\(state.files) files, \(bytes) MB" + rate
     }
 
     private func draw(_ state: inout State, force: Bool) {
