@@ -71,9 +71,7 @@ public struct Builder: Sendable {
             var name: BuildStepName?
             if step.isManifestStep {
                 stepNumber += 1
-                let index = stepNumber - 1
-                let summary = index < environment.manifest.steps.count ? environment.manifest.steps[index].summary : step.summary
-                name = BuildStepName(number: stepNumber, total: stepTotal, summary: summary)
+                name = BuildStepName(number: stepNumber, total: stepTotal, summary: step.summary)
             }
             switch step {
             case .layer(let layer):
