@@ -63,7 +63,7 @@ let package = Package(
         // OCI image layouts, image documents, and the `docker save`/OCI archive formats.
         .target(name: "StrataOCI", dependencies: ["StrataOS", "StrataModel", "StrataJSON", "StrataArchive"]),
         // Registries as an image source (issue 13): the distribution protocol's parts.
-        .target(name: "StrataRegistry", dependencies: ["StrataModel"]),
+        .target(name: "StrataRegistry", dependencies: ["StrataModel", "StrataJSON", "StrataOS"]),
         // Debian archives as a layer source (issue 3): versions, relations, indexes.
         .target(name: "StrataDebian", dependencies: [
             "CLinux", "StrataOS", "StrataModel", "StrataArchive", .product(name: "Crypto", package: "swift-crypto"),
@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
         .testTarget(name: "StrataSeccompTests", dependencies: ["StrataSeccomp", "StrataJSON", "StrataModel"]),
         .testTarget(name: "StrataOCITests", dependencies: ["StrataOCI", "StrataOS", "StrataModel", "StrataJSON", "StrataArchive"]),
-        .testTarget(name: "StrataRegistryTests", dependencies: ["StrataRegistry", "StrataModel"]),
+        .testTarget(name: "StrataRegistryTests", dependencies: ["StrataRegistry", "StrataModel", "StrataOS"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataOS", "StrataModel", "StrataArchive", "CLinux"]),
         // The engine's parts, each tested on a real store through its own API.
         .target(name: "StrataEngineTestSupport", dependencies: ["StrataEnvironment", "StrataOS", "StrataArchive", "StrataStore"],
