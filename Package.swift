@@ -70,12 +70,12 @@ let package = Package(
         ]),
         // Downloads over HTTP (Debian mirrors; later registries): verified while streaming.
         .target(name: "StrataFetch", dependencies: [
-            "StrataOS", "StrataModel", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            "StrataOS", "StrataModel", "StrataJSON", "StrataRegistry", .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // How `strata` asks `strata-fetch` (a process of its own, so that the HTTP stack's
         // start-up cost stays out of every `strata run`).
         .target(name: "StrataFetchClient", dependencies: ["StrataOS", "StrataModel", "StrataJSON"]),
-        .executableTarget(name: "StrataFetchTool", dependencies: ["StrataOS", "StrataFetch", "StrataFetchClient", "StrataJSON"]),
+        .executableTarget(name: "StrataFetchTool", dependencies: ["StrataOS", "StrataFetch", "StrataFetchClient", "StrataJSON", "StrataModel"]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox", "StrataOS"]),
         // Docker-format seccomp profiles compiled to BPF with libseccomp, before clone(2).
         .target(
@@ -103,6 +103,7 @@ let package = Package(
         // Images: tags, commit, save/load, rootfs import, compressed variants, the layer→blob cache.
         .target(name: "StrataImages", dependencies: [
             "StrataEnvironment", "StrataOS", "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI",
+            "StrataFetchClient",
         ]),
         // Lockfile → layers: fetch, verify, unpack, configure Debian bases, layers from commands run in sessions.
         .target(name: "StrataBuild", dependencies: [

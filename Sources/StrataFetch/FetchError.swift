@@ -23,12 +23,14 @@ public enum FetchError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The destination could not be created, written or closed (`operation` failed with
     /// `errno`): a local problem, so no other mirror is tried.
     case destination(path: String, destination: String, operation: String, errno: Int32)
+    /// A registry refused or could not answer a request: one sentence about `path` (the image).
+    case registry(path: String, message: String)
 
     /// The download's path.
     public var path: String {
         switch self {
         case .unavailable(let path, _), .digestMismatch(let path, _, _, _, _), .sizeMismatch(let path, _, _, _, _),
-             .invalidPath(let path), .noMirrors(let path), .destination(let path, _, _, _):
+             .invalidPath(let path), .noMirrors(let path), .destination(let path, _, _, _), .registry(let path, _):
             return path
         }
     }
@@ -53,6 +55,8 @@ public enum FetchError: Error, Equatable, Sendable, CustomStringConvertible {
         case .destination(let path, let destination, let operation, let code):
             let reason = code == EEXIST ? "it already exists" : SystemError.text(code)
             return "cannot \(operation) \(destination) (downloading \(path)): \(reason); check the directory and free space"
+        case .registry(_, let message):
+            return message
         }
     }
 

@@ -53,6 +53,16 @@ public struct FetchClient: Sendable {
         }
     }
 
+    /// Pulls one image into `job.staging` (see `RegistryPullJob`).
+    public func pull(_ job: RegistryPullJob, progress: Bool) throws(FetchFailure) {
+        let request = FetchRequest(mirrors: [], jobs: [], progress: progress && self.progress, registry: job)
+        let output = try run(JSON.compactBytes(request.json), firstPath: job.repository)
+        guard let value = try? JSON.parse(output), let response = FetchResponse(json: value) else {
+            throw FetchFailure(path: job.repository, message: "\(tool) gave an answer strata cannot read; reinstall strata and strata-fetch together")
+        }
+        if case .failed(let failure) = response { throw failure }
+    }
+
     /// Runs the tool with `input` on its stdin and returns its stdout. Its stderr is
     /// strata's, for the progress line.
     func run(_ input: [UInt8], firstPath: String) throws(FetchFailure) -> [UInt8] {

@@ -15,19 +15,54 @@ public struct FetchJob: Sendable, Equatable {
     }
 }
 
-/// What `strata` asks `strata-fetch` on its stdin: all of `jobs`, or none.
+/// An image for `strata-fetch` to pull from a registry into an OCI layout of its own
+/// (`staging`: `index.json` naming what `reference` resolved to, and every blob of the
+/// image for `platform`, each verified), which `strata` then reads and stores.
+public struct RegistryPullJob: Sendable, Equatable {
+    /// `https://host[:port]` (or `http://` for a loopback or insecure registry).
+    public var base: String
+    public var repository: String
+    /// A tag, or a manifest digest.
+    public var reference: String
+    public var os: String
+    public var architecture: String
+    public var staging: String
+
+    public init(base: String, repository: String, reference: String, os: String, architecture: String, staging: String) {
+        self.base = base; self.repository = repository; self.reference = reference
+        self.os = os; self.architecture = architecture; self.staging = staging
+    }
+
+    var json: JSONValue {
+        .object([
+            "base": .string(base), "repository": .string(repository), "reference": .string(reference),
+            "os": .string(os), "architecture": .string(architecture), "staging": .string(staging),
+        ])
+    }
+
+    init?(json value: JSONValue) {
+        guard let base = value["base"]?.stringValue, let repository = value["repository"]?.stringValue,
+              let reference = value["reference"]?.stringValue, let os = value["os"]?.stringValue,
+              let architecture = value["architecture"]?.stringValue, let staging = value["staging"]?.stringValue else { return nil }
+        self.init(base: base, repository: repository, reference: reference, os: os, architecture: architecture, staging: staging)
+    }
+}
+
+/// What `strata` asks `strata-fetch` on its stdin: all of `jobs`, or none; or one image
+/// from a registry (`registry`).
 public struct FetchRequest: Sendable, Equatable {
     public var mirrors: [String]
     public var jobs: [FetchJob]
     /// Draw a progress line on stderr when it is a terminal.
     public var progress: Bool
+    public var registry: RegistryPullJob?
 
-    public init(mirrors: [String], jobs: [FetchJob], progress: Bool) {
-        self.mirrors = mirrors; self.jobs = jobs; self.progress = progress
+    public init(mirrors: [String], jobs: [FetchJob], progress: Bool, registry: RegistryPullJob? = nil) {
+        self.mirrors = mirrors; self.jobs = jobs; self.progress = progress; self.registry = registry
     }
 
     public var json: JSONValue {
-        .object([
+        var fields: [String: JSONValue] = [
             "mirrors": .array(mirrors.map(JSONValue.string)),
             "progress": .bool(progress),
             "jobs": .array(jobs.map { job in
@@ -38,7 +73,9 @@ public struct FetchRequest: Sendable, Equatable {
                 if let size = job.size { fields["size"] = .int(size) }
                 return .object(fields)
             }),
-        ])
+        ]
+        if let registry { fields["registry"] = registry.json }
+        return .object(fields)
     }
 
     /// nil when `value` is not a request this version writes.
@@ -56,7 +93,12 @@ public struct FetchRequest: Sendable, Equatable {
             }
             parsed.append(FetchJob(path: path, destination: destination, digest: digest, size: job["size"]?.intValue, limit: limit))
         }
-        self.init(mirrors: mirrors, jobs: parsed, progress: progress)
+        var registry: RegistryPullJob?
+        if let job = value["registry"] {
+            guard let parsed = RegistryPullJob(json: job) else { return nil }
+            registry = parsed
+        }
+        self.init(mirrors: mirrors, jobs: parsed, progress: progress, registry: registry)
     }
 }
 

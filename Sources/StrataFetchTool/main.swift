@@ -5,6 +5,7 @@ import Glibc
 import StrataFetch
 import StrataFetchClient
 import StrataJSON
+import StrataModel
 
 func readInput() -> [UInt8] {
     var bytes: [UInt8] = []
@@ -36,6 +37,12 @@ guard isatty(0) == 0, let value = try? JSON.parse(readInput()), let request = Fe
 }
 // Only on a terminal: a log or a pipe should not fill with carriage returns.
 let progress = request.progress && isatty(2) == 1 ? FetchProgress(label: "fetching", fd: 2) : nil
+if let job = request.registry {
+    let puller = RegistryPuller(base: job.base, repository: job.repository, reference: job.reference,
+                                platform: Platform(os: job.os, architecture: job.architecture), staging: job.staging, progress: progress)
+    do { try puller.pull() } catch { answer(.failed(FetchFailure(path: error.path, message: error.description))) }
+    answer(.fetched([]))
+}
 let fetcher = Fetcher(mirrors: request.mirrors, progress: progress)
 let downloads = request.jobs.map {
     Download(path: $0.path, destination: $0.destination, digest: $0.digest, size: $0.size, limit: $0.limit)

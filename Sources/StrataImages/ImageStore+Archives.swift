@@ -120,7 +120,7 @@ extension ImageStore {
         return name
     }
 
-    private func removeStaging(_ path: String) {
+    func removeStaging(_ path: String) {
         do { try store.discardTemporary(path) } catch { context.note("could not remove \(path): \(error)") }
     }
 }

@@ -115,6 +115,16 @@ public enum OCILayout {
         return try image(manifest: manifest, layout: layout)
     }
 
+    /// The one manifest (or index) `layout`'s `index.json` names, as it names it.
+    public static func onlyManifest(layout: String) throws(OCIError) -> OCIDescriptor {
+        let indexPath = layout + "/index.json"
+        let descriptors = try manifestList(try document(at: indexPath), path: indexPath)
+        guard descriptors.count == 1, let only = descriptors.first else {
+            throw .invalid(path: indexPath, problem: "names \(descriptors.count) manifests, not one")
+        }
+        return only.contentDescriptor
+    }
+
     /// The image whose manifest is `manifest` in `layout`, tagged or not: manifest and
     /// config verified against their digests. The manifest's media type is the one it
     /// declares, or the OCI image manifest's when it declares none (the spec allows that).
