@@ -103,7 +103,7 @@ let package = Package(
         // Images: tags, commit, save/load, rootfs import, compressed variants, the layer→blob cache.
         .target(name: "StrataImages", dependencies: [
             "StrataEnvironment", "StrataOS", "StrataModel", "StrataJSON", "StrataArchive", "StrataStore", "StrataOCI",
-            "StrataFetchClient",
+            "StrataFetchClient", "StrataRegistry",
         ]),
         // Lockfile → layers: fetch, verify, unpack, configure Debian bases, layers from commands run in sessions.
         .target(name: "StrataBuild", dependencies: [

@@ -11,6 +11,8 @@ enum ProcessState {
     static let variableNames = [
         "SOURCE_DATE_EPOCH", "STRATA_DEBIAN_MIRROR", "TERM", "PATH", "HOME", "STRATA_ROOT", "XDG_DATA_HOME", "CI",
         "STRATA_FETCH",
+        // Registries: where credentials are kept (as Docker and Podman look), plain-HTTP hosts.
+        "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "DOCKER_CONFIG", "STRATA_INSECURE_REGISTRIES",
     ]
 
     static func variables() -> [String: String] {

@@ -180,6 +180,7 @@ extension Fetcher {
     func attemptHTTP(_ url: String, _ download: Download, _ sink: Sink) async -> AttemptOutcome {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "User-Agent", value: "strata")
+        for header in headers { request.headers.add(name: header.name, value: header.value) }
         let response: HTTPClientResponse
         do {
             // No overall deadline: a big file on a slow link may take long; a stalled one

@@ -19,19 +19,26 @@ public final class Fetcher: Sendable {
     public let attempts: Int
     public let parallelism: Int
     public let progress: FetchProgress?
+    /// Sent with every HTTP request (a registry's `Authorization`). AsyncHTTPClient drops
+    /// `Authorization` on a redirect to another origin (a registry's blob storage).
+    public let headers: [(name: String, value: String)]
     let client: HTTPClient
 
-    public convenience init(mirrors: [String], attempts: Int = 3, parallelism: Int = 8, progress: FetchProgress? = nil) {
-        self.init(mirrors: mirrors, attempts: attempts, parallelism: parallelism, progress: progress, client: Fetcher.sharedClient)
+    public convenience init(mirrors: [String], attempts: Int = 3, parallelism: Int = 8, progress: FetchProgress? = nil,
+                            headers: [(name: String, value: String)] = []) {
+        self.init(mirrors: mirrors, attempts: attempts, parallelism: parallelism, progress: progress, client: Fetcher.sharedClient,
+                  headers: headers)
     }
 
     /// With another client, e.g. one with shorter timeouts in tests.
-    init(mirrors: [String], attempts: Int, parallelism: Int, progress: FetchProgress?, client: HTTPClient) {
+    init(mirrors: [String], attempts: Int, parallelism: Int, progress: FetchProgress?, client: HTTPClient,
+         headers: [(name: String, value: String)] = []) {
         self.mirrors = mirrors
         self.attempts = max(1, attempts)
         self.parallelism = max(1, parallelism)
         self.progress = progress
         self.client = client
+        self.headers = headers
     }
 
     /// The process's client: never shut down, so it lives as long as the process.

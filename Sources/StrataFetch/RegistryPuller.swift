@@ -1,23 +1,31 @@
 import AsyncHTTPClient
+import FoundationEssentials
 import NIOCore
 import StrataJSON
 import StrataModel
 import StrataOS
 import StrataRegistry
+import Synchronization
 
 /// Pulls one image from a registry (the OCI distribution API) into an OCI layout of its own:
 /// the manifest that the reference names (an index is followed to the image for the wanted
 /// platform, and kept too), its config and its layers, each verified against its digest and
 /// size while it streams. `index.json` names what the reference resolved to.
 ///
-/// This first version speaks to registries that need no credentials.
-public struct RegistryPuller: Sendable {
-    public var base: String
-    public var repository: String
-    public var reference: String
-    public var platform: Platform
-    public var staging: String
-    public var progress: FetchProgress?
+/// A registry that answers 401 is asked again as its `WWW-Authenticate` challenge says: with
+/// a bearer token from its token server (anonymous, or for the basic credentials given), or
+/// with those credentials themselves (`Basic`).
+public final class RegistryPuller: Sendable {
+    public let base: String
+    public let repository: String
+    public let reference: String
+    public let platform: Platform
+    public let staging: String
+    public let progress: FetchProgress?
+    public let username: String?
+    public let password: String?
+    /// The `Authorization` the registry last accepted, reused for every request after it.
+    private let authorization = Mutex<String?>(nil)
 
     /// What a registry may answer for a manifest: OCI and Docker v2, images and indexes.
     public static let accept = [
@@ -27,9 +35,11 @@ public struct RegistryPuller: Sendable {
     static let indexTypes: Set = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"]
     static let manifestLimit = 4 << 20
 
-    public init(base: String, repository: String, reference: String, platform: Platform, staging: String, progress: FetchProgress? = nil) {
+    public init(base: String, repository: String, reference: String, platform: Platform, staging: String, progress: FetchProgress? = nil,
+                username: String? = nil, password: String? = nil) {
         self.base = base; self.repository = repository; self.reference = reference
         self.platform = platform; self.staging = staging; self.progress = progress
+        self.username = username; self.password = password
     }
 
     var image: String { repository + ":" + reference }
@@ -52,7 +62,8 @@ public struct RegistryPuller: Sendable {
             }
             blobs.append(descriptor)
         }
-        let fetcher = Fetcher(mirrors: [base + "/v2/" + repository + "/blobs"], progress: progress)
+        let headers = authorization.withLock { $0 }.map { [(name: "Authorization", value: $0)] } ?? []
+        let fetcher = Fetcher(mirrors: [base + "/v2/" + repository + "/blobs"], progress: progress, headers: headers)
         let downloads = blobs.filter { !FileSystem.exists(blobPath($0.digest)) }.map {
             Download(path: $0.digest.description, destination: blobPath($0.digest), digest: $0.digest, size: $0.size, limit: max($0.size, 1))
         }
@@ -79,7 +90,12 @@ public struct RegistryPuller: Sendable {
     /// GETs a manifest, checks it against `expected` (a digest reference) and stores it as a blob.
     func manifest(_ reference: String, expected: Digest?) throws(FetchError) -> Manifest {
         let url = base + "/v2/" + repository + "/manifests/" + reference
-        let (status, contentType, body) = try get(url, accept: Self.accept.joined(separator: ", "))
+        var (status, contentType, challenge, body) = try get(url, accept: Self.accept.joined(separator: ", "))
+        if status == 401, let challenge, authorization.withLock({ $0 }) == nil {
+            let answer = try authenticate(challenge)
+            authorization.withLock { $0 = answer }
+            (status, contentType, _, body) = try get(url, accept: Self.accept.joined(separator: ", "))
+        }
         guard status == 200 else { throw refusal(status: status, body: body, what: "manifest \(repository):\(reference)") }
         let digest = Digest.sha256(of: body)
         let pinned = expected ?? (try? Digest(parsing: reference))
@@ -126,21 +142,69 @@ public struct RegistryPuller: Sendable {
         let detail = said.summary.map { ": " + $0 } ?? ""
         switch status {
         case 404: return .registry(path: image, message: "\(base) has no \(what) (HTTP 404\(detail)); check the name and tag")
-        case 401, 403: return .registry(path: image, message: "\(base) refused the \(what) (HTTP \(status)\(detail)); this strata pulls only from registries that need no login")
+        case 401, 403:
+            let given = username == nil ? "no credentials were found for it (docker login or podman login writes them)" : "the credentials found for it were refused; log in again"
+            return .registry(path: image, message: "\(base) refused the \(what) (HTTP \(status)\(detail)): \(given)")
         default: return .registry(path: image, message: "\(base) answered HTTP \(status) for the \(what)\(detail)")
         }
     }
 
-    /// The status, `Content-Type` and body of a GET.
-    func get(_ url: String, accept: String) throws(FetchError) -> (Int, String?, [UInt8]) {
+    /// The `Authorization` that `challenge` (a `WWW-Authenticate` value) asks for: a bearer
+    /// token from the realm it names, for pulling this repository; or basic credentials.
+    func authenticate(_ challenge: String) throws(FetchError) -> String {
+        let challenges = AuthChallenge.parse(challenge)
+        let basic = (username ?? "").isEmpty && (password ?? "").isEmpty
+            ? nil : "Basic " + Data((username ?? "") .utf8 + [0x3A] + (password ?? "").utf8).base64EncodedString()
+        if let bearer = challenges.first(where: { $0.scheme == "bearer" }), let realm = bearer.realm {
+            var query: [String] = []
+            if let service = bearer.parameters["service"] { query.append("service=" + Self.queryEncoded(service)) }
+            query.append("scope=" + Self.queryEncoded("repository:\(repository):pull"))
+            let url = realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&")
+            let (status, _, _, body) = try get(url, accept: "application/json", authorization: basic, limit: 1 << 20)
+            guard status == 200 else {
+                let said = RegistryErrorBody(body).summary.map { ": " + $0 } ?? ""
+                throw .registry(path: image, message: "the token server \(realm) of \(base) answered HTTP \(status)\(said)"
+                    + (basic == nil ? "; no credentials were found for \(base) (docker login or podman login writes them)" : "; the credentials found for it were refused"))
+            }
+            guard let token = (try? JSON.parse(body)).flatMap({ $0["token"]?.stringValue ?? $0["access_token"]?.stringValue }), !token.isEmpty else {
+                throw .registry(path: image, message: "the token server \(realm) of \(base) sent no token")
+            }
+            return "Bearer " + token
+        }
+        if challenges.contains(where: { $0.scheme == "basic" }), let basic { return basic }
+        throw .registry(path: image, message: "\(base) asks for credentials (\(challenge)), and no credentials were found for it (docker login or podman login writes them)")
+    }
+
+    /// RFC 3986 unreserved characters kept, everything else percent-encoded.
+    static func queryEncoded(_ text: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for byte in text.utf8 {
+            if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || "-._~".utf8.contains(byte) {
+                out.append(byte)
+            } else {
+                out += [0x25, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The status, `Content-Type`, `WWW-Authenticate` and body of a GET (with the accepted
+    /// `Authorization`, or `authorization` when given).
+    func get(_ url: String, accept: String, authorization given: String? = nil,
+             limit: Int = RegistryPuller.manifestLimit) throws(FetchError) -> (Int, String?, String?, [UInt8]) {
         let image = self.image, base = self.base
-        let result = FetchExecutor.runBlocking { () async -> Result<(Int, String?, [UInt8]), FetchError> in
+        let authorization = given ?? self.authorization.withLock { $0 }
+        let result = FetchExecutor.runBlocking { () async -> Result<(Int, String?, String?, [UInt8]), FetchError> in
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "Accept", value: accept)
+            request.headers.add(name: "User-Agent", value: "strata")
+            if let authorization { request.headers.add(name: "Authorization", value: authorization) }
             do {
                 let response = try await Fetcher.sharedClient.execute(request, timeout: .seconds(60))
-                let body = try await response.body.collect(upTo: Self.manifestLimit)
-                return .success((Int(response.status.code), response.headers.first(name: "Content-Type"), Array(body.readableBytesView)))
+                let body = try await response.body.collect(upTo: limit)
+                return .success((Int(response.status.code), response.headers.first(name: "Content-Type"),
+                                 response.headers.first(name: "WWW-Authenticate"), Array(body.readableBytesView)))
             } catch {
                 var reason = "\(error)"
                 if case .network(let words) = Fetcher.reason(for: error) { reason = words }

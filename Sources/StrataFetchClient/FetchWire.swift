@@ -27,24 +27,34 @@ public struct RegistryPullJob: Sendable, Equatable {
     public var os: String
     public var architecture: String
     public var staging: String
+    /// Basic credentials for the registry or its token server, as strata found them; they
+    /// travel on the tool's stdin only.
+    public var username: String?
+    public var password: String?
 
-    public init(base: String, repository: String, reference: String, os: String, architecture: String, staging: String) {
+    public init(base: String, repository: String, reference: String, os: String, architecture: String, staging: String,
+                username: String? = nil, password: String? = nil) {
         self.base = base; self.repository = repository; self.reference = reference
         self.os = os; self.architecture = architecture; self.staging = staging
+        self.username = username; self.password = password
     }
 
     var json: JSONValue {
-        .object([
+        var fields: [String: JSONValue] = [
             "base": .string(base), "repository": .string(repository), "reference": .string(reference),
             "os": .string(os), "architecture": .string(architecture), "staging": .string(staging),
-        ])
+        ]
+        if let username { fields["username"] = .string(username) }
+        if let password { fields["password"] = .string(password) }
+        return .object(fields)
     }
 
     init?(json value: JSONValue) {
         guard let base = value["base"]?.stringValue, let repository = value["repository"]?.stringValue,
               let reference = value["reference"]?.stringValue, let os = value["os"]?.stringValue,
               let architecture = value["architecture"]?.stringValue, let staging = value["staging"]?.stringValue else { return nil }
-        self.init(base: base, repository: repository, reference: reference, os: os, architecture: architecture, staging: staging)
+        self.init(base: base, repository: repository, reference: reference, os: os, architecture: architecture, staging: staging,
+                  username: value["username"]?.stringValue, password: value["password"]?.stringValue)
     }
 }
 

@@ -39,7 +39,8 @@ guard isatty(0) == 0, let value = try? JSON.parse(readInput()), let request = Fe
 let progress = request.progress && isatty(2) == 1 ? FetchProgress(label: "fetching", fd: 2) : nil
 if let job = request.registry {
     let puller = RegistryPuller(base: job.base, repository: job.repository, reference: job.reference,
-                                platform: Platform(os: job.os, architecture: job.architecture), staging: job.staging, progress: progress)
+                                platform: Platform(os: job.os, architecture: job.architecture), staging: job.staging, progress: progress,
+                                username: job.username, password: job.password)
     do { try puller.pull() } catch { answer(.failed(FetchFailure(path: error.path, message: error.description))) }
     answer(.fetched([]))
 }

@@ -3,6 +3,7 @@ import StrataFetchClient
 import StrataModel
 import StrataOCI
 import StrataOS
+import StrataRegistry
 import StrataStore
 
 extension ImageStore {
@@ -24,9 +25,19 @@ extension ImageStore {
         let staging = store.temporaryPath("pull")
         do { try store.makeTemporaryDirectory(staging) } catch { throw .store(error) }
         defer { removeStaging(staging) }
-        let job = RegistryPullJob(base: scheme(for: reference) + "://" + reference.apiHost, repository: reference.repository,
+        var job = RegistryPullJob(base: scheme(for: reference) + "://" + reference.apiHost, repository: reference.repository,
                                   reference: reference.manifestReference, os: Platform.current.os,
                                   architecture: Platform.current.architecture, staging: staging)
+        let credential: RegistryCredential
+        do { credential = try RegistryCredentials(variables: context.variables).credential(for: reference) } catch {
+            throw .input(path: error.path, reason: error.reason)
+        }
+        switch credential {
+        case .anonymous: break
+        case .basic(let username, let password): (job.username, job.password) = (username, password)
+        case .identityToken, .helper:
+            throw .usage("the credentials for \(reference.host) are an identity token or a credential helper, which this strata does not use yet; give a username and password (podman login, or docker login without a helper)")
+        }
         let client = FetchClient(mirrors: [], tool: context.fetchTool ?? FetchClient.toolBesideThisExecutable(), progress: context.progress)
         do { try client.pull(job, progress: true) } catch { throw .fetch(error) }
         let manifest: OCIDescriptor

@@ -37,11 +37,16 @@ public struct RegistryCredentials: Sendable {
     /// The files consulted, in order.
     public var files: [String] {
         if let file = variables["REGISTRY_AUTH_FILE"], !file.isEmpty { return [file] }
-        let home = variables["HOME"] ?? "/root"
+        // Without HOME only the directories named outright are looked in.
+        let home = variables["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        func directory(_ name: String, else fallback: String) -> String? {
+            if let value = variables[name], !value.isEmpty { return value }
+            return home.map { $0 + fallback }
+        }
         var files: [String] = []
         if let runtime = variables["XDG_RUNTIME_DIR"], !runtime.isEmpty { files.append(runtime + "/containers/auth.json") }
-        files.append((variables["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config") + "/containers/auth.json")
-        files.append((variables["DOCKER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.docker") + "/config.json")
+        if let config = directory("XDG_CONFIG_HOME", else: "/.config") { files.append(config + "/containers/auth.json") }
+        if let docker = directory("DOCKER_CONFIG", else: "/.docker") { files.append(docker + "/config.json") }
         return files
     }
 

@@ -46,4 +46,28 @@ import Testing
         let bad = harness.strata(["pull", "Upper/Case"])
         #expect(bad.status == 2 && bad.stderr.contains("repository names are lowercase"), "\(bad.stderr)")
     }
+
+    @Test func aPrivateRegistryTakesTheCredentialsDockerWrote() throws {
+        guard TestRegistry.available else {
+            Issue.record("docker-registry is not installed (scripts/setup installs it)")
+            return
+        }
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        let registry = try TestRegistry(in: harness.project + "/registry", user: ("alice", "s3cret"))
+        defer { registry.stop() }
+        let pushed = Harness.exec(["/usr/bin/skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret",
+                                   "oci:images/busybox:latest", "docker://\(registry.host)/private/busybox:1"], cwd: harness.project, env: [:])
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        let home = harness.project + "/home"
+        let refused = harness.strata(["pull", "\(registry.host)/private/busybox:1"], env: ["HOME": home])
+        #expect(refused.status == 1 && refused.stderr.contains("no credentials were found"), "\(refused.stderr)")
+        // base64("alice:s3cret"), as docker login writes it.
+        try harness.write("home/.docker/config.json", #"{"auths": {"\#(registry.host)": {"auth": "YWxpY2U6czNjcmV0"}}}"#)
+        let pulled = harness.strata(["pull", "\(registry.host)/private/busybox:1"], env: ["HOME": home])
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        try harness.write("home/.docker/config.json", #"{"auths": {"\#(registry.host)": {"username": "alice", "password": "wrong"}}}"#)
+        let wrong = harness.strata(["pull", "\(registry.host)/private/busybox:2"], env: ["HOME": home])
+        #expect(wrong.status == 1 && wrong.stderr.contains("were refused"), "\(wrong.stderr)")
+    }
 }

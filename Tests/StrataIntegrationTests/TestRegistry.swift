@@ -11,11 +11,20 @@ final class TestRegistry {
 
     static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/docker-registry") }
 
-    /// Starts a registry in `directory` and waits until `/v2/` answers.
-    init(in directory: String) throws {
+    /// Starts a registry in `directory` and waits until `/v2/` answers; with `user`, it
+    /// takes only that user and password (htpasswd, bcrypt), as a private registry does.
+    init(in directory: String, user: (name: String, password: String)? = nil) throws {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         port = TestRegistry.freePort()
+        var auth = ""
+        if let user {
+            let hash = Harness.exec(["/usr/bin/python3", "-W", "ignore", "-c",
+                                     "import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", user.password],
+                                    cwd: "/", env: [:]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try "\(user.name):\(hash)\n".write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
+            auth = "auth:\n  htpasswd:\n    realm: strata-test\n    path: \(directory)/htpasswd\n"
+        }
         let config = """
         version: 0.1
         log:
@@ -25,7 +34,8 @@ final class TestRegistry {
             rootdirectory: \(directory)/data
         http:
           addr: 127.0.0.1:\(port)
-        """
+
+        """ + auth
         try config.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")

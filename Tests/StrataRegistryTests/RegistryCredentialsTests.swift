@@ -25,6 +25,8 @@ import Testing
         let all = RegistryCredentials(variables: ["HOME": "/h", "XDG_RUNTIME_DIR": "/run/user/1", "XDG_CONFIG_HOME": "/c", "DOCKER_CONFIG": "/d"])
         #expect(all.files == ["/run/user/1/containers/auth.json", "/c/containers/auth.json", "/d/config.json"])
         #expect(RegistryCredentials(variables: ["HOME": "/h", "REGISTRY_AUTH_FILE": "/a.json"]).files == ["/a.json"])
+        #expect(RegistryCredentials(variables: [:]).files.isEmpty, "without HOME, no home is guessed")
+        #expect(RegistryCredentials(variables: ["DOCKER_CONFIG": "/d"]).files == ["/d/config.json"])
     }
 
     @Test func authsHelpersAndTheMostSpecificKey() throws {
