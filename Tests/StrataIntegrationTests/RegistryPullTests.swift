@@ -54,7 +54,7 @@ import Testing
         }
         let harness = try Harness()
         defer { harness.cleanup() }
-        let registry = try TestRegistry(in: harness.project + "/registry", user: ("alice", "s3cret"))
+        let registry = try TestRegistry(in: harness.project + "/registry", access: .basic(user: "alice", password: "s3cret"))
         defer { registry.stop() }
         let pushed = Harness.exec(["/usr/bin/skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret",
                                    "oci:images/busybox:latest", "docker://\(registry.host)/private/busybox:1"], cwd: harness.project, env: [:])
@@ -69,5 +69,34 @@ import Testing
         try harness.write("home/.docker/config.json", #"{"auths": {"\#(registry.host)": {"username": "alice", "password": "wrong"}}}"#)
         let wrong = harness.strata(["pull", "\(registry.host)/private/busybox:2"], env: ["HOME": home])
         #expect(wrong.status == 1 && wrong.stderr.contains("were refused"), "\(wrong.stderr)")
+    }
+
+    @Test func bearerTokensAnonymousAndForCredentials() throws {
+        guard TestRegistry.available else {
+            Issue.record("docker-registry is not installed (scripts/setup installs it)")
+            return
+        }
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        let open = try TestRegistry(in: harness.project + "/open", access: .tokens(user: nil))
+        defer { open.stop() }
+        // skopeo gets an anonymous token too: this token server gives push rights to anyone.
+        let pushed = Harness.exec(["/usr/bin/skopeo", "copy", "--dest-tls-verify=false", "oci:images/busybox:latest",
+                                   "docker://\(open.host)/hub/busybox:1"], cwd: harness.project, env: [:])
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        let anonymous = harness.strata(["pull", "\(open.host)/hub/busybox:1"], env: ["HOME": harness.project + "/home"])
+        #expect(anonymous.status == 0, "an anonymous token, as Docker Hub gives: \(anonymous.stderr)")
+
+        let closed = try TestRegistry(in: harness.project + "/closed", access: .tokens(user: (name: "bob", password: "pw")))
+        defer { closed.stop() }
+        let pushedClosed = Harness.exec(["/usr/bin/skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "bob:pw", "oci:images/busybox:latest",
+                                         "docker://\(closed.host)/team/busybox:1"], cwd: harness.project, env: [:])
+        #expect(pushedClosed.status == 0, "\(pushedClosed.stderr)")
+        let refused = harness.strata(["pull", "\(closed.host)/team/busybox:1"], env: ["HOME": harness.project + "/home"])
+        #expect(refused.status == 1 && refused.stderr.contains("the token server") && refused.stderr.contains("no credentials were found"),
+                "\(refused.stderr)")
+        try harness.write("auth.json", #"{"auths": {"\#(closed.host)": {"auth": "Ym9iOnB3"}}}"#)
+        let pulled = harness.strata(["pull", "\(closed.host)/team/busybox:1"], env: ["REGISTRY_AUTH_FILE": harness.project + "/auth.json"])
+        #expect(pulled.status == 0, "a token for the credentials in REGISTRY_AUTH_FILE: \(pulled.stderr)")
     }
 }

@@ -6,6 +6,17 @@ final class TestRegistry {
     let directory: String
     let port: Int
     private let process: Process
+    /// The token server (scripts/token-server.py) of a registry started with `tokens`.
+    private var tokenServer: Process?
+
+    /// How the registry lets clients in.
+    enum Access {
+        case open
+        /// htpasswd: only this user and password, sent as Basic.
+        case basic(user: String, password: String)
+        /// Bearer tokens from a token server of the test's own, to anyone or only to `user`.
+        case tokens(user: (name: String, password: String)?)
+    }
 
     var host: String { "127.0.0.1:\(port)" }
 
@@ -13,17 +24,40 @@ final class TestRegistry {
 
     /// Starts a registry in `directory` and waits until `/v2/` answers; with `user`, it
     /// takes only that user and password (htpasswd, bcrypt), as a private registry does.
-    init(in directory: String, user: (name: String, password: String)? = nil) throws {
+    init(in directory: String, access: Access = .open) throws {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         port = TestRegistry.freePort()
         var auth = ""
-        if let user {
+        switch access {
+        case .open: break
+        case .basic(let user, let password):
             let hash = Harness.exec(["/usr/bin/python3", "-W", "ignore", "-c",
-                                     "import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", user.password],
+                                     "import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", password],
                                     cwd: "/", env: [:]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            try "\(user.name):\(hash)\n".write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
+            try "\(user):\(hash)\n".write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
             auth = "auth:\n  htpasswd:\n    realm: strata-test\n    path: \(directory)/htpasswd\n"
+        case .tokens(let user):
+            let made = Harness.exec(["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/key.pem",
+                                     "-out", directory + "/cert.pem", "-days", "1", "-subj", "/CN=strata-test-issuer"], cwd: directory, env: [:])
+            guard made.status == 0 else { throw TestRegistry.failure("openssl could not make the token signing key: \(made.stderr)") }
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            server.arguments = [Harness.packageRoot + "/scripts/token-server.py", "--key", directory + "/key.pem", "--cert", directory + "/cert.pem",
+                                "--issuer", "strata-test-issuer", "--service", "strata-test", "--port-file", directory + "/token-port"]
+                + (user.map { ["--user", "\($0.name):\($0.password)"] } ?? [])
+            server.standardInput = FileHandle.nullDevice
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            tokenServer = server
+            var tokenPort = ""
+            for _ in 0..<200 where tokenPort.isEmpty {
+                tokenPort = (try? String(contentsOfFile: directory + "/token-port", encoding: .utf8)) ?? ""
+                if tokenPort.isEmpty { usleep(50_000) }
+            }
+            auth = "auth:\n  token:\n    realm: http://127.0.0.1:\(tokenPort)/token\n    service: strata-test\n"
+                + "    issuer: strata-test-issuer\n    rootcertbundle: \(directory)/cert.pem\n"
         }
         let config = """
         version: 0.1
@@ -50,7 +84,11 @@ final class TestRegistry {
             usleep(50_000)
         }
         stop()
-        throw NSError(domain: "TestRegistry", code: 1, userInfo: [NSLocalizedDescriptionKey: "docker-registry did not start on port \(port)"])
+        throw TestRegistry.failure("docker-registry did not start on port \(port)")
+    }
+
+    static func failure(_ text: String) -> NSError {
+        NSError(domain: "TestRegistry", code: 1, userInfo: [NSLocalizedDescriptionKey: text])
     }
 
     /// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
@@ -60,10 +98,12 @@ final class TestRegistry {
         return Int(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 5000
     }
 
+    /// SIGKILL, not SIGTERM: children inherit the test process's signal mask, and a python
+    /// token server started with SIGTERM blocked would never end.
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        for running in [process, tokenServer].compactMap({ $0 }) where running.isRunning {
+            kill(running.processIdentifier, SIGKILL)
+            running.waitUntilExit()
         }
     }
 }
