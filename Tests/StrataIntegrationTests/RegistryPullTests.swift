@@ -4,16 +4,12 @@ import Testing
 /// `strata pull` against a real registry (docker-registry on 127.0.0.1), images put there by skopeo.
 @Suite struct RegistryPullTests {
     @Test func pullThenRunAnEnvironmentOnThePulledImage() throws {
-        guard TestRegistry.available else {
-            Issue.record("docker-registry is not installed (scripts/setup installs it)")
-            return
-        }
+        guard TestRegistry.installed() else { return }
         let harness = try Harness()
         defer { harness.cleanup() }
         let registry = try TestRegistry(in: harness.project + "/registry")
         defer { registry.stop() }
-        let pushed = Harness.exec(["/usr/bin/skopeo", "copy", "--dest-tls-verify=false", "oci:images/busybox:latest",
-                                   "docker://\(registry.host)/test/busybox:1"], cwd: harness.project, env: [:])
+        let pushed = registry.push(harness, to: "test/busybox:1")
         #expect(pushed.status == 0, "\(pushed.stderr)")
 
         let pull = harness.strata(["pull", "\(registry.host)/test/busybox:1"])
@@ -30,10 +26,7 @@ import Testing
     }
 
     @Test func anUnknownTagOrADownRegistryIsOneSentence() throws {
-        guard TestRegistry.available else {
-            Issue.record("docker-registry is not installed (scripts/setup installs it)")
-            return
-        }
+        guard TestRegistry.installed() else { return }
         let harness = try Harness()
         defer { harness.cleanup() }
         let registry = try TestRegistry(in: harness.project + "/registry")
@@ -48,16 +41,12 @@ import Testing
     }
 
     @Test func aPrivateRegistryTakesTheCredentialsDockerWrote() throws {
-        guard TestRegistry.available else {
-            Issue.record("docker-registry is not installed (scripts/setup installs it)")
-            return
-        }
+        guard TestRegistry.installed() else { return }
         let harness = try Harness()
         defer { harness.cleanup() }
         let registry = try TestRegistry(in: harness.project + "/registry", access: .basic(user: "alice", password: "s3cret"))
         defer { registry.stop() }
-        let pushed = Harness.exec(["/usr/bin/skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret",
-                                   "oci:images/busybox:latest", "docker://\(registry.host)/private/busybox:1"], cwd: harness.project, env: [:])
+        let pushed = registry.push(harness, to: "private/busybox:1", credentials: "alice:s3cret")
         #expect(pushed.status == 0, "\(pushed.stderr)")
         let home = harness.project + "/home"
         let refused = harness.strata(["pull", "\(registry.host)/private/busybox:1"], env: ["HOME": home])
@@ -72,25 +61,20 @@ import Testing
     }
 
     @Test func bearerTokensAnonymousAndForCredentials() throws {
-        guard TestRegistry.available else {
-            Issue.record("docker-registry is not installed (scripts/setup installs it)")
-            return
-        }
+        guard TestRegistry.installed() else { return }
         let harness = try Harness()
         defer { harness.cleanup() }
         let open = try TestRegistry(in: harness.project + "/open", access: .tokens(user: nil))
         defer { open.stop() }
         // skopeo gets an anonymous token too: this token server gives push rights to anyone.
-        let pushed = Harness.exec(["/usr/bin/skopeo", "copy", "--dest-tls-verify=false", "oci:images/busybox:latest",
-                                   "docker://\(open.host)/hub/busybox:1"], cwd: harness.project, env: [:])
+        let pushed = open.push(harness, to: "hub/busybox:1")
         #expect(pushed.status == 0, "\(pushed.stderr)")
         let anonymous = harness.strata(["pull", "\(open.host)/hub/busybox:1"], env: ["HOME": harness.project + "/home"])
         #expect(anonymous.status == 0, "an anonymous token, as Docker Hub gives: \(anonymous.stderr)")
 
         let closed = try TestRegistry(in: harness.project + "/closed", access: .tokens(user: (name: "bob", password: "pw")))
         defer { closed.stop() }
-        let pushedClosed = Harness.exec(["/usr/bin/skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "bob:pw", "oci:images/busybox:latest",
-                                         "docker://\(closed.host)/team/busybox:1"], cwd: harness.project, env: [:])
+        let pushedClosed = closed.push(harness, to: "team/busybox:1", credentials: "bob:pw")
         #expect(pushedClosed.status == 0, "\(pushedClosed.stderr)")
         let refused = harness.strata(["pull", "\(closed.host)/team/busybox:1"], env: ["HOME": harness.project + "/home"])
         #expect(refused.status == 1 && refused.stderr.contains("the token server") && refused.stderr.contains("no credentials were found"),

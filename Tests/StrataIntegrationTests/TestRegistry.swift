@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Debian's `docker-registry` (the CNCF distribution registry) on 127.0.0.1, with a
 /// temporary config and storage of its own; stopped by `stop()`.
@@ -20,7 +21,20 @@ final class TestRegistry {
 
     var host: String { "127.0.0.1:\(port)" }
 
-    static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/docker-registry") }
+    /// Whether docker-registry is installed; records a test failure when it is not (CI installs it).
+    static func installed() -> Bool {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/docker-registry") else {
+            Issue.record("docker-registry is not installed (scripts/setup installs it)")
+            return false
+        }
+        return true
+    }
+
+    /// `skopeo copy` of the harness's busybox layout to `REPO:TAG` here, with `credentials` (`USER:PASSWORD`).
+    func push(_ harness: Harness, to repositoryAndTag: String, credentials: String? = nil) -> Harness.Result {
+        Harness.exec(["/usr/bin/skopeo", "copy", "--dest-tls-verify=false"] + (credentials.map { ["--dest-creds", $0] } ?? [])
+                     + ["oci:images/busybox:latest", "docker://\(host)/\(repositoryAndTag)"], cwd: harness.project, env: [:])
+    }
 
     /// Starts a registry in `directory` and waits until `/v2/` answers; with `user`, it
     /// takes only that user and password (htpasswd, bcrypt), as a private registry does.
