@@ -98,6 +98,8 @@ public struct MirrorFailure: Equatable, Sendable, CustomStringConvertible {
         case notFound(status: Int)
         /// Another HTTP status than 200; 5xx, 408 and 429 are retried.
         case httpStatus(Int)
+        /// HTTP 429: retried after what `Retry-After` said (seconds, capped).
+        case rateLimited(retryAfter: Double)
         /// The connection failed or broke (refused, reset, timed out, closed early): retried.
         case network(String)
         /// The body ended before its `Content-Length`: retried.
@@ -118,15 +120,30 @@ public struct MirrorFailure: Equatable, Sendable, CustomStringConvertible {
         /// Worth another attempt at the same mirror: the failure may not happen again.
         var isTransient: Bool {
             switch self {
-            case .network, .truncated: return true
+            case .network, .truncated, .rateLimited: return true
             case .httpStatus(let status): return status >= 500 || status == 408 || status == 429
             default: return false
             }
         }
 
+        /// A transfer that broke after some bytes: the next attempt asks for the rest.
+        var isResumable: Bool {
+            switch self {
+            case .network, .truncated: return true
+            default: return false
+            }
+        }
+
+        /// The wait a server asked for before the next attempt.
+        var retryAfter: Double? {
+            if case .rateLimited(let seconds) = self { return seconds }
+            return nil
+        }
+
         public var description: String {
             switch self {
             case .notFound(let status), .httpStatus(let status): return "HTTP \(status)"
+            case .rateLimited: return "HTTP 429 (too many requests)"
             case .network(let text): return text
             case .truncated(let received, let expected): return "connection closed after \(received) of \(expected) bytes"
             case .digestMismatch(let expected, let actual): return "digest \(actual), expected \(expected)"

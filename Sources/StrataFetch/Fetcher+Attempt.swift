@@ -169,18 +169,23 @@ final class Sink {
 
 extension Fetcher {
     /// One attempt at one mirror, into an emptied sink.
-    func attempt(_ source: MirrorSource, _ download: Download, _ sink: Sink) async -> AttemptOutcome {
+    /// With `from` (bytes the sink already holds), asks for the rest only; a mirror that
+    /// sends the whole file again instead gets the sink emptied first.
+    func attempt(_ source: MirrorSource, _ download: Download, _ sink: Sink, from offset: Int64 = 0) async -> AttemptOutcome {
         if Task.isCancelled { return .cancelled }
         switch source {
-        case .http(let url): return await attemptHTTP(url, download, sink)
-        case .file(_, let path): return attemptFile(path, download, sink)
+        case .http(let url): return await attemptHTTP(url, download, sink, from: offset)
+        case .file(_, let path):
+            if offset > 0, case .failure(let error) = sink.reset() { return .local(error) }
+            return attemptFile(path, download, sink)
         }
     }
 
-    func attemptHTTP(_ url: String, _ download: Download, _ sink: Sink) async -> AttemptOutcome {
+    func attemptHTTP(_ url: String, _ download: Download, _ sink: Sink, from offset: Int64 = 0) async -> AttemptOutcome {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "User-Agent", value: "strata")
         for header in headers { request.headers.add(name: header.name, value: header.value) }
+        if offset > 0 { request.headers.add(name: "Range", value: "bytes=\(offset)-") }
         let response: HTTPClientResponse
         do {
             // No overall deadline: a big file on a slow link may take long; a stalled one
@@ -190,12 +195,20 @@ extension Fetcher {
             if Task.isCancelled { return .cancelled }
             return .failed(Fetcher.reason(for: error))
         }
+        var contentLength = response.headers.first(name: "content-length").flatMap { Int64($0) }
         switch response.status.code {
-        case 200: break
+        case 200:
+            if offset > 0, case .failure(let error) = sink.reset() { return .local(error) }
+        case 206 where offset > 0:
+            // Only the exact continuation is taken: `bytes OFFSET-LAST/TOTAL`.
+            guard let range = response.headers.first(name: "content-range"), range.hasPrefix("bytes \(offset)-") else {
+                return .failed(.network("the mirror answered a range other than the one asked for"))
+            }
+            contentLength = contentLength.map { $0 + offset }
         case 404, 410: return .failed(.notFound(status: Int(response.status.code)))
+        case 429: return .failed(.rateLimited(retryAfter: Fetcher.retryAfter(response.headers.first(name: "retry-after"))))
         default: return .failed(.httpStatus(Int(response.status.code)))
         }
-        let contentLength = response.headers.first(name: "content-length").flatMap { Int64($0) }
         if let contentLength {
             // Refuse before the body: the announced length already says the bytes are wrong.
             if let size = download.size, contentLength != size {
@@ -249,6 +262,13 @@ extension Fetcher {
             if let stop = sink.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), progress: progress) { return stop }
         }
         return sink.verify()
+    }
+
+    /// Seconds a `Retry-After` asks for (delay-seconds form; an HTTP date counts as 1),
+    /// capped so a hostile server cannot park a build.
+    static func retryAfter(_ value: String?) -> Double {
+        guard let value else { return 1 }
+        return min(max(Double(value.trimmed) ?? 1, 0), 30)
     }
 
     /// What a failed request says, in a few words.

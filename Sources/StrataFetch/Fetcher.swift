@@ -151,11 +151,18 @@ public final class Fetcher: Sendable {
                 continue
             }
             var attempt = 1
+            // A transfer cut short at this mirror goes on from where it stopped (`Range`),
+            // as apt and docker do; the bytes so far are already hashed and counted.
+            var resume = false
             while true {
                 let outcome: AttemptOutcome
-                switch sink.reset() {
-                case .failure(let error): outcome = .local(error)
-                case .success: outcome = await self.attempt(source, download, sink)
+                if resume, sink.count > 0 {
+                    outcome = await self.attempt(source, download, sink, from: sink.count)
+                } else {
+                    switch sink.reset() {
+                    case .failure(let error): outcome = .local(error)
+                    case .success: outcome = await self.attempt(source, download, sink)
+                    }
                 }
                 switch outcome {
                 case .done:
@@ -173,12 +180,15 @@ public final class Fetcher: Sendable {
                     sink.discard()
                     return .cancelled
                 case .failed(let reason):
-                    progress?.add(bytes: -sink.count)
+                    resume = reason.isResumable
                     if reason.isTransient, attempt < attempts, !Task.isCancelled {
-                        await FetchExecutor.sleep(seconds: Fetcher.backoff(after: attempt))
+                        if !resume { progress?.add(bytes: -sink.count) }
+                        await FetchExecutor.sleep(seconds: reason.retryAfter ?? Fetcher.backoff(after: attempt))
                         attempt += 1
                         continue
                     }
+                    progress?.add(bytes: -sink.count)
+                    resume = false
                     failures.append(MirrorFailure(mirror: mirror, url: source.url, reason: reason, attempts: attempt))
                 }
                 break
