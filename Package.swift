@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Already under AsyncHTTPClient; named for the TLS trust and HTTP method types of registry requests.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
     ],
     targets: [
         // No pkgConfig and no `link` in the module map: StrataArchive chooses the linkage.
@@ -71,11 +74,15 @@ let package = Package(
         // Downloads over HTTP (Debian mirrors; later registries): verified while streaming.
         .target(name: "StrataFetch", dependencies: [
             "StrataOS", "StrataModel", "StrataJSON", "StrataRegistry", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // How `strata` asks `strata-fetch` (a process of its own, so that the HTTP stack's
         // start-up cost stays out of every `strata run`).
-        .target(name: "StrataFetchClient", dependencies: ["StrataOS", "StrataModel", "StrataJSON"]),
-        .executableTarget(name: "StrataFetchTool", dependencies: ["StrataOS", "StrataFetch", "StrataFetchClient", "StrataJSON", "StrataModel"]),
+        .target(name: "StrataFetchClient", dependencies: ["StrataOS", "StrataModel", "StrataJSON", "StrataRegistry"]),
+        .executableTarget(name: "StrataFetchTool", dependencies: [
+            "StrataOS", "StrataFetch", "StrataFetchClient", "StrataJSON", "StrataModel", "StrataRegistry",
+        ]),
         .target(name: "StrataSandbox", dependencies: ["CSandbox", "StrataOS"]),
         // Docker-format seccomp profiles compiled to BPF with libseccomp, before clone(2).
         .target(
@@ -89,7 +96,7 @@ let package = Package(
         // state), and the engine's error.
         .target(name: "StrataEnvironment", dependencies: [
             "StrataOS", "StrataModel", "StrataArchive", "StrataStore", "StrataOCI", "StrataSandbox", "StrataDebian",
-            "StrataFetchClient", "StrataSeccomp",
+            "StrataFetchClient", "StrataSeccomp", "StrataRegistry",
         ]),
         // Manifest → lockfile: inputs pinned by digest, the Debian locker, lock diffs.
         .target(name: "StrataLock", dependencies: [

@@ -13,6 +13,7 @@ enum ProcessState {
         "STRATA_FETCH",
         // Registries: where credentials are kept (as Docker and Podman look), plain-HTTP hosts.
         "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "DOCKER_CONFIG", "STRATA_INSECURE_REGISTRIES",
+        "STRATA_REGISTRY_MIRRORS", "STRATA_UPLOAD_CHUNK_SIZE",
     ]
 
     static func variables() -> [String: String] {

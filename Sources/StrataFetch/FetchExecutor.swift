@@ -9,7 +9,7 @@ import Synchronization
 /// function): were the downloads to need the cooperative pool, a few blocked callers could take
 /// every thread of it and wait for ever. Serial dispatch queues run on overcommitting threads,
 /// which dispatch adds whenever they are busy, so a job here always gets a thread.
-final class FetchExecutor: TaskExecutor {
+public final class FetchExecutor: TaskExecutor {
     static let shared = FetchExecutor()
 
     private let queues: [DispatchQueue]
@@ -21,7 +21,7 @@ final class FetchExecutor: TaskExecutor {
         queues = (0..<max(2, min(8, cpus))).map { DispatchQueue(label: "strata.fetch.\($0)") }
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let index = Int(next.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(queues.count))
         queues[index].async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
@@ -36,7 +36,7 @@ final class FetchExecutor: TaskExecutor {
     }
 
     /// Runs `operation` on this executor and blocks the calling thread until it returns.
-    static func runBlocking<T: Sendable>(_ operation: @escaping @Sendable () async -> T) -> T {
+    public static func runBlocking<T: Sendable>(_ operation: @escaping @Sendable () async -> T) -> T {
         let completion = Completion<T>()
         Task.detached(executorPreference: shared) { completion.finish(await operation()) }
         return completion.wait()

@@ -45,6 +45,7 @@ public struct FetchClient: Sendable {
         }
         switch response {
         case .failed(let failure): throw failure
+        case .pushed: throw FetchFailure(path: jobs.first?.path ?? "", message: "\(tool) answered a push to a download")
         case .fetched(let files):
             guard files.count == jobs.count else {
                 throw FetchFailure(path: jobs.first?.path ?? "", message: "\(tool) answered for \(files.count) of \(jobs.count) files")
@@ -53,14 +54,19 @@ public struct FetchClient: Sendable {
         }
     }
 
-    /// Pulls one image into `job.staging` (see `RegistryPullJob`).
-    public func pull(_ job: RegistryPullJob, progress: Bool) throws(FetchFailure) {
+    /// Does one registry job (see `RegistryJob`); a push answers what it did with the blobs.
+    @discardableResult
+    public func registry(_ job: RegistryJob, progress: Bool) throws(FetchFailure) -> PushReport? {
         let request = FetchRequest(mirrors: [], jobs: [], progress: progress && self.progress, registry: job)
-        let output = try run(JSON.compactBytes(request.json), firstPath: job.repository)
+        let output = try run(JSON.compactBytes(request.json), firstPath: "")
         guard let value = try? JSON.parse(output), let response = FetchResponse(json: value) else {
-            throw FetchFailure(path: job.repository, message: "\(tool) gave an answer strata cannot read; reinstall strata and strata-fetch together")
+            throw FetchFailure(path: "", message: "\(tool) gave an answer strata cannot read; reinstall strata and strata-fetch together")
         }
-        if case .failed(let failure) = response { throw failure }
+        switch response {
+        case .failed(let failure): throw failure
+        case .pushed(let report): return report
+        case .fetched: return nil
+        }
     }
 
     /// Runs the tool with `input` on its stdin and returns its stdout. Its stderr is

@@ -6,65 +6,114 @@ import StrataOS
 import StrataRegistry
 import StrataStore
 
+/// What a pull resolved to and stored.
+public struct PulledImage: Sendable, Equatable {
+    /// The name it is tagged as (`debian:bookworm`, `localhost:5000/app@sha256:…` for a digest).
+    public var name: String
+    /// What the reference named: an index's digest, for a multi-platform image.
+    public var digest: Digest
+    /// This platform's image manifest (the same as `digest` unless an index was pulled).
+    public var manifest: OCIImage
+    /// The repository that served it, as `HOST/REPO` (a mirror's host when a mirror did).
+    public var source: String
+}
+
 extension ImageStore {
     /// `strata pull REF`: the image `reference` names (for an index, this machine's
-    /// platform's), fetched by `strata-fetch` into a staging layout, every blob verified,
-    /// then stored and tagged as Docker names it (`debian:bookworm`, `localhost:5000/app:1`).
-    /// Nothing is stored or tagged unless the whole image arrived. Returns the tag and the
-    /// manifest digest the reference resolved to (an index's, for a multi-platform image).
-    ///
-    /// HTTPS unless the registry is this machine or listed in `STRATA_INSECURE_REGISTRIES`
-    /// (hosts separated by spaces or commas). This first version needs no credentials.
-    public func pull(_ reference: RegistryReference) throws(StrataError) -> (tag: String, digest: Digest) {
-        guard let tagName = reference.tag else {
-            throw .usage("\(reference.familiar) names no tag; pulling by digest alone comes later: give NAME:TAG")
+    /// platform's), fetched by `strata-fetch` into a staging layout, every blob verified
+    /// while it arrives, then stored and tagged as Docker names it (`debian:bookworm`,
+    /// `localhost:5000/app:1`; `NAME@sha256:…` for a digest). Blobs the store has are not
+    /// fetched again; nothing is stored or tagged unless the whole image arrived. Docker
+    /// Hub names try the configured mirrors first (see `RegistryAccess`).
+    public func pull(_ reference: RegistryReference, access: RegistryAccess? = nil) throws(StrataError) -> PulledImage {
+        let name: String
+        if let digest = reference.digest {
+            name = reference.familiarName + "@" + digest.description
+        } else {
+            do { name = try ImageReference(parsing: reference.familiarName + ":" + (reference.tag ?? ImageReference.defaultTag)).description } catch {
+                throw .usage(error.description)
+            }
         }
-        let name = reference.familiar.split(separator: "@").first.map { String($0.dropLast(tagName.count + 1)) } ?? reference.familiar
-        let tag: ImageReference
-        do { tag = try ImageReference(parsing: name + ":" + tagName) } catch { throw .usage(error.description) }
+        let pulled = try fetch(reference, access: access ?? RegistryAccess(context: context), layers: true)
+        try updateIndex { (index) throws(StrataError) in
+            index.setTag(name, manifest: pulled.digest, size: pulled.size, mediaType: pulled.mediaType)
+        }
+        return PulledImage(name: name, digest: pulled.digest, manifest: pulled.image, source: pulled.source)
+    }
+
+    /// What `strata lock` pins for a registry base: the manifests and config of `reference`
+    /// (its tag resolved at the registry now), no layers.
+    public func resolveRemote(_ reference: RegistryReference, access: RegistryAccess? = nil) throws(StrataError) -> PulledImage {
+        let pulled = try fetch(reference, access: access ?? RegistryAccess(context: context), layers: false)
+        return PulledImage(name: reference.familiar, digest: pulled.digest, manifest: pulled.image, source: pulled.source)
+    }
+
+    struct Fetched {
+        var digest: Digest
+        var size: Int64
+        var mediaType: String
+        var image: OCIImage
+        var source: String
+    }
+
+    /// Pulls into a staging layout from each source in turn (mirrors first), verifies it,
+    /// and moves its blobs into the store. The registry's own error is the one told.
+    func fetch(_ reference: RegistryReference, access: RegistryAccess, layers: Bool) throws(StrataError) -> Fetched {
+        let sources = try access.pullSources(for: reference)
+        var failures: [String] = []
+        for (index, source) in sources.enumerated() {
+            do throws(StrataError) {
+                return try fetch(reference, from: source, access: access, layers: layers)
+            } catch {
+                guard index < sources.count - 1 else {
+                    if failures.isEmpty { throw error }
+                    throw .fetch(FetchFailure(path: reference.familiar, message: error.description + " (mirrors: " + failures.joined(separator: "; ") + ")"))
+                }
+                failures.append(source.host + ": " + error.description)
+            }
+        }
+        throw .usage("no registry to pull \(reference.familiar) from")
+    }
+
+    func fetch(_ reference: RegistryReference, from source: RegistryAccess.Source, access: RegistryAccess,
+               layers: Bool) throws(StrataError) -> Fetched {
         let staging = store.temporaryPath("pull")
         do { try store.makeTemporaryDirectory(staging) } catch { throw .store(error) }
         defer { removeStaging(staging) }
-        var job = RegistryPullJob(base: scheme(for: reference) + "://" + reference.apiHost, repository: reference.repository,
-                                  reference: reference.manifestReference, os: Platform.current.os,
-                                  architecture: Platform.current.architecture, staging: staging)
-        let credential: RegistryCredential
-        do { credential = try RegistryCredentials(variables: context.variables).credential(for: reference) } catch {
-            throw .input(path: error.path, reason: error.reason)
-        }
-        switch credential {
-        case .anonymous: break
-        case .basic(let username, let password): (job.username, job.password) = (username, password)
-        case .identityToken, .helper:
-            throw .usage("the credentials for \(reference.host) are an identity token or a credential helper, which this strata does not use yet; give a username and password (podman login, or docker login without a helper)")
-        }
-        let client = FetchClient(mirrors: [], tool: context.fetchTool ?? FetchClient.toolBesideThisExecutable(), progress: context.progress)
-        do { try client.pull(job, progress: true) } catch { throw .fetch(error) }
-        let manifest: OCIDescriptor
+        let endpoint = try access.endpoint(source, for: reference)
+        let present: [Digest]
         do {
-            manifest = try OCILayout.onlyManifest(layout: staging)
-            // Manifest and config checked against their digests, the layers listed as the config says.
-            _ = try OCILayout.resolve(layout: staging, tag: nil)
-        } catch { throw .image(error) }
+            present = try Directory.names(store.root + "/blobs/sha256").compactMap { try? Digest(parsing: "sha256:" + $0) }
+        } catch { throw .input(path: store.root + "/blobs/sha256", reason: error.reason) }
+        let job = RegistryPullJob(endpoint: endpoint, repository: reference.repository, reference: reference.manifestReference,
+                                  os: Platform.current.os, architecture: Platform.current.architecture, staging: staging,
+                                  present: present, manifestsOnly: !layers)
+        let client = FetchClient(mirrors: [], tool: context.fetchTool ?? FetchClient.toolBesideThisExecutable(), progress: context.progress)
+        do { try client.registry(.pull(job), progress: true) } catch { throw .fetch(error) }
+        // Blobs the store had stand in for those the tool skipped, so the layout reads whole.
+        let top: OCIDescriptor
+        let image: OCIImage
         let blobs: [String]
-        do { blobs = try Directory.names(staging + "/blobs/sha256") } catch {
-            throw .input(path: staging, reason: error.reason)
-        }
+        do {
+            blobs = try Directory.names(staging + "/blobs/sha256")
+        } catch { throw .input(path: staging, reason: error.reason) }
         for hex in blobs {
-            let digest: Digest
-            do { digest = try Digest(parsing: "sha256:" + hex) } catch { continue }
-            do { try store.ingestBlob(copying: OCILayout.blobPath(staging, digest), expected: digest) } catch { throw .store(error) }
+            guard let digest = try? Digest(parsing: "sha256:" + hex) else { continue }
+            do { try store.publishBlob(temporaryFile: OCILayout.blobPath(staging, digest), trusting: digest) } catch { throw .store(error) }
         }
-        try updateIndex { (index) throws(StrataError) in
-            index.setTag(tag.description, manifest: manifest.digest, size: manifest.size, mediaType: manifest.mediaType)
+        do {
+            top = try OCILayout.onlyManifest(layout: staging)
+            // Now read from the store, where every blob of the image is: manifest and config
+            // checked against their digests, the layers as the config lists them.
+            image = try OCILayout.resolve(top, in: store.root)
+        } catch { throw .image(error) }
+        if layers {
+            for layer in image.layers where !store.hasBlob(layer.digest) {
+                throw .input(path: store.blobPath(layer.digest), reason: "layer \(layer.digest.short) of \(reference.familiar) did not arrive; pull again")
+            }
         }
-        return (tag.description, manifest.digest)
-    }
-
-    /// `http` for this machine and the registries the caller lists as insecure, else `https`.
-    func scheme(for reference: RegistryReference) -> String {
-        if reference.isLoopback { return "http" }
-        let insecure = (context.variables["STRATA_INSECURE_REGISTRIES"] ?? "").split(whereSeparator: { $0 == " " || $0 == "," })
-        return insecure.contains { $0 == reference.host } ? "http" : "https"
+        let repository = source.host + "/" + reference.repository
+        RegistryBlobSources(store: store).record([image.config.digest] + image.layers.map(\.digest), in: repository)
+        return Fetched(digest: top.digest, size: top.size, mediaType: top.mediaType, image: image, source: repository)
     }
 }

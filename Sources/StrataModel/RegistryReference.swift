@@ -78,12 +78,13 @@ public struct RegistryReference: Sendable, Hashable, CustomStringConvertible {
 
     /// As Docker shows it: without `docker.io/` and `library/`.
     public var familiar: String {
-        var name = host + "/" + repository
-        if host == Self.dockerHub {
-            name = repository.hasPrefix("library/") && !repository.dropFirst(8).contains("/")
-                ? String(repository.dropFirst(8)) : repository
-        }
-        return name + (tag.map { ":" + $0 } ?? "") + (digest.map { "@" + $0.description } ?? "")
+        familiarName + (tag.map { ":" + $0 } ?? "") + (digest.map { "@" + $0.description } ?? "")
+    }
+
+    /// The name alone, as Docker shows it: `debian`, `team/app`, `localhost:5000/app`.
+    public var familiarName: String {
+        guard host == Self.dockerHub else { return host + "/" + repository }
+        return repository.hasPrefix("library/") && !repository.dropFirst(8).contains("/") ? String(repository.dropFirst(8)) : repository
     }
 
     /// The host the registry API is served from (Docker Hub's is not `docker.io`).

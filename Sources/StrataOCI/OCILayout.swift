@@ -115,6 +115,13 @@ public enum OCILayout {
         return try image(manifest: manifest, layout: layout)
     }
 
+    /// The image `descriptor` (a manifest, or an index to choose `platform`'s image from)
+    /// names among `layout`'s blobs, verified as `resolve(layout:tag:)` verifies it.
+    public static func resolve(_ descriptor: OCIDescriptor, in layout: String, platform: Platform = .current) throws(OCIError) -> OCIImage {
+        let chosen = Descriptor(mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size)
+        return try image(manifest: try selectManifest(chosen, layout: layout, platform: platform, depth: 0), layout: layout)
+    }
+
     /// The one manifest (or index) `layout`'s `index.json` names, as it names it.
     public static func onlyManifest(layout: String) throws(OCIError) -> OCIDescriptor {
         let indexPath = layout + "/index.json"

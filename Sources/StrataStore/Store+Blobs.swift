@@ -96,11 +96,13 @@ extension Store {
 
     /// Publishes a file the caller wrote at a `temporaryPath(_:)` and hashed while writing
     /// (a layer tar, a compressed layer), without reading it back; returns its size.
-    /// Only for bytes this process produced: anything from outside goes through
-    /// `publishBlob(temporaryFile:expected:)` or `ingestBlob`, which hash what they store.
+    /// Only for bytes strata produced, or that `strata-fetch` verified against their digest
+    /// while they arrived (a pull's staging layout, whose blobs may lie in a directory below
+    /// `tmp/`): anything else goes through `publishBlob(temporaryFile:expected:)` or
+    /// `ingestBlob`, which hash what they store.
     @discardableResult
     public func publishBlob(temporaryFile path: String, trusting digest: Digest) throws(StoreError) -> Int64 {
-        try checkTemporary(path)
+        try checkTemporary(path, nested: true)
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw StoreError.system(path, "open") }
         defer { close(fd) }
@@ -138,9 +140,10 @@ extension Store {
     }
 
     /// Renaming an arbitrary path would move a file the store does not own.
-    func checkTemporary(_ path: String) throws(StoreError) {
+    /// `nested` allows a file inside a temporary directory (a staging layout's blob).
+    func checkTemporary(_ path: String, nested: Bool = false) throws(StoreError) {
         let tmpPrefix = root + "/tmp/"
-        guard path.hasPrefix(tmpPrefix), !path.dropFirst(tmpPrefix.count).contains("/"),
+        guard path.hasPrefix(tmpPrefix), nested || !path.dropFirst(tmpPrefix.count).contains("/"), !path.contains("/../"),
               path.count > tmpPrefix.count
         else { throw .io(path: path, reason: "not a file directly under \(tmpPrefix)") }
     }

@@ -17,6 +17,9 @@ public enum StoreCache: String, Sendable, CaseIterable {
     case runSteps = "run-steps"
     /// The snapshot a lockfile with `run` steps built into, by the lockfile's digest and epoch.
     case builds
+    /// Registry repositories (`HOST/REPO` lines) known to hold a blob, by its digest: where
+    /// a push mounts it from instead of uploading it again.
+    case registryBlobs = "registry-blobs"
 }
 
 extension Store {

@@ -31,7 +31,7 @@ import Testing
         defer { harness.cleanup() }
         let registry = try TestRegistry(in: harness.project + "/registry")
         let missing = harness.strata(["pull", "\(registry.host)/test/none:1"])
-        #expect(missing.status == 1 && missing.stderr.contains("has no manifest test/none:1 (HTTP 404"), "\(missing.stderr)")
+        #expect(missing.status == 1 && missing.stderr.contains("has no image test/none:1 (HTTP 404"), "\(missing.stderr)")
         registry.stop()
         let down = harness.strata(["pull", "\(registry.host)/test/none:1"])
         #expect(down.status == 1 && down.stderr.contains("cannot reach the registry http://\(registry.host)"), "\(down.stderr)")
