@@ -101,7 +101,7 @@ let package = Package(
         // Manifest → lockfile: inputs pinned by digest, the Debian locker, lock diffs.
         .target(name: "StrataLock", dependencies: [
             "StrataEnvironment", "StrataOS", "StrataModel", "StrataArchive", "StrataStore", "StrataOCI", "StrataDebian",
-            "StrataFetchClient",
+            "StrataFetchClient", "StrataImages",
         ]),
         // Sessions: run, exec, enter again, list, diff, remove, volumes; confinement from the manifest.
         .target(name: "StrataSessions", dependencies: [

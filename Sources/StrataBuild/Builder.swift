@@ -64,6 +64,7 @@ public struct Builder: Sendable {
             do { try store.publishFlattened(debian.layerKeys) } catch { throw .store(error) }
             keys = debian.layerKeys
         }
+        try pullPinnedBase(lockfile)
         var stepNumber = 0
         let stepTotal = environment.manifest.steps.count
         for step in lockfile.steps {
@@ -118,6 +119,24 @@ public struct Builder: Sendable {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    /// A registry base whose layers the store lacks is pulled by the digest the lockfile
+    /// pins (never by its tag), all missing blobs in one pull.
+    func pullPinnedBase(_ lockfile: Lockfile) throws(StrataError) {
+        guard case .image(let reference, let manifest, _, let pin?) = lockfile.base else { return }
+        let missing = lockfile.steps.contains {
+            guard case .layer(let layer) = $0, case .image = layer.source else { return false }
+            return !store.hasLayer(layer.diffID) && !store.hasBlob(layer.digest)
+        }
+        guard missing else { return }
+        let host = String(pin.repository.prefix { $0 != "/" })
+        let remote = RegistryReference(host: host, repository: String(pin.repository.dropFirst(host.count + 1)), tag: nil, digest: manifest)
+        let name = BuildStepName(number: 0, total: 0, summary: "pull \(reference)@\(manifest.short)")
+        let began = Self.monotonicSeconds()
+        context.events(.started(name))
+        _ = try ImageStore(store: store, context: context).fetchPinned(remote)
+        context.events(.done(name, seconds: Self.monotonicSeconds() - began))
     }
 
     /// Brings the exact pinned bytes of `layer` into the store, verified.

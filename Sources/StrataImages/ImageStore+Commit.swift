@@ -125,7 +125,7 @@ extension ImageStore {
     func imageRuntime(_ loaded: (environment: LoadedEnvironment, lockfile: Lockfile?)?) -> ImageRuntimeConfig {
         var runtime = ImageRuntimeConfig()
         var defaults = ImageDefaults()
-        if case .image(_, _, let config)? = loaded?.lockfile?.base { defaults = config }
+        if case .image(_, _, let config, _)? = loaded?.lockfile?.base { defaults = config }
         let manifest = loaded?.environment.manifest
         runtime.env = EnvironmentVariables(image: defaults.env, manifest: manifest?.env ?? [:]).entries
         runtime.workingDir = manifest?.workdir ?? defaults.workingDir

@@ -41,6 +41,12 @@ extension ImageStore {
         return PulledImage(name: name, digest: pulled.digest, manifest: pulled.image, source: pulled.source)
     }
 
+    /// A pinned registry base's image, by its manifest digest, into the store (untagged):
+    /// what `strata build` pulls for a lockfile.
+    public func fetchPinned(_ reference: RegistryReference) throws(StrataError) -> OCIImage {
+        try fetch(reference, access: RegistryAccess(context: context), layers: true).image
+    }
+
     /// What `strata lock` pins for a registry base: the manifests and config of `reference`
     /// (its tag resolved at the registry now), no layers.
     public func resolveRemote(_ reference: RegistryReference, access: RegistryAccess? = nil) throws(StrataError) -> PulledImage {

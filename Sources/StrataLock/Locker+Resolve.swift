@@ -4,6 +4,7 @@ import StrataArchive
 import StrataModel
 import StrataOCI
 import StrataEnvironment
+import StrataImages
 import StrataStore
 
 /// One resolution of a manifest into a lockfile: every input pinned by digest.
@@ -35,19 +36,30 @@ struct ManifestResolver {
         if case .ociLayout(let directory, let tag) = environment.manifest.base {
             image = try resolveImage(layout: paths.resolve(directory), tag: tag)
         }
+        var pin: RegistryPin?
         if case .image(let reference) = environment.manifest.base {
-            do { image = try OCILayout.resolve(layout: store.root, tag: reference.description) } catch {
-                if case .tagNotFound = error { throw .imageNotFound(reference.description) }
-                throw .image(error)
+            if let kept = keptRegistryBase(reference) {
+                return Lockfile(manifestDigest: environment.manifestDigest, platform: .current, base: kept.base,
+                                steps: kept.layers + (try manifestSteps(environment)), parent: try lockedParent(environment))
             }
+            (image, pin) = try resolveStoreOrRegistry(reference, environment: environment)
         }
         if let image {
             let reference = environment.manifest.base.reference
-            base = .image(reference: reference, manifestDigest: image.manifestDigest, config: image.defaults)
+            base = .image(reference: reference, manifestDigest: image.manifestDigest, config: image.defaults, registry: pin)
             for (layer, diffID) in zip(image.layers, image.diffIDs) {
                 layers.append(.layer(LockedLayer(source: .image(reference: reference), digest: layer.digest, diffID: diffID, size: layer.size)))
             }
         }
+        layers += try manifestSteps(environment)
+        return Lockfile(manifestDigest: environment.manifestDigest, platform: .current, base: base, steps: layers,
+                        parent: try lockedParent(environment))
+    }
+
+    /// The steps of the manifest itself, pinned.
+    func manifestSteps(_ environment: LoadedEnvironment) throws(StrataError) -> [LockedStep] {
+        let paths = environment.paths
+        var layers: [LockedStep] = []
         for step in environment.manifest.steps {
             switch step {
             case .copy(let from, let to):
@@ -60,8 +72,45 @@ struct ManifestResolver {
                 layers.append(.run(run))
             }
         }
-        return Lockfile(manifestDigest: environment.manifestDigest, platform: .current, base: base, steps: layers,
-                        parent: try lockedParent(environment))
+        return layers
+    }
+
+    /// The previous lock's registry base and its layers, when it pinned this same reference
+    /// and nothing asks to move it: a tag is resolved once, at the first lock (or
+    /// `--update`), never again on a build, as Debian packages stay at their locked versions.
+    func keptRegistryBase(_ reference: ImageReference) -> (base: LockedBase, layers: [LockedStep])? {
+        guard update != .all, let previous, case .image(let locked, _, _, let pin?) = previous.base, pin.repository.isEmpty == false,
+              locked == reference.description else { return nil }
+        let layers = previous.steps.filter {
+            if case .layer(let layer) = $0, case .image = layer.source { return true }
+            return false
+        }
+        return (previous.base, layers)
+    }
+
+    /// A name with a registry host (`localhost:5000/app:1`, `ghcr.io/team/app:2`) is pinned
+    /// from that registry; one without is the store's image of that tag when there is one,
+    /// else Docker Hub's (`debian:bookworm`), as `docker build` finds a `FROM`.
+    func resolveStoreOrRegistry(_ reference: ImageReference, environment: LoadedEnvironment) throws(StrataError) -> (OCIImage, RegistryPin?) {
+        let named = reference.name.split(separator: "/").first.map { $0.contains(".") || $0.contains(":") || $0 == "localhost" } ?? false
+            && reference.name.contains("/")
+        if !named {
+            do { return (try OCILayout.resolve(layout: store.root, tag: reference.description), nil) } catch {
+                guard case .tagNotFound = error else { throw .image(error) }
+            }
+        }
+        if frozen {
+            throw .staleLock(lockfile: environment.paths.lockfile, reason: "\(reference) is not pinned yet")
+        }
+        let remote: RegistryReference
+        do { remote = try RegistryReference(parsing: reference.description) } catch { throw .usage(error.description) }
+        let resolved: PulledImage
+        do { resolved = try ImageStore(store: store, context: context).resolveRemote(remote) } catch {
+            if named { throw error }
+            throw .input(path: reference.description, reason: "there is no image \(reference) in the store, and pulling \(remote) failed: \(error)")
+        }
+        let index = resolved.digest == resolved.manifest.manifestDigest ? nil : resolved.digest
+        return (resolved.manifest, RegistryPin(repository: remote.host + "/" + remote.repository, index: index))
     }
 
     /// The extended environment's lockfile, pinned by the digest of its bytes; it must exist

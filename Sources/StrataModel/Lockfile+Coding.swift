@@ -71,17 +71,23 @@ extension LockedBase {
         switch self {
         case .scratch:
             return .object(["type": .string("scratch")])
-        case .image(let reference, let manifestDigest, let config):
+        case .image(let reference, let manifestDigest, let config, let registry):
             var defaults: [String: JSONValue] = ["env": .array(config.env.map(JSONValue.string))]
             if let dir = config.workingDir { defaults["workingDir"] = .string(dir) }
             if let entrypoint = config.entrypoint { defaults["entrypoint"] = .array(entrypoint.map(JSONValue.string)) }
             if let cmd = config.cmd { defaults["cmd"] = .array(cmd.map(JSONValue.string)) }
             if let user = config.user { defaults["user"] = .string(user) }
             if !config.labels.isEmpty { defaults["labels"] = .object(config.labels.mapValues(JSONValue.string)) }
-            return .object([
+            var fields: [String: JSONValue] = [
                 "type": .string("image"), "reference": .string(reference),
                 "manifest": .string(manifestDigest.description), "config": .object(defaults),
-            ])
+            ]
+            if let registry {
+                var pin: [String: JSONValue] = ["repository": .string(registry.repository)]
+                if let index = registry.index { pin["index"] = .string(index.description) }
+                fields["registry"] = .object(pin)
+            }
+            return .object(fields)
         case .debian(let debian):
             return debian.jsonValue
         }
@@ -119,7 +125,13 @@ extension LockedBase {
                     entrypoint: try reader.strings(config, "entrypoint", configPath),
                     cmd: try reader.strings(config, "cmd", configPath),
                     user: config["user"] == nil ? nil : try reader.string(config, "user", configPath),
-                    labels: try labels(config["labels"], configPath.appending("labels"), reader)))
+                    labels: try labels(config["labels"], configPath.appending("labels"), reader)),
+                registry: try fields["registry"].map { value throws(LockfileError) in
+                    let pinPath = path.appending("registry")
+                    let pin = try reader.object(value, pinPath)
+                    return RegistryPin(repository: try reader.string(pin, "repository", pinPath),
+                                       index: pin["index"] == nil ? nil : try reader.digest(pin, "index", pinPath))
+                })
         case "debian":
             return .debian(try LockedDebian.decode(fields, reader: reader, path: path))
         case let other:

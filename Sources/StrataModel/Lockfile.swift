@@ -40,7 +40,7 @@ public struct Lockfile: Sendable, Equatable {
 
     /// The base image's runtime defaults; nil unless the base is an image.
     public var imageDefaults: ImageDefaults? {
-        if case .image(_, _, let config) = base { return config }
+        if case .image(_, _, let config, _) = base { return config }
         return nil
     }
 
@@ -57,10 +57,20 @@ public struct Lockfile: Sendable, Equatable {
 public enum LockedBase: Sendable, Equatable {
     case scratch
     /// An OCI image: the reference as written, its manifest digest, and the
-    /// runtime defaults from its config (which the session applies under the manifest's own).
-    case image(reference: String, manifestDigest: Digest, config: ImageDefaults)
+    /// runtime defaults from its config (which the session applies under the manifest's own);
+    /// for an image from a registry, where it was pinned (a build pulls exactly that digest).
+    case image(reference: String, manifestDigest: Digest, config: ImageDefaults, registry: RegistryPin? = nil)
     /// A Debian suite's packages, pinned.
     case debian(LockedDebian)
+}
+
+/// Where a registry base was pinned: its repository (`HOST/REPO`, the registry's own, never a
+/// mirror's) and, when the tag named an index, the index's digest (the manifest pinned is
+/// this platform's image in it). No credentials: whoever builds uses their own.
+public struct RegistryPin: Sendable, Equatable {
+    public var repository: String
+    public var index: Digest?
+    public init(repository: String, index: Digest? = nil) { self.repository = repository; self.index = index }
 }
 
 /// The parts of an OCI image config that a session uses.

@@ -17,6 +17,9 @@ final class TestRegistry {
         case basic(user: String, password: String)
         /// Bearer tokens from a token server of the test's own, to anyone or only to `user`.
         case tokens(user: (name: String, password: String)?)
+        /// Open, over HTTPS only, with a certificate for 127.0.0.1 signed by a throwaway CA
+        /// (`ca.crt` in `directory/certs`, a certs.d-style directory).
+        case tls
     }
 
     var host: String { "127.0.0.1:\(port)" }
@@ -42,7 +45,7 @@ final class TestRegistry {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         port = TestRegistry.freePort()
-        var auth = ""
+        var auth = "", tls = ""
         switch access {
         case .open: break
         case .basic(let user, let password):
@@ -51,6 +54,20 @@ final class TestRegistry {
                                     cwd: "/", env: [:]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             try "\(user):\(hash)\n".write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
             auth = "auth:\n  htpasswd:\n    realm: strata-test\n    path: \(directory)/htpasswd\n"
+        case .tls:
+            try FileManager.default.createDirectory(atPath: directory + "/certs", withIntermediateDirectories: true)
+            try "subjectAltName=IP:127.0.0.1\n".write(toFile: directory + "/san.ext", atomically: true, encoding: .utf8)
+            for argv in [
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "certs/ca.crt", "-days", "1", "-subj", "/CN=strata-test-ca"],
+                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+                ["x509", "-req", "-in", "server.csr", "-CA", "certs/ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt",
+                 "-days", "1", "-extfile", "san.ext"],
+            ] {
+                let made = Harness.exec(["/usr/bin/openssl"] + argv, cwd: directory, env: [:])
+                guard made.status == 0 else { throw TestRegistry.failure("openssl \(argv[0]) failed: \(made.stderr)") }
+            }
+            auth = ""
+            tls = "  tls:\n    certificate: \(directory)/server.crt\n    key: \(directory)/server.key\n"
         case .tokens(let user):
             let made = Harness.exec(["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/key.pem",
                                      "-out", directory + "/cert.pem", "-days", "1", "-subj", "/CN=strata-test-issuer"], cwd: directory, env: [:])
@@ -83,7 +100,7 @@ final class TestRegistry {
         http:
           addr: 127.0.0.1:\(port)
 
-        """ + auth
+        """ + tls + auth
         try config.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
@@ -120,4 +137,66 @@ final class TestRegistry {
             running.waitUntilExit()
         }
     }
+}
+
+/// scripts/registry-fault-proxy.py in front of a registry: every request logged, one fault
+/// (or none) injected; stopped by `stop()`.
+final class FaultProxy {
+    let port: Int
+    let log: String
+    private let process: Process
+
+    var host: String { "127.0.0.1:\(port)" }
+
+    init(in directory: String, upstream: TestRegistry, fault: String? = nil, upstreamAuth: String? = nil) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        log = directory + "/requests.log"
+        let portFile = directory + "/port"
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [Harness.packageRoot + "/scripts/registry-fault-proxy.py", "--upstream", upstream.host, "--port-file", portFile,
+                             "--log", log] + (fault.map { ["--fault", $0] } ?? []) + (upstreamAuth.map { ["--upstream-auth", $0] } ?? [])
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        for _ in 0..<200 where text.isEmpty {
+            text = ((try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            if text.isEmpty { usleep(50_000) }
+        }
+        guard let port = Int(text) else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw TestRegistry.failure("registry-fault-proxy.py did not start")
+        }
+        self.port = port
+    }
+
+    struct Request: Decodable {
+        var listener: String
+        var method: String
+        var path: String
+        var auth: Bool
+        var range: String?
+        var status: Int?
+        var fault: String?
+    }
+
+    /// Every request so far, in order.
+    func requests() -> [Request] {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Request.self, from: Data($0.utf8)) }
+    }
+
+    func clearLog() { try? Data().write(to: URL(fileURLWithPath: log)) }
+
+    private func stopProcess() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    func stop() { stopProcess() }
 }
