@@ -138,12 +138,12 @@ let package = Package(
         .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
         .testTarget(name: "StrataSeccompTests", dependencies: ["StrataSeccomp", "StrataJSON", "StrataModel"]),
         .testTarget(name: "StrataOCITests", dependencies: ["StrataOCI", "StrataOS", "StrataModel", "StrataJSON", "StrataArchive"]),
-        .testTarget(name: "StrataRegistryTests", dependencies: ["StrataRegistry", "StrataModel", "StrataOS"]),
+        .testTarget(name: "StrataRegistryTests", dependencies: ["StrataRegistry", "StrataModel", "StrataOS", "StrataJSON"]),
         .testTarget(name: "StrataStoreTests", dependencies: ["StrataStore", "StrataOS", "StrataModel", "StrataArchive", "CLinux"]),
         // The engine's parts, each tested on a real store through its own API.
         .target(name: "StrataEngineTestSupport", dependencies: ["StrataEnvironment", "StrataOS", "StrataArchive", "StrataStore"],
                 path: "Tests/StrataEngineTestSupport"),
-        .testTarget(name: "StrataEnvironmentTests", dependencies: ["StrataEnvironment", "StrataModel", "StrataOS"]),
+        .testTarget(name: "StrataEnvironmentTests", dependencies: ["StrataEnvironment", "StrataModel", "StrataOS", "StrataRegistry"]),
         .testTarget(name: "StrataLockTests", dependencies: ["StrataLock", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel", "StrataOS"]),
         .testTarget(name: "StrataBuildTests", dependencies: [
             "StrataBuild", "StrataLock", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel", "StrataOS", "StrataStore",
