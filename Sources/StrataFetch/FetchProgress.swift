@@ -16,7 +16,22 @@ public final class FetchProgress: Sendable {
         var lastDraw: ContinuousClock.Instant?
         var drawn = false
         var started = ContinuousClock.now
+        /// Per-file lines (a registry's layers), in the order the files started.
+        var lines: [FileLine] = []
+        var drawnLines = 0
     }
+
+    /// One file's line, as `docker pull` draws a layer's: `71699138d3a7: Downloading 12.3/40.0 MB`.
+    struct FileLine {
+        var file: String
+        var size: Int64?
+        var bytes: Int64 = 0
+        var status: String
+    }
+
+    /// Draws a line per file (`fileStarted`…`fileDone`) instead of one for all.
+    private let perFile: Bool
+    private let verb: String
 
     private let label: String
     private let fd: Int32
@@ -27,6 +42,54 @@ public final class FetchProgress: Sendable {
     public init(label: String = "fetching", fd: Int32 = 2) {
         self.label = label
         self.fd = fd
+        perFile = false
+        verb = ""
+    }
+
+    /// A display of one line per file, each saying `verb` (`Downloading`, `Pushing`) while
+    /// its bytes move and its own status when it ends; the lines stay when it ends.
+    public init(perFile verb: String, fd: Int32 = 2) {
+        label = verb
+        self.fd = fd
+        perFile = true
+        self.verb = verb
+    }
+
+    /// A file begins to move.
+    func fileStarted(_ file: String, size: Int64?) {
+        guard perFile else { return }
+        state.withLock { state in
+            if let index = state.lines.firstIndex(where: { $0.file == file }) {
+                state.lines[index].status = verb
+            } else {
+                state.lines.append(FileLine(file: file, size: size, status: verb))
+            }
+            draw(&state, force: true)
+        }
+    }
+
+    /// Counts bytes of `file` (negative to take back those of a failed attempt).
+    func add(bytes: Int64, file: String) {
+        state.withLock { state in
+            state.bytes += bytes
+            if perFile, let index = state.lines.firstIndex(where: { $0.file == file }) { state.lines[index].bytes += bytes }
+            draw(&state, force: false)
+        }
+    }
+
+    /// `file` ended as `status` says (`Download complete`, `Layer already exists`, `Mounted from team/app`).
+    func fileDone(_ file: String, status: String) {
+        state.withLock { state in
+            state.filesDone += 1
+            if perFile {
+                if let index = state.lines.firstIndex(where: { $0.file == file }) {
+                    state.lines[index].status = status
+                } else {
+                    state.lines.append(FileLine(file: file, size: nil, status: status))
+                }
+            }
+            draw(&state, force: true)
+        }
     }
 
     /// Starts a batch of `files` downloads of `bytes` bytes in all (nil when not every size is known).
@@ -55,7 +118,11 @@ public final class FetchProgress: Sendable {
     /// Clears the line, so that what is printed next starts on a clean one.
     func end() {
         state.withLock { state in
-            if state.drawn { write("\r\u{1b}[K") }
+            if perFile {
+                if state.drawn { draw(&state, force: true) }
+            } else if state.drawn {
+                write("\r\u{1b}[K")
+            }
             state = State()
         }
     }
@@ -78,7 +145,22 @@ public final class FetchProgress: Sendable {
         if !force, let last = state.lastDraw, now - last < Self.interval { return }
         state.lastDraw = now
         state.drawn = true
-        write("\r\u{1b}[K" + text(state))
+        guard perFile else {
+            write("\r\u{1b}[K" + text(state))
+            return
+        }
+        // Back to the first line drawn, then every line again.
+        var out = state.drawnLines > 0 ? "\r\u{1b}[\(state.drawnLines)A" : "\r"
+        for line in state.lines {
+            let name = line.file.hasPrefix("sha256:") ? String(line.file.dropFirst(7).prefix(12)) : line.file
+            var text = name + ": " + line.status
+            if line.status == verb {
+                text += " " + Self.megabytes(line.bytes) + (line.size.map { "/" + Self.megabytes($0) } ?? "") + " MB"
+            }
+            out += "\u{1b}[K" + text + "\n"
+        }
+        state.drawnLines = state.lines.count
+        write(out)
     }
 
     /// `45.2`: megabytes (10⁶ bytes) with one decimal, rounded.

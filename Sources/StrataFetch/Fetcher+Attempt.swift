@@ -124,7 +124,7 @@ final class Sink {
             offset += n
         }
         count = total
-        progress?.add(bytes: Int64(bytes.count))
+        progress?.add(bytes: Int64(bytes.count), file: download.path)
         return nil
     }
 

@@ -145,6 +145,7 @@ public final class Fetcher: Sendable {
         case .failure(let error): return .failed(error)
         }
         var failures: [MirrorFailure] = []
+        progress?.fileStarted(download.path, size: download.size)
         for mirror in mirrors {
             guard let source = MirrorSource(mirror, path: download.path) else {
                 failures.append(MirrorFailure(mirror: mirror, url: mirror, reason: .invalidMirror, attempts: 1))
@@ -166,28 +167,28 @@ public final class Fetcher: Sendable {
                 }
                 switch outcome {
                 case .done:
-                    progress?.fileDone()
+                    progress?.fileDone(download.path, status: "Download complete")
                     switch sink.finish() {
                     case .success(let (digest, size)): return .fetched(Fetched(digest: digest, size: size, mirror: mirror))
                     case .failure(let error): return .failed(error)
                     }
                 case .local(let error):
-                    progress?.add(bytes: -sink.count)
+                    progress?.add(bytes: -sink.count, file: download.path)
                     sink.discard()
                     return .failed(error)
                 case .cancelled:
-                    progress?.add(bytes: -sink.count)
+                    progress?.add(bytes: -sink.count, file: download.path)
                     sink.discard()
                     return .cancelled
                 case .failed(let reason):
                     resume = reason.isResumable
                     if reason.isTransient, attempt < attempts, !Task.isCancelled {
-                        if !resume { progress?.add(bytes: -sink.count) }
+                        if !resume { progress?.add(bytes: -sink.count, file: download.path) }
                         await FetchExecutor.sleep(seconds: reason.retryAfter ?? Fetcher.backoff(after: attempt))
                         attempt += 1
                         continue
                     }
-                    progress?.add(bytes: -sink.count)
+                    progress?.add(bytes: -sink.count, file: download.path)
                     resume = false
                     failures.append(MirrorFailure(mirror: mirror, url: source.url, reason: reason, attempts: attempt))
                 }

@@ -101,8 +101,8 @@ public final class RegistryPusher: Sendable {
         let blobs = "/v2/" + repository + "/blobs/"
         let head = try await session.send(.HEAD, blobs + blob.digest.description)
         if head.status == 200 {
-            progress?.add(bytes: blob.size)
-            progress?.fileDone()
+            progress?.add(bytes: blob.size, file: blob.digest.description)
+            progress?.fileDone(blob.digest.description, status: "Layer already exists")
             return .present
         }
         guard head.status == 404 else { throw refusal(head, "blob \(blob.digest.short)") }
@@ -110,8 +110,8 @@ public final class RegistryPusher: Sendable {
         for source in blob.mountFrom where source != repository {
             let answer = try await session.send(.POST, blobs + "uploads/?mount=\(blob.digest)&from=\(RegistrySession.queryEncoded(source))")
             if answer.status == 201 {
-                progress?.add(bytes: blob.size)
-                progress?.fileDone()
+                progress?.add(bytes: blob.size, file: blob.digest.description)
+                progress?.fileDone(blob.digest.description, status: "Mounted from \(source)")
                 return .mounted
             }
             // A registry that cannot mount (or no longer has it there) opens an upload instead.
@@ -122,6 +122,7 @@ public final class RegistryPusher: Sendable {
         guard start.status == 202, let location = start.headers.first(name: "Location") else {
             throw refusal(start, "upload of blob \(blob.digest.short)")
         }
+        progress?.fileStarted(blob.digest.description, size: blob.size)
         let minimum = start.headers.first(name: "OCI-Chunk-Min-Length").flatMap { Int64($0) } ?? 0
         let chunk = chunkSize > 0 ? max(chunkSize, minimum) : 0
         if chunk > 0, blob.size > chunk {
@@ -132,7 +133,7 @@ public final class RegistryPusher: Sendable {
             ], body: fileBody(blob, from: 0, count: blob.size))
             try check(done, blob)
         }
-        progress?.fileDone()
+        progress?.fileDone(blob.digest.description, status: "Pushed")
         return .uploaded
     }
 
@@ -190,7 +191,8 @@ public final class RegistryPusher: Sendable {
     /// The bytes `[offset, offset + count)` of the blob's file, read as they are sent.
     func fileBody(_ blob: Blob, from offset: Int64, count: Int64) -> RegistrySession.Body {
         let progress = self.progress
-        return { .stream(FileChunks(path: blob.path, offset: offset, count: count, progress: progress), length: .known(count)) }
+        return { .stream(FileChunks(path: blob.path, file: blob.digest.description, offset: offset, count: count, progress: progress),
+                         length: .known(count)) }
     }
 }
 
@@ -198,6 +200,8 @@ public final class RegistryPusher: Sendable {
 struct FileChunks: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let path: String
+    /// What progress calls it (the blob's digest).
+    let file: String
     let offset: Int64
     let count: Int64
     let progress: FetchProgress?
@@ -235,7 +239,7 @@ struct FileChunks: AsyncSequence, Sendable {
             // A file shorter than the blob it should hold: the store changed under the push.
             if read == 0 { throw FileChunkError(path: chunks.path, errno: EIO) }
             position += Int64(read)
-            chunks.progress?.add(bytes: Int64(read))
+            chunks.progress?.add(bytes: Int64(read), file: chunks.file)
             return buffer
         }
 

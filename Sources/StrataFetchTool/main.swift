@@ -40,7 +40,10 @@ guard isatty(0) == 0, let value = try? JSON.parse(readInput()), let request = Fe
 // Only on a terminal: a log or a pipe should not fill with carriage returns.
 let progress = request.progress && isatty(2) == 1 ? FetchProgress(label: "fetching", fd: 2) : nil
 if let job = request.registry {
-    answer(registry(job, progress: progress))
+    // A line per layer, as docker pull and push draw them.
+    let verb: String
+    if case .push = job { verb = "Pushing" } else { verb = "Downloading" }
+    answer(registry(job, progress: progress == nil ? nil : FetchProgress(perFile: verb, fd: 2)))
 }
 let fetcher = Fetcher(mirrors: request.mirrors, progress: progress)
 let downloads = request.jobs.map {
@@ -105,7 +108,7 @@ func registry(_ job: RegistryJob, progress: FetchProgress?) -> FetchResponse {
                 let pusher = RegistryPusher(session: session, repository: push.repository, tag: push.tag,
                                             blobs: push.blobs.map { RegistryPusher.Blob(digest: $0.digest, size: $0.size, path: $0.path, mountFrom: $0.mountFrom) },
                                             manifests: manifests, chunkSize: push.chunkSize,
-                                            progress: progress.map { _ in FetchProgress(label: "pushing", fd: 2) })
+                                            progress: progress)
                 let report = try await pusher.push()
                 return .success(.pushed(PushReport(present: report.present, mounted: report.mounted, uploaded: report.uploaded)))
             }
