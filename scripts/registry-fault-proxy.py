@@ -35,6 +35,9 @@ answers to a Range are never blob GETs.
                   Authorization (with Basic --upstream-auth instead, if given) and no fault; they are
                   logged with listener = the redirect host
   patch-201       PATCH requests are forwarded; an upstream 202 reaches the client as 201
+  expire-once     the first blob GET sent with a Bearer token is answered 401 with the challenge the
+                  upstream gives without one (plus error="invalid_token"), as a registry answers an
+                  expired token; everything else passes through
 Python 3.11 standard library only.
 """
 import argparse
@@ -50,7 +53,7 @@ import sys
 import threading
 import urllib.parse
 
-FAULTS = ("corrupt-blob", "truncate-blob", "cut-once", "429-once", "redirect-blobs", "patch-201")
+FAULTS = ("corrupt-blob", "truncate-blob", "cut-once", "429-once", "redirect-blobs", "patch-201", "expire-once")
 BLOB_PATH = re.compile(r"^/v2/.+/blobs/(sha256:[0-9a-f]{64})$")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
               "te", "trailer", "trailers", "transfer-encoding", "upgrade", "expect"}
@@ -165,6 +168,11 @@ def make_handler(state, listener, redirect_side):
                     pass
                 return self.small(429, "Too Many Requests", [("Content-Type", "application/json"),
                                                              ("Retry-After", "1")], TOO_MANY, "429-once")
+            if (fault == "expire-once" and self.command == "GET" and BLOB_PATH.match(path)
+                    and self.headers.get("Authorization", "").startswith("Bearer ") and state.first("expire-once")):
+                return self.small(401, "Unauthorized", [("Content-Type", "application/json"),
+                                                        ("WWW-Authenticate", self.challenge() + ',error="invalid_token"')],
+                                  json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": "token expired"}]}).encode(), fault)
             try:
                 conn, resp = self.forward()
             except UpstreamGone:
@@ -185,6 +193,17 @@ def make_handler(state, listener, redirect_side):
                 self.relay(resp, status, reason, applied)
             finally:
                 resp.close()
+                conn.close()
+
+        def challenge(self):
+            """The WWW-Authenticate the upstream answers this path without credentials."""
+            conn = http.client.HTTPConnection(*state.upstream, timeout=60)
+            try:
+                conn.request("GET", self.path, headers={"Host": self.headers.get("Host", "")})
+                resp = conn.getresponse()
+                resp.read()
+                return resp.getheader("WWW-Authenticate") or 'Bearer realm="unknown"'
+            finally:
                 conn.close()
 
         def forward(self):

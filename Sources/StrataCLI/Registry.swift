@@ -42,6 +42,8 @@ extension StrataCommand {
             let parsed = try registryReference(reference)
             let engine = try options.engine()
             let pulled = try engine.images.pull(parsed, access: registry.access(engine))
+            let had = pulled.manifest.layers.count + 1 - pulled.downloaded
+            engine.context.note("pulled from \(pulled.source): \(pulled.downloaded) blobs downloaded (\(Listing.humanSize(pulled.downloadedBytes))), \(max(had, 0)) already in the store")
             print("\(pulled.name) \(pulled.digest)")
         }
     }

@@ -38,7 +38,9 @@ public final class RegistryPuller: Sendable {
 
     var image: String { session.name + (reference.hasPrefix("sha256:") ? "@" : ":") + reference }
 
-    public func pull() async throws(FetchError) {
+    /// Returns the blobs downloaded (those the caller had, or the layout held, are not).
+    @discardableResult
+    public func pull() async throws(FetchError) -> [Fetched] {
         let top = try await manifest(reference, expected: nil)
         var image = top
         if Self.indexTypes.contains(top.mediaType) {
@@ -56,16 +58,29 @@ public final class RegistryPuller: Sendable {
             }
             if !manifestsOnly { blobs.append(descriptor) }
         }
-        let headers = session.authorization.map { [(name: "Authorization", value: $0)] } ?? []
-        let fetcher = Fetcher(mirrors: [session.base + "/v2/" + repository + "/blobs"], attempts: 4, parallelism: 6, progress: progress,
-                              client: session.client, headers: headers)
         var seen = Set<Digest>()
         let downloads = blobs.filter { !present.contains($0.digest) && seen.insert($0.digest).inserted && !FileSystem.exists(blobPath($0.digest)) }.map {
             Download(path: $0.digest.description, destination: blobPath($0.digest), digest: $0.digest, size: $0.size, limit: max($0.size, 1))
         }
-        switch await fetcher.runAll(downloads) {
-        case .success: break
-        case .failure(let error): throw blobError(error)
+        var refreshed = false
+        var downloaded: [Fetched] = []
+        while true {
+            let headers = session.authorization.map { [(name: "Authorization", value: $0)] } ?? []
+            let fetcher = Fetcher(mirrors: [session.base + "/v2/" + repository + "/blobs"], attempts: 4, parallelism: 6, progress: progress,
+                                  client: session.client, headers: headers)
+            switch await fetcher.runAll(downloads) {
+            case .success(let fetched):
+                downloaded = fetched
+            case .failure(let error):
+                // A token that expired while the layers moved: a new one, and the layers once more.
+                if !refreshed, case .unavailable(_, let failures) = error, failures.contains(where: { $0.reason == .httpStatus(401) }) {
+                    refreshed = true
+                    try await session.reauthenticate()
+                    continue
+                }
+                throw blobError(error)
+            }
+            break
         }
         let index: JSONValue = .object([
             "schemaVersion": .int(2),
@@ -75,6 +90,7 @@ public final class RegistryPuller: Sendable {
         ])
         try write(JSON.canonicalBytes(index), to: staging + "/index.json")
         try write(Array(#"{"imageLayoutVersion": "1.0.0"}"#.utf8), to: staging + "/oci-layout")
+        return downloaded
     }
 
     /// A blob's failure in the registry's words, not a Debian mirror's.

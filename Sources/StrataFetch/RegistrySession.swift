@@ -102,6 +102,15 @@ public final class RegistrySession: Sendable {
         throw lastFailure ?? .registry(path: name, message: "cannot reach the registry \(endpoint.host)")
     }
 
+    /// Asks for a new token (or sends the credentials again), as the registry's challenge to
+    /// a request without one says: what a layer download refused with 401 (an expired token) needs.
+    public func reauthenticate() async throws(FetchError) {
+        let probe = try await perform(.GET, base + "/v2/", headers: [], body: nil, limit: 64 << 10, authorization: nil)
+        guard probe.status == 401, let challenge = probe.headers.first(name: "WWW-Authenticate") else { return }
+        let answer = try await authenticate(challenge)
+        state.withLock { $0.authorization = answer }
+    }
+
     /// `URL` as this session's base resolves it: a path (`/v2/…`, as upload `Location`s often
     /// are) below the registry, an absolute URL as it is.
     public func url(_ location: String) -> String {

@@ -54,19 +54,17 @@ public struct FetchClient: Sendable {
         }
     }
 
-    /// Does one registry job (see `RegistryJob`); a push answers what it did with the blobs.
+    /// Does one registry job (see `RegistryJob`): a push answers what it did with the blobs,
+    /// a pull the blobs it downloaded.
     @discardableResult
-    public func registry(_ job: RegistryJob, progress: Bool) throws(FetchFailure) -> PushReport? {
+    public func registry(_ job: RegistryJob, progress: Bool) throws(FetchFailure) -> FetchResponse {
         let request = FetchRequest(mirrors: [], jobs: [], progress: progress && self.progress, registry: job)
         let output = try run(JSON.compactBytes(request.json), firstPath: "")
         guard let value = try? JSON.parse(output), let response = FetchResponse(json: value) else {
             throw FetchFailure(path: "", message: "\(tool) gave an answer strata cannot read; reinstall strata and strata-fetch together")
         }
-        switch response {
-        case .failed(let failure): throw failure
-        case .pushed(let report): return report
-        case .fetched: return nil
-        }
+        if case .failed(let failure) = response { throw failure }
+        return response
     }
 
     /// Runs the tool with `input` on its stdin and returns its stdout. Its stderr is

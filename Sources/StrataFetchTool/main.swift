@@ -94,8 +94,8 @@ func registry(_ job: RegistryJob, progress: FetchProgress?) -> FetchResponse {
                 let puller = RegistryPuller(session: session, repository: pull.repository, reference: pull.reference,
                                             platform: Platform(os: pull.os, architecture: pull.architecture), staging: pull.staging,
                                             progress: progress, present: Set(pull.present), manifestsOnly: pull.manifestsOnly)
-                try await puller.pull()
-                return .success(.fetched([]))
+                let fetched = try await puller.pull()
+                return .success(.fetched(fetched.map { FetchedFile(digest: $0.digest, size: $0.size, mirror: $0.mirror) }))
             case .push(let push):
                 var manifests: [RegistryPusher.Manifest] = []
                 for manifest in push.manifests {

@@ -16,6 +16,9 @@ public struct PulledImage: Sendable, Equatable {
     public var manifest: OCIImage
     /// The repository that served it, as `HOST/REPO` (a mirror's host when a mirror did).
     public var source: String
+    /// Blobs downloaded now, and their bytes (the rest the store had).
+    public var downloaded: Int
+    public var downloadedBytes: Int64
 }
 
 extension ImageStore {
@@ -38,7 +41,8 @@ extension ImageStore {
         try updateIndex { (index) throws(StrataError) in
             index.setTag(name, manifest: pulled.digest, size: pulled.size, mediaType: pulled.mediaType)
         }
-        return PulledImage(name: name, digest: pulled.digest, manifest: pulled.image, source: pulled.source)
+        return PulledImage(name: name, digest: pulled.digest, manifest: pulled.image, source: pulled.source,
+                           downloaded: pulled.downloaded, downloadedBytes: pulled.downloadedBytes)
     }
 
     /// A pinned registry base's image, by its manifest digest, into the store (untagged):
@@ -51,7 +55,8 @@ extension ImageStore {
     /// (its tag resolved at the registry now), no layers.
     public func resolveRemote(_ reference: RegistryReference, access: RegistryAccess? = nil) throws(StrataError) -> PulledImage {
         let pulled = try fetch(reference, access: access ?? RegistryAccess(context: context), layers: false)
-        return PulledImage(name: reference.familiar, digest: pulled.digest, manifest: pulled.image, source: pulled.source)
+        return PulledImage(name: reference.familiar, digest: pulled.digest, manifest: pulled.image, source: pulled.source,
+                           downloaded: pulled.downloaded, downloadedBytes: pulled.downloadedBytes)
     }
 
     struct Fetched {
@@ -60,6 +65,8 @@ extension ImageStore {
         var mediaType: String
         var image: OCIImage
         var source: String
+        var downloaded: Int
+        var downloadedBytes: Int64
     }
 
     /// Pulls into a staging layout from each source in turn (mirrors first), verifies it,
@@ -95,7 +102,10 @@ extension ImageStore {
                                   os: Platform.current.os, architecture: Platform.current.architecture, staging: staging,
                                   present: present, manifestsOnly: !layers)
         let client = FetchClient(mirrors: [], tool: context.fetchTool ?? FetchClient.toolBesideThisExecutable(), progress: context.progress)
-        do { try client.registry(.pull(job), progress: true) } catch { throw .fetch(error) }
+        var downloaded: [FetchedFile] = []
+        do {
+            if case .fetched(let files) = try client.registry(.pull(job), progress: true) { downloaded = files }
+        } catch { throw .fetch(error) }
         // Blobs the store had stand in for those the tool skipped, so the layout reads whole.
         let top: OCIDescriptor
         let image: OCIImage
@@ -120,6 +130,7 @@ extension ImageStore {
         }
         let repository = source.host + "/" + reference.repository
         RegistryBlobSources(store: store).record([image.config.digest] + image.layers.map(\.digest), in: repository)
-        return Fetched(digest: top.digest, size: top.size, mediaType: top.mediaType, image: image, source: repository)
+        return Fetched(digest: top.digest, size: top.size, mediaType: top.mediaType, image: image, source: repository,
+                       downloaded: downloaded.count, downloadedBytes: downloaded.map(\.size).reduce(0, +))
     }
 }

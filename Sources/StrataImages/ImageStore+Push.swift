@@ -62,8 +62,10 @@ extension ImageStore {
             throw .usage("\(destination.familiar) names the digest \(digest.short), but \(refName) is \(manifests[manifests.count - 1].digest.short); push to a tag, or to the image's own digest")
         }
         let client = FetchClient(mirrors: [], tool: context.fetchTool ?? FetchClient.toolBesideThisExecutable(), progress: context.progress)
-        let report: PushReport?
-        do { report = try client.registry(.push(job), progress: true) } catch { throw .fetch(error) }
+        var report: PushReport?
+        do {
+            if case .pushed(let said) = try client.registry(.push(job), progress: true) { report = said }
+        } catch { throw .fetch(error) }
         sources.record(blobs.map(\.digest), in: target.host + "/" + destination.repository)
         return PushedImage(reference: destination.familiar, digest: manifests[manifests.count - 1].digest,
                            report: report ?? PushReport(present: 0, mounted: 0, uploaded: 0))

@@ -88,6 +88,16 @@ import Testing
         #expect(requests.contains { $0.listener == "127.0.0.1" && $0.auth && $0.status == 307 })
     }
 
+    @Test func aTokenThatExpiresWhileLayersMoveIsRenewed() throws {
+        guard let setup = try Self.setUp(fault: "expire-once", access: .tokens(user: nil)) else { return }
+        defer { setup.stop() }
+        let pull = setup.harness.strata(["pull", setup.image], env: ["HOME": setup.harness.project + "/home"])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        let requests = setup.proxy.requests()
+        #expect(requests.contains { $0.fault == "expire-once" && $0.status == 401 }, "\(requests.map { "\($0.method) \($0.path) \($0.status ?? 0)" })")
+        #expect(requests.filter { $0.path == "/v2/" }.count >= 2, "asked for a new token after the 401")
+    }
+
     @Test func chunkedUploadsSurviveAPatchAnswered201() throws {
         guard let setup = try Self.setUp(fault: "patch-201") else { return }
         defer { setup.stop() }

@@ -96,6 +96,31 @@ import Testing
         #expect(pull.status == 0, "\(pull.stderr)")
     }
 
+    /// On a terminal, a line per layer as docker draws them; in a pipe, one plain line.
+    @Test func aTerminalShowsALinePerLayer() throws {
+        guard TestRegistry.installed(), TerminalSession.available else { return }
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        let registry = try TestRegistry(in: harness.project + "/registry")
+        defer { registry.stop() }
+        Self.committed(harness)
+        let inner = "STRATA_ROOT='\(harness.store)' TERM=xterm '\(Harness.binary)' push app:1 \(registry.host)/team/app:1; "
+            + "STRATA_ROOT='\(harness.project)/other' TERM=xterm '\(Harness.binary)' pull \(registry.host)/team/app:1; sleep 60"
+        guard let terminal = TerminalSession.start(inner, in: harness.project, columns: 120) else {
+            Issue.record("tmux did not start")
+            return
+        }
+        defer { terminal.close() }
+        let done = terminal.waitForScreen { $0.contains("already in the store") }
+        let screen = terminal.screen
+        #expect(done, "\(screen)")
+        #expect(screen.components(separatedBy: ": Pushed").count - 1 == 3, "a line for each of the 3 blobs: \(screen)")
+        #expect(screen.components(separatedBy: ": Download complete").count - 1 == 3, "\(screen)")
+        let piped = harness.strata(["pull", "\(registry.host)/team/app:1"], env: ["STRATA_ROOT": harness.project + "/third"])
+        #expect(piped.status == 0 && !piped.stderr.contains("\u{1B}"), "\(piped.stderr)")
+        #expect(piped.stderr == "strata: pulled from \(registry.host)/team/app: 3 blobs downloaded (1.0 MB), 0 already in the store\n", "\(piped.stderr)")
+    }
+
     /// An index of two platforms pulls this machine's image, and the lock pins the index too.
     @Test func aMultiPlatformIndexPullsTheAmd64Image() throws {
         guard TestRegistry.installed() else { return }
