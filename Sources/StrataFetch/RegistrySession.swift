@@ -76,10 +76,16 @@ public final class RegistrySession: Sendable {
         var lastFailure: FetchError?
         for candidate in candidates {
             state.withLock { $0.base = candidate }
-            let response: Response
+            var response: Response
             do { response = try await perform(.GET, candidate + "/v2/", headers: [], body: nil, limit: 64 << 10, authorization: nil) } catch {
                 lastFailure = error
                 continue
+            }
+            var waits = 0
+            while response.status == 429, waits < 5 {
+                waits += 1
+                await FetchExecutor.sleep(seconds: Fetcher.retryAfter(response.headers.first(name: "Retry-After")))
+                response = try await perform(.GET, candidate + "/v2/", headers: [], body: nil, limit: 64 << 10, authorization: nil)
             }
             switch response.status {
             case 200: return
@@ -90,9 +96,6 @@ public final class RegistrySession: Sendable {
                 let answer = try await authenticate(challenge)
                 state.withLock { $0.authorization = answer }
                 return
-            case 429:
-                await FetchExecutor.sleep(seconds: Fetcher.retryAfter(response.headers.first(name: "Retry-After")))
-                return try await connect()
             case 404:
                 throw .registry(path: name, message: "\(candidate) is not a registry (it answered 404 to /v2/); check the host and port")
             default:

@@ -79,8 +79,9 @@ struct ManifestResolver {
     /// and nothing asks to move it: a tag is resolved once, at the first lock (or
     /// `--update`), never again on a build, as Debian packages stay at their locked versions.
     func keptRegistryBase(_ reference: ImageReference) -> (base: LockedBase, layers: [LockedStep])? {
-        guard update != .all, let previous, case .image(let locked, _, _, let pin?) = previous.base, pin.repository.isEmpty == false,
-              locked == reference.description else { return nil }
+        guard update != .all, let previous, case .image(let locked, _, _, _?) = previous.base, locked == reference.description else {
+            return nil
+        }
         let layers = previous.steps.filter {
             if case .layer(let layer) = $0, case .image = layer.source { return true }
             return false

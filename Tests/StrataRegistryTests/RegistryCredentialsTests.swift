@@ -5,17 +5,7 @@ import Testing
 @testable import StrataRegistry
 
 @Suite struct RegistryCredentialsTests {
-    /// A home with the given files (relative path → text).
-    func home(_ files: [String: String]) throws -> String {
-        var template = Array("/tmp/strata-credentials-test.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError("mkdtemp", path: "/tmp") }
-        let home = String(cString: made)
-        for (path, text) in files {
-            try FileSystem.makeDirectories(FileSystem.parent(of: home + "/" + path), mode: 0o700)
-            try FileSystem.createFile(home + "/" + path, contents: Array(text.utf8), mode: 0o600)
-        }
-        return home
-    }
+    func home(_ files: [String: String]) throws -> String { try temporaryHome(files) }
 
     func reference(_ text: String) throws -> RegistryReference { try RegistryReference(parsing: text) }
 

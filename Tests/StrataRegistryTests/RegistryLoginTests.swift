@@ -6,16 +6,7 @@ import Testing
 @testable import StrataRegistry
 
 @Suite struct RegistryLoginFileTests {
-    func home(_ files: [String: String]) throws -> String {
-        var template = Array("/tmp/strata-login-test.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError("mkdtemp", path: "/tmp") }
-        let home = String(cString: made)
-        for (path, text) in files {
-            try FileSystem.makeDirectories(FileSystem.parent(of: home + "/" + path), mode: 0o700)
-            try FileSystem.createFile(home + "/" + path, contents: Array(text.utf8), mode: 0o600)
-        }
-        return home
-    }
+    func home(_ files: [String: String]) throws -> String { try temporaryHome(files) }
 
     func document(_ path: String) throws -> JSONValue { try JSON.parse(try HostFile.read(path)) }
 
