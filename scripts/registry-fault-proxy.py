@@ -3,7 +3,7 @@
 injecting the faults real registries and networks produce.
 
 usage: registry-fault-proxy.py --upstream HOST:PORT --port-file F --log L [--fault NAME]
-                               [--redirect-host 127.0.0.2] [--upstream-auth USER:PASSWORD]
+                               [--redirect-host 127.0.0.2] [--upstream-auth USER:PASSWORD] [--port N]
 
 Listens on 127.0.0.1 on a port the kernel chooses, writes that port (just the number) to F once it
 accepts connections, then serves until killed. Every request (method, path and query, headers with
@@ -16,6 +16,7 @@ names the upstream is rewritten to the address the client asked.
 request its client abandons before any answer gets status null):
   {"listener": "127.0.0.1" or the redirect host, "method", "path" (with query),
    "auth": whether the client sent Authorization, "range": the Range header or null,
+   "length": the request's Content-Length or null,
    "status": the status sent to the client, "fault": the fault applied to this request or null}
 
 --fault NAME (default: none, pure pass-through). A "blob GET" is a GET of a path matching
@@ -35,6 +36,9 @@ answers to a Range are never blob GETs.
                   Authorization (with Basic --upstream-auth instead, if given) and no fault; they are
                   logged with listener = the redirect host
   patch-201       PATCH requests are forwarded; an upstream 202 reaches the client as 201
+  relative-locations  every absolute Location the upstream sends reaches the client as a path
+                  (/v2/…?…), which the distribution spec allows
+  chunk-min       upload starts (POST …/blobs/uploads/ answered 202) carry OCI-Chunk-Min-Length: 300000
   expire-once     the first blob GET sent with a Bearer token is answered 401 with the challenge the
                   upstream gives without one (plus error="invalid_token"), as a registry answers an
                   expired token; everything else passes through
@@ -53,7 +57,8 @@ import sys
 import threading
 import urllib.parse
 
-FAULTS = ("corrupt-blob", "truncate-blob", "cut-once", "429-once", "redirect-blobs", "patch-201", "expire-once")
+FAULTS = ("corrupt-blob", "truncate-blob", "cut-once", "429-once", "redirect-blobs", "patch-201", "expire-once",
+          "relative-locations", "chunk-min")
 BLOB_PATH = re.compile(r"^/v2/.+/blobs/(sha256:[0-9a-f]{64})$")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
               "te", "trailer", "trailers", "transfer-encoding", "upgrade", "expect"}
@@ -139,6 +144,7 @@ def make_handler(state, listener, redirect_side):
             self.recorded = True
             state.record({"listener": listener, "method": self.command, "path": self.path,
                           "auth": "Authorization" in self.headers, "range": self.headers.get("Range"),
+                          "length": int(self.headers["Content-Length"]) if (self.headers.get("Content-Length") or "").isdigit() else None,
                           "status": status, "fault": fault})
 
         def small(self, status, reason, headers=(), body=b"", fault=None):
@@ -190,6 +196,10 @@ def make_handler(state, listener, redirect_side):
                     return self.small(307, "Temporary Redirect", [("Location", location)], fault=fault)
                 elif fault == "patch-201" and self.command == "PATCH" and status == 202:
                     status, reason, applied = 201, "Created", fault
+                elif fault == "relative-locations" and resp.getheader("Location"):
+                    applied = fault
+                elif fault == "chunk-min" and self.command == "POST" and status == 202 and path.endswith("/blobs/uploads/"):
+                    applied = fault
                 self.relay(resp, status, reason, applied)
             finally:
                 resp.close()
@@ -264,6 +274,11 @@ def make_handler(state, listener, redirect_side):
                 if name.lower() == "location" and (value == upstream or value.startswith(upstream + "/")
                                                    or value.startswith(upstream + "?")):
                     headers[i] = (name, here + value[len(upstream):])
+                if name.lower() == "location" and fault == "relative-locations" and "://" in headers[i][1]:
+                    rest = headers[i][1].split("://", 1)[1]
+                    headers[i] = (name, rest[rest.find("/"):] if "/" in rest else "/")
+            if fault == "chunk-min":
+                headers.append(("OCI-Chunk-Min-Length", "300000"))
             no_body = self.command == "HEAD" or status in (204, 304) or 100 <= status < 200
             body = None
             if fault == "truncate-blob" and length is None:
@@ -350,12 +365,13 @@ def main():
     parser.add_argument("--fault", choices=("none",) + FAULTS)
     parser.add_argument("--redirect-host", default="127.0.0.2")
     parser.add_argument("--upstream-auth", help="USER:PASSWORD, sent as Basic auth by the redirect listener")
+    parser.add_argument("--port", type=int, default=0, help="listen on this port instead of one the kernel chooses")
     args = parser.parse_args()
     # A parent that spawned us from a thread with signals blocked (dispatch's worker threads do)
     # passed that mask on: without this, "serves until killed" would need SIGKILL.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
     state = State(args)
-    server = Server(("127.0.0.1", 0), make_handler(state, "127.0.0.1", False))
+    server = Server(("127.0.0.1", args.port), make_handler(state, "127.0.0.1", False))
     if state.fault == "redirect-blobs":
         other = Server((args.redirect_host, 0), make_handler(state, args.redirect_host, True))
         state.redirect_port = other.server_address[1]

@@ -23,7 +23,10 @@ struct RegistryBlobSources {
     /// written costs a later push an upload, nothing more.
     func record(_ digests: [Digest], in repository: String) {
         for digest in Set(digests) {
-            var list = repositories(holding: digest).filter { $0 != repository }
+            let known = repositories(holding: digest)
+            // Unchanged records are not written again: a push of an unchanged image syncs nothing.
+            if known.first == repository { continue }
+            var list = known.filter { $0 != repository }
             list.insert(repository, at: 0)
             do { try store.storeCached(.registryBlobs, digest.hex, Array(list.prefix(Self.kept).joined(separator: "\n").utf8)) } catch {
                 continue

@@ -113,6 +113,56 @@ import Testing
         #expect(copy.status == 0, "the chunked blob is whole: \(copy.stderr)")
     }
 
+    @Test func relativeLocationsAndAChunkMinimumAreFollowed() throws {
+        guard let relative = try Self.setUp(fault: "relative-locations") else { return }
+        defer { relative.stop() }
+        #expect(relative.harness.strata(["pull", relative.image]).status == 0)
+        try FileManager.default.removeItem(atPath: relative.harness.store + "/cache/registry-blobs")
+        let monolithic = relative.harness.strata(["push", relative.image, "\(relative.proxy.host)/test/whole:1"])
+        #expect(monolithic.status == 0 && monolithic.stderr.contains("2 blobs uploaded"), "\(monolithic.stderr)")
+        try FileManager.default.removeItem(atPath: relative.harness.store + "/cache/registry-blobs")
+        let chunked = relative.harness.strata(["push", relative.image, "\(relative.proxy.host)/test/parts:1"], env: ["STRATA_UPLOAD_CHUNK_SIZE": "200000"])
+        #expect(chunked.status == 0, "\(chunked.stderr)")
+        #expect(relative.proxy.requests().contains { $0.fault == "relative-locations" && $0.method == "POST" })
+
+        guard let minimum = try Self.setUp(fault: "chunk-min") else { return }
+        defer { minimum.stop() }
+        #expect(minimum.harness.strata(["pull", minimum.image]).status == 0)
+        try FileManager.default.removeItem(atPath: minimum.harness.store + "/cache/registry-blobs")
+        let push = minimum.harness.strata(["push", minimum.image, "\(minimum.proxy.host)/test/min:1"], env: ["STRATA_UPLOAD_CHUNK_SIZE": "200000"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let patches = minimum.proxy.requests().filter { $0.method == "PATCH" }
+        // The 1 MB layer in chunks of the registry's 300000, the last one what is left.
+        #expect(patches.count == 4 && patches.dropLast().allSatisfy { $0.length == 300_000 }, "\(patches.map { $0.length ?? -1 })")
+    }
+
+    /// The store remembers a repository that had the blob; the registry no longer has it there,
+    /// answers the mount with 202 (an upload opened), and the blob is uploaded into that upload.
+    @Test func aMountAnswered202BecomesAnUpload() throws {
+        guard TestRegistry.installed() else { return }
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        RegistryPushTests.committed(harness)
+        // The same address (a proxy's port) in front of a first registry, then of an empty one.
+        let first = try TestRegistry(in: harness.project + "/first")
+        let before = try FaultProxy(in: harness.project + "/before", upstream: first)
+        #expect(harness.strata(["push", "app:1", "\(before.host)/team/app:1"]).status == 0)
+        before.stop()
+        first.stop()
+        let again = try TestRegistry(in: harness.project + "/again")
+        defer { again.stop() }
+        let proxy = try FaultProxy(in: harness.project + "/proxy", upstream: again, port: before.port)
+        defer { proxy.stop() }
+        let push = harness.strata(["push", "app:1", "\(proxy.host)/team/other:1"])
+        #expect(push.status == 0 && push.stderr.contains("3 blobs uploaded, 0 mounted"), "\(push.stderr)")
+        let mounts = proxy.requests().filter { $0.method == "POST" && $0.path.contains("mount=") }
+        #expect(mounts.count == 3 && mounts.allSatisfy { $0.status == 202 }, "each mount was tried and opened an upload: \(mounts.map(\.path))")
+        #expect(!proxy.requests().contains { $0.method == "POST" && !$0.path.contains("mount=") }, "no second upload was opened")
+        let copy = Harness.exec(["/usr/bin/skopeo", "copy", "--src-tls-verify=false", "docker://\(again.host)/team/other:1",
+                                 "oci:\(harness.project)/other:1"], cwd: harness.project, env: [:])
+        #expect(copy.status == 0, "\(copy.stderr)")
+    }
+
     @Test func refusalsAreOneSentence() throws {
         guard let setup = try Self.setUp(fault: nil, access: .basic(user: "alice", password: "s3cret"), credentials: "alice:s3cret") else { return }
         defer { setup.stop() }

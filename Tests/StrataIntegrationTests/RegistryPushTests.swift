@@ -47,6 +47,8 @@ import Testing
         let byDigest = harness.strata(["pull", "\(proxy.host)/team/app@\(digest)"], env: empty)
         #expect(byDigest.status == 0 && byDigest.stdout == "\(proxy.host)/team/app@\(digest) \(digest)\n", "\(byDigest.stderr)")
         #expect(harness.strata(["images"], env: empty).stdout.contains("\(proxy.host)/team/app:1"))
+        let export = harness.strata(["image", "export", "\(proxy.host)/team/app:1", "-o", "pulled.tar"], env: empty)
+        #expect(export.status == 0, "a pulled image exports: \(export.stderr)")
 
         // A registry base: the lock pins its digests; a build in an empty store pulls them by digest.
         try harness.manifest("onpulled", #"{"from": {"image": "\#(proxy.host)/team/app:1"}, "steps": [{"run": "cp /from-registry /copy"}]}"#)
@@ -94,6 +96,20 @@ import Testing
         #expect(pushed.status == 0, "\(pushed.stderr)")
         let pull = harness.strata(["pull", "\(registry.host)/skopeo/busybox:1"])
         #expect(pull.status == 0, "\(pull.stderr)")
+        // Docker's own manifest format (schema 2), as docker push writes it.
+        let docker = Harness.exec(["/usr/bin/skopeo", "copy", "--format", "v2s2", "--dest-tls-verify=false", "oci:images/busybox:latest",
+                                   "docker://\(registry.host)/skopeo/docker:1"], cwd: harness.project, env: [:])
+        #expect(docker.status == 0, "\(docker.stderr)")
+        let pullDocker = harness.strata(["pull", "\(registry.host)/skopeo/docker:1"])
+        #expect(pullDocker.status == 0, "\(pullDocker.stderr)")
+        try harness.manifest("docker", #"{"from": {"image": "\#(registry.host)/skopeo/docker:1"}}"#)
+        let onDocker = harness.strata(["run", "docker", "--", "echo", "ran"])
+        #expect(onDocker.stdout == "ran\n", "\(onDocker.stderr)")
+        let back = harness.strata(["push", "\(registry.host)/skopeo/docker:1", "\(registry.host)/skopeo/docker-again:1"])
+        let inspect = Harness.exec(["/usr/bin/skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/skopeo/docker-again:1"],
+                                   cwd: harness.project, env: [:])
+        #expect(back.status == 0 && inspect.stdout.contains("application/vnd.docker.distribution.manifest.v2+json"),
+                "pushed with the Content-Type of its own media type: \(back.stderr) \(inspect.stdout.prefix(300))")
     }
 
     /// On a terminal, a line per layer as docker draws them; in a pipe, one plain line.

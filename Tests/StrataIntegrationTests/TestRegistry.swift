@@ -148,7 +148,7 @@ final class FaultProxy {
 
     var host: String { "127.0.0.1:\(port)" }
 
-    init(in directory: String, upstream: TestRegistry, fault: String? = nil, upstreamAuth: String? = nil) throws {
+    init(in directory: String, upstream: TestRegistry, fault: String? = nil, upstreamAuth: String? = nil, port: Int? = nil) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         log = directory + "/requests.log"
         let portFile = directory + "/port"
@@ -156,6 +156,7 @@ final class FaultProxy {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [Harness.packageRoot + "/scripts/registry-fault-proxy.py", "--upstream", upstream.host, "--port-file", portFile,
                              "--log", log] + (fault.map { ["--fault", $0] } ?? []) + (upstreamAuth.map { ["--upstream-auth", $0] } ?? [])
+            + (port.map { ["--port", String($0)] } ?? [])
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -179,6 +180,7 @@ final class FaultProxy {
         var path: String
         var auth: Bool
         var range: String?
+        var length: Int?
         var status: Int?
         var fault: String?
     }
