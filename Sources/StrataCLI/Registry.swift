@@ -13,8 +13,10 @@ struct RegistryOptions: ParsableArguments {
     @Option(name: .customLong("cert-dir"), help: ArgumentHelp("CA certificates (*.crt) and a client certificate (*.cert, *.key) for the registry, in place of /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST.", valueName: "DIR"))
     var certDirectory: String?
 
-    func access(_ engine: Engine) -> RegistryAccess {
-        RegistryAccess(context: engine.context, tlsVerify: tlsVerify, certDirectory: certDirectory)
+    func access(_ engine: Engine) -> RegistryAccess { access(engine.context) }
+
+    func access(_ context: RequestContext) -> RegistryAccess {
+        RegistryAccess(context: context, tlsVerify: tlsVerify, certDirectory: certDirectory)
     }
 }
 
@@ -87,7 +89,6 @@ extension StrataCommand {
               echo "$TOKEN" | strata login --username ci --password-stdin registry.example.com
             """)
 
-        @OptionGroup var options: StoreOptions
         @OptionGroup var registry: RegistryOptions
         @Option(name: .shortAndLong, help: "The user name.") var username: String?
         @Option(name: .shortAndLong, help: "The password (visible to other users of this machine; prefer --password-stdin).") var password: String?
@@ -119,9 +120,10 @@ extension StrataCommand {
                 secret = typed
             }
             guard !secret.isEmpty else { throw ValidationError("the password is empty") }
-            let engine = try options.engine()
-            let place = try RegistryLogin(context: engine.context).login(target, username: username, password: secret, access: registry.access(engine))
-            engine.context.note("credentials kept in \(place)")
+            // No store: logging in touches only the credentials files.
+            let context = ProcessState.context(variables: ProcessState.variables())
+            let place = try RegistryLogin(context: context).login(target, username: username, password: secret, access: registry.access(context))
+            context.note("credentials kept in \(place)")
             print("Login Succeeded")
         }
 
@@ -151,15 +153,14 @@ extension StrataCommand {
             abstract: "Forget a registry's credentials, as docker logout does.",
             discussion: "Removes HOST (default Docker Hub) from every credentials file that names it, and from the credential helper they name.")
 
-        @OptionGroup var options: StoreOptions
         @Argument(help: "The registry: HOST[:PORT].") var host: String?
 
         func run() throws {
             let target = try RegistryLogin.registry(host)
-            let engine = try options.engine()
-            let removed = try RegistryLogin(context: engine.context).logout(target)
+            let context = ProcessState.context(variables: ProcessState.variables())
+            let removed = try RegistryLogin(context: context).logout(target)
             if removed.isEmpty {
-                engine.context.note("not logged in to \(target.host)")
+                context.note("not logged in to \(target.host)")
             } else {
                 print("Removing login credentials for \(target.host)")
             }
