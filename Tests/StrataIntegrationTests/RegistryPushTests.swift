@@ -68,6 +68,10 @@ import Testing
         let second = harness.strata(["build", "onpulled"], env: ["STRATA_ROOT": harness.project + "/build-store-2"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(proxy.requests().isEmpty, "a second build asks the registry nothing: \(proxy.requests().map(\.path))")
+        let session = harness.strata(["run", "--name", "top", "onpulled", "--", "sh", "-c", "echo on top > /top"],
+                                     env: ["STRATA_ROOT": harness.project + "/build-store-2"])
+        let commit = harness.strata(["commit", "top", "--tag", "top:1"], env: ["STRATA_ROOT": harness.project + "/build-store-2"])
+        #expect(session.status == 0 && commit.status == 0, "a session on the pulled base commits: \(commit.stderr)")
         let frozen = harness.strata(["build", "onpulled"], env: fresh.merging(["CI": "true"]) { $1 })
         #expect(frozen.status == 0, "a lockfile pinning the base is current under --frozen: \(frozen.stderr)")
     }

@@ -26,6 +26,19 @@ import Testing
         #expect(bytes.last == 0x0a)
     }
 
+    @Test func aRegistryBaseKeepsWhereItWasPinned() throws {
+        var pinned = Self.sample
+        pinned.base = .image(reference: "localhost:5000/team/app:1", manifestDigest: Self.b, config: ImageDefaults(),
+                             registry: RegistryPin(repository: "localhost:5000/team/app", index: Self.a))
+        let bytes = pinned.encoded()
+        #expect(try Lockfile.decode(bytes, file: "l") == pinned)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains(#""registry": {"#) && text.contains(#""index": "\#(Self.a)""#))
+        #expect(!String(decoding: Self.sample.encoded(), as: UTF8.self).contains("registry"), "a store image's lock says nothing of registries")
+        pinned.base = .image(reference: "r/a:1", manifestDigest: Self.b, config: ImageDefaults(), registry: RegistryPin(repository: "r/a"))
+        #expect(try Lockfile.decode(pinned.encoded(), file: "l") == pinned)
+    }
+
     @Test func refusesOtherVersionsAndBadDigests() {
         var text = String(decoding: Self.sample.encoded(), as: UTF8.self)
         text = text.replacingOccurrences(of: "\"lockfileVersion\": 1", with: "\"lockfileVersion\": 99")
