@@ -116,6 +116,25 @@ import Testing
                 "pushed with the Content-Type of its own media type: \(back.stderr) \(inspect.stdout.prefix(300))")
     }
 
+    /// With bearer tokens, a push that mounts asks one token for both repositories: docker-registry
+    /// mounts only when the token lets the pusher pull the source (else it opens an upload).
+    @Test func aTokenRegistryMountsWithOneTokenForBothRepositories() throws {
+        guard TestRegistry.installed() else { return }
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        let registry = try TestRegistry(in: harness.project + "/registry", access: .tokens(user: (name: "bob", password: "pw")))
+        defer { registry.stop() }
+        Self.committed(harness)
+        try harness.write("auth.json", #"{"auths": {"\#(registry.host)": {"auth": "Ym9iOnB3"}}}"#)
+        let auth = ["REGISTRY_AUTH_FILE": harness.project + "/auth.json"]
+        let first = harness.strata(["push", "app:1", "\(registry.host)/team/a:1"], env: auth)
+        #expect(first.status == 0 && first.stderr.contains("3 blobs uploaded"), "\(first.stderr)")
+        let second = harness.strata(["push", "app:1", "\(registry.host)/team/b:1"], env: auth)
+        #expect(second.status == 0 && second.stderr.contains("0 blobs uploaded, 3 mounted"), "\(second.stderr)")
+        let refused = harness.strata(["push", "app:1", "\(registry.host)/team/c:1"], env: ["HOME": harness.project + "/nobody"])
+        #expect(refused.status == 1 && refused.stderr.contains("no credentials were found"), "\(refused.stderr)")
+    }
+
     /// On a terminal, a line per layer as docker draws them; in a pipe, one plain line.
     @Test func aTerminalShowsALinePerLayer() throws {
         guard TestRegistry.installed(), TerminalSession.available else { return }
