@@ -24,6 +24,11 @@ enum ProcessState {
         return result
     }
 
+    /// One variable of this process's environment, whatever its name (`-e KEY` passes the caller's).
+    static func variable(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
     static func workingDirectory() -> String {
         guard let path = getcwd(nil, 0) else { return "/" }
         defer { free(path) }

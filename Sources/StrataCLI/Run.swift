@@ -14,11 +14,12 @@ extension StrataCommand {
             discussion: """
             The session is a writable overlay over the environment's read-only snapshot, its root after pivot_root, in new mount, PID, UTS, IPC and cgroup namespaces and a network namespace with only loopback ("network": "host" shares the host's). The command runs with Docker's default capabilities and seccomp profile, no_new_privs, Docker's masked and read-only /proc and /sys paths, as the manifest's user and within its limits; "security" loosens that deliberately. The session is removed when the command ends unless --keep or --name is given. Without CMD, the image's entrypoint and cmd run, else the manifest's shell. The exit status is the command's (128+N if killed by signal N).
 
-            OPTIONS (before ENV):
+            OPTIONS (before ENV), docker run's where Docker has them; the session flags (-e, -v, -w, -u, --memory…) change this session only, never the lockfile:
             \(RunCommandLine.helpText)
 
               strata run busybox -- sh -c 'echo hello > /tmp/x; cat /tmp/x'
               strata run --name work busybox -- sh -c 'echo hi > /greeting'
+              strata run -e DEBUG=1 -v ./src:/src -w /src --memory 1g busybox -- ls
             """)
 
         @Argument(parsing: .allUnrecognized, help: .hidden) var words: [String] = []
@@ -38,36 +39,24 @@ extension StrataCommand {
             commandName: "shell",
             abstract: "Start the environment's shell (default /bin/sh) in a new session, or in a kept one.",
             discussion: """
-            The session is isolated and confined as `strata run`'s. With --session, the shell runs in a kept session: joined when it is running (as `strata exec` does), else in the session started again on the changes it kept.
+            The session is isolated and confined as `strata run`'s, and takes its options (-e, -v, -w, -u, --memory…). With --session NAME, the shell runs in a kept session: joined when it is running (as `strata exec` does), else in the session started again on the changes it kept.
+
+            OPTIONS (before ENV):
+            \(RunCommandLine.helpText)
+              --session NAME   Enter this kept session (a name or id) instead of a new one.
 
               strata shell busybox
               echo 'echo hi' | strata shell busybox
               strata shell --name work busybox; strata shell --session work
             """)
 
-        @OptionGroup var options: BuildOptions
-        @Flag(name: .long, help: "Keep the session after the shell exits.") var keep = false
-        @Option(name: .long, help: "Name the session (implies --keep).") var name: String?
-        @Option(name: .long, help: "Enter this kept session (a name or id) instead of a new one.") var session: String?
-        @Argument(help: "The environment: NAME or a manifest path.") var env: String?
-
-        func validate() throws {
-            if let session {
-                if env != nil { throw ValidationError("give an environment or --session \(session), not both") }
-                if keep || name != nil { throw ValidationError("--keep and --name make a new session; --session enters a kept one") }
-            } else if env == nil {
-                throw ValidationError("give the environment (`strata shell ENV`) or a kept session (`strata shell --session NAME`)")
-            }
-        }
+        @Argument(parsing: .allUnrecognized, help: .hidden) var words: [String] = []
 
         func run() throws {
-            let engine = try options.engine()
-            if let session { throw ExitCode(try engine.sessions.shell(session: session)) }
-            let environment = try engine.load(env ?? "", lockfile: options.lock.lockfile)
-            let lockfile = try engine.lockfileForUse(environment)
-            let status = try engine.run(environment, lockfile: lockfile,
-                                        options: RunOptions(argv: nil, keep: keep, name: name, shell: true))
-            throw ExitCode(status)
+            switch try RunCommandLine.parse(words, command: "shell") {
+            case .run(let line): throw ExitCode(try line.execute(shell: true))
+            case .help: throw CleanExit.helpRequest(self)
+            }
         }
     }
 }

@@ -21,6 +21,14 @@ struct RunCommandLine {
     var progress = ProgressMode.auto
     var keep = false
     var name: String?
+    /// `--rm`: remove the session when it ends, named or not.
+    var remove = false
+    /// `-t` asks for a terminal whatever stdin is; nil leaves it to whether stdin and stdout are one.
+    var terminal: Bool?
+    /// `docker run`'s everyday flags (`-e`, `-v`, `-w`, `-u`, …), for this session only.
+    var flags = RunFlags()
+    /// `--session` (`strata shell` only): enter this kept session.
+    var session: String?
     var env = ""
     /// The command; empty runs the image's entrypoint and cmd, else the manifest's shell.
     var argv: [String] = []
@@ -39,10 +47,13 @@ struct RunCommandLine {
             line.progress = ProgressMode(rawValue: value) ?? .auto
             line.badProgress = ProgressMode(rawValue: value) == nil ? value : nil
         },
-        Option(name: "quiet", value: nil, help: "Show no build progress, only failures (--progress=quiet).") { line, _ in line.progress = .quiet },
+        Option(name: "quiet", value: nil, help: "Show no build progress, only failures (--progress=quiet).", short: "q") { line, _ in line.progress = .quiet },
         Option(name: "keep", value: nil, help: "Keep the session after the command ends.") { line, _ in line.keep = true },
-        Option(name: "name", value: "NAME", help: "Name the session (implies --keep).") { $0.name = $1 },
-    ]
+        Option(name: "name", value: "NAME", help: "Name the session (implies --keep, unless --rm).") { $0.name = $1 },
+        Option(name: "rm", value: nil, help: "Remove the session when it ends, even a named one (the default otherwise).") { line, _ in line.remove = true },
+        Option(name: "interactive", value: nil, help: "Keep stdin open (it always is; for docker's -i).", short: "i") { _, _ in },
+        Option(name: "tty", value: nil, help: "Give the command a terminal even when stdin is not one.", short: "t") { line, _ in line.terminal = true },
+    ] + RunFlags.options(\RunCommandLine.flags)
 
     /// What the words (after `run`) ask for.
     enum Parsed {
@@ -51,12 +62,33 @@ struct RunCommandLine {
         case help
     }
 
-    /// Parses the words after `run`. A word that is not an option, before the environment,
-    /// or an option after it, is a usage error that says where it goes.
-    static func parse(_ words: [String]) throws(StrataError) -> Parsed {
+    /// Parses the words after `run` (or `shell`). A word that is not an option, before the
+    /// environment, or an option after it, is a usage error that says where it goes.
+    static func parse(_ words: [String], command: String = "run") throws(StrataError) -> Parsed {
         var line = RunCommandLine()
-        guard let first = try CommandLineOption.parse(words, options, into: &line, command: "run") else { return .help }
+        let table = command == "shell" ? options + [
+            Option(name: "session", value: "NAME", help: "Enter this kept session (a name or id) instead of a new one.") { $0.session = $1 },
+        ] : options
+        guard let first = try CommandLineOption.parse(words, table, into: &line, command: command) else { return .help }
         let index = first
+        if command == "shell" {
+            if let bad = line.badProgress { throw .usage(ProgressMode.refusal(bad)) }
+            if let session = line.session {
+                guard index == words.count else { throw .usage("give an environment or --session \(session), not both") }
+                guard !line.keep, line.name == nil, line.flags.isEmpty else {
+                    throw .usage("--session enters a kept session as it was made; --keep, --name and the session flags are for a new one")
+                }
+                return .run(line)
+            }
+            guard index < words.count else {
+                throw .usage("give the environment (`strata shell ENV`) or a kept session (`strata shell --session NAME`)")
+            }
+            line.env = words[index]
+            guard index + 1 == words.count else {
+                throw .usage("strata shell takes no command (`strata run \(line.env) -- CMD` runs one); options go before the environment")
+            }
+            return .run(line)
+        }
         guard index < words.count, words[index] != "--" else {
             throw .usage("name the environment: `strata run [OPTION…] ENV -- CMD [ARG…]`")
         }
@@ -77,13 +109,20 @@ struct RunCommandLine {
     /// The options as the `run` command's help lists them.
     static var helpText: String { CommandLineOption.helpText(options) }
 
-    /// Runs the command in a new session and returns its exit status.
-    func execute() throws(StrataError) -> Int32 {
+    /// Runs the command (the shell, with `shell`) in a new session and returns its exit status.
+    func execute(shell: Bool = false) throws(StrataError) -> Int32 {
         let engine = try Invocation.engine(root: root, mirrors: mirrors, frozen: frozen, progress: progress)
-        let environment = try engine.load(env, lockfile: lockfile)
+        if let session { return try engine.sessions.shell(session: session) }
+        var environment = try engine.load(env, lockfile: lockfile)
+        // Checked before anything is locked or built: a bad flag changes nothing.
+        let overlay = try flags.overlay(workingDirectory: ProcessState.workingDirectory(), lookup: ProcessState.variable)
         let lockfile = try engine.lockfileForUse(environment)
-        return try engine.run(environment, lockfile: lockfile,
-                              options: RunOptions(argv: argv.isEmpty ? nil : argv, keep: keep, name: name))
+        // After the lock: the flags change this session, never what the lockfile pins.
+        if let overlay { environment.manifest = environment.manifest.overriding(with: overlay) }
+        var options = RunOptions(argv: argv.isEmpty ? nil : argv, keep: keep && !remove, name: name, shell: shell)
+        options.remove = remove
+        options.terminal = terminal
+        return try engine.run(environment, lockfile: lockfile, options: options)
     }
 }
 
@@ -109,9 +148,27 @@ struct CommandLineOption<Line>: Sendable {
         while index < words.count {
             let word = words[index]
             if word == "-h" || word == "--help" { return nil }
-            if word.count == 2, word.hasPrefix("-"), let flag = options.first(where: { $0.short != nil && $0.short == word.last }),
-               flag.value == nil {
-                flag.set(&line, "")
+            // `-t`, `-it` (flags together), `-e KEY=VALUE` and `-eKEY=VALUE`, as docker reads them.
+            if word.count >= 2, word.hasPrefix("-"), !word.hasPrefix("--") {
+                var letters = Substring(word.dropFirst())
+                while let letter = letters.first {
+                    letters = letters.dropFirst()
+                    guard let option = options.first(where: { $0.short == letter }) else {
+                        throw .usage("strata \(command) has no option -\(letter) (see `strata \(command) --help`)")
+                    }
+                    guard option.value != nil else {
+                        option.set(&line, "")
+                        continue
+                    }
+                    if !letters.isEmpty {
+                        option.set(&line, String(letters.drop { $0 == "=" }))
+                    } else {
+                        guard index + 1 < words.count else { throw .usage("-\(letter) needs a value: -\(letter) \(option.value ?? "")") }
+                        index += 1
+                        option.set(&line, words[index])
+                    }
+                    break
+                }
                 index += 1
                 continue
             }

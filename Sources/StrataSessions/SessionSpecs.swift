@@ -51,6 +51,6 @@ extension Sessions {
             argv: argv, environment: variables.entries,
             workingDirectory: manifest.workdir ?? defaults.workingDir ?? "/",
             hostname: hostname, isolateNetwork: manifest.network == .none, mounts: mounts,
-            terminal: context.terminal.input && context.terminal.output, stderrTerminal: context.terminal.error)
+            terminal: options.terminal ?? (context.terminal.input && context.terminal.output), stderrTerminal: context.terminal.error)
     }
 }

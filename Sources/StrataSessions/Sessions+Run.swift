@@ -13,6 +13,11 @@ public struct RunOptions: Sendable {
     public var name: String?
     /// Prefer the manifest's `shell` (default `/bin/sh`) when `argv` is nil.
     public var shell: Bool
+    /// Remove the session when it ends even when it is named (`--rm --name`).
+    public var remove = false
+    /// A terminal for the command: true even when stdin is not one (`-t`); nil when stdin
+    /// and stdout both are.
+    public var terminal: Bool?
 
     public init(argv: [String]? = nil, keep: Bool = false, name: String? = nil, shell: Bool = false) {
         self.argv = argv; self.keep = keep; self.name = name; self.shell = shell
@@ -43,7 +48,7 @@ extension Sessions {
         // Recorded once the session is up, so that `strata exec` can join it.
         spec.initRecordPath = Self.initRecordPath(session)
         let outcome = runHoldingLock(session.id, spec)
-        if !(options.keep || options.name != nil) { discard(session.id) }
+        if options.remove || !(options.keep || options.name != nil) { discard(session.id) }
         return try status(of: try outcome.get())
     }
 
