@@ -8,3 +8,7 @@ int pipe2(int pipefd[2], int flags);
 int sync_file_range(int fd, long long offset, long long nbytes, unsigned int flags);
 #define STRATA_SYNC_FILE_RANGE_WRITE 2
 int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+/* POSIX_SPAWN_SETSID (glibc >= 2.26), also declared only under _GNU_SOURCE. */
+#define STRATA_POSIX_SPAWN_SETSID 0x80
+/* glibc >= 2.34, declared only under _GNU_SOURCE: close every descriptor from `from` up in the child. */
+int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);

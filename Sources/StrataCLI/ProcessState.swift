@@ -24,6 +24,17 @@ enum ProcessState {
         return result
     }
 
+    /// This process's whole environment, `KEY=VALUE` (what `strata run -d`'s runner inherits).
+    static func environment() -> [String] {
+        var entries: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            entries.append(String(cString: entry))
+            pointer += 1
+        }
+        return entries
+    }
+
     /// One variable of this process's environment, whatever its name (`-e KEY` passes the caller's).
     static func variable(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
@@ -62,8 +73,11 @@ enum StandardError {
 /// Writes to this process's stdout without `print`, whose generic path (a dynamic cast
 /// per item) costs a tenth of a cached `strata build` (callgrind).
 enum StandardOutput {
-    static func write(_ text: String, to fd: Int32 = 1) {
-        var bytes = Array(text.utf8)
+    static func write(_ text: String, to fd: Int32 = 1) { write(Array(text.utf8), to: fd) }
+
+    /// Bytes as they are (a session's log need not be UTF-8).
+    static func write(_ output: [UInt8], to fd: Int32 = 1) {
+        var bytes = output
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }

@@ -1,5 +1,7 @@
 import Strata
 import StrataEnvironment
+import Glibc
+import StrataOS
 import StrataSessions
 
 /// `strata run`'s command line, defined once: this table of options is what both the
@@ -29,6 +31,12 @@ struct RunCommandLine {
     var flags = RunFlags()
     /// `--session` (`strata shell` only): enter this kept session.
     var session: String?
+    /// `-d`: start the session in the background and print its name.
+    var detach = false
+    /// The background runner `-d` starts: the command's output goes to the session's log.
+    var logToSession = false
+    /// The words as given, which `-d` hands to its background runner.
+    var words: [String] = []
     var env = ""
     /// The command; empty runs the image's entrypoint and cmd, else the manifest's shell.
     var argv: [String] = []
@@ -53,6 +61,10 @@ struct RunCommandLine {
         Option(name: "rm", value: nil, help: "Remove the session when it ends, even a named one (the default otherwise).") { line, _ in line.remove = true },
         Option(name: "interactive", value: nil, help: "Keep stdin open (it always is; for docker's -i).", short: "i") { _, _ in },
         Option(name: "tty", value: nil, help: "Give the command a terminal even when stdin is not one.", short: "t") { line, _ in line.terminal = true },
+        Option(name: "detach", value: nil, help: "Run in the background; print the session's name (strata logs, strata stop).", short: "d") { line, _ in
+            line.detach = true
+        },
+        Option(name: "log-to-session", value: nil, help: "", hidden: true) { line, _ in line.logToSession = true },
     ] + RunFlags.options(\RunCommandLine.flags)
 
     /// What the words (after `run`) ask for.
@@ -66,6 +78,7 @@ struct RunCommandLine {
     /// environment, or an option after it, is a usage error that says where it goes.
     static func parse(_ words: [String], command: String = "run") throws(StrataError) -> Parsed {
         var line = RunCommandLine()
+        line.words = words
         let table = command == "shell" ? options + [
             Option(name: "session", value: "NAME", help: "Enter this kept session (a name or id) instead of a new one.") { $0.session = $1 },
         ] : options
@@ -106,6 +119,51 @@ struct RunCommandLine {
         return .run(line)
     }
 
+    /// `-d`: builds here (so that a failure is said on this terminal), then starts this same
+    /// command line as a background runner in a session of its own, waits until its session
+    /// runs (or has already ended), and prints the session's name.
+    func startInBackground(_ engine: Engine) throws(StrataError) -> Int32 {
+        let environment = try engine.load(env, lockfile: lockfile)
+        _ = try flags.overlay(workingDirectory: ProcessState.workingDirectory(), lookup: ProcessState.variable)
+        let lockfile = try engine.lockfileForUse(environment)
+        let built = try engine.build(environment, lockfile: lockfile)
+        for warning in built.warnings { engine.context.note(warning) }
+        let name = self.name ?? "strata-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        if self.name == nil, try engine.sessions.list().contains(where: { $0.record.name == name }) {
+            throw .usage("the name \(name) is taken; give one with --name")
+        }
+        if let existing = self.name, try engine.sessions.list().contains(where: { $0.record.name == existing }) {
+            throw .store(.sessionExists(existing))
+        }
+        var executable = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &executable, executable.count - 1)
+        guard length > 0 else { throw .input(path: "/proc/self/exe", reason: SystemError.text(errno)) }
+        let errors = engine.store.temporaryPath("detach-" + name)
+        var runner = Subprocess(executable: String(decoding: executable[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self),
+                                arguments: ["run", "--log-to-session", "--quiet"] + (self.name == nil ? ["--name", name] : []) + words,
+                                environment: ProcessState.environment())
+        runner.workingDirectory = ProcessState.workingDirectory()
+        let pid: pid_t
+        do { pid = try runner.startDetached(errorLog: errors) } catch { throw .input(path: error.path, reason: "cannot start the background runner: \(error.reason)") }
+        defer { unlink(errors) }
+        // Until the session runs, or the runner ended (a command that already finished is fine).
+        var status: Int32 = 0
+        for _ in 0..<1000 {
+            if try engine.sessions.list().contains(where: { $0.record.name == name && $0.running }) { break }
+            if waitpid(pid, &status, WNOHANG) == pid {
+                guard status == 0 else {
+                    let said = (try? HostFile.read(errors, limit: 64 << 10)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                    let first = said.split(separator: "\n").last { !$0.isEmpty }.map { String($0.dropFirst($0.hasPrefix("strata: ") ? 8 : 0)) }
+                    throw .input(path: name, reason: "the session did not start: " + (first ?? "its runner exited with status \(status >> 8)"))
+                }
+                break
+            }
+            usleep(10_000)
+        }
+        print(name)
+        return 0
+    }
+
     /// The options as the `run` command's help lists them.
     static var helpText: String { CommandLineOption.helpText(options) }
 
@@ -113,6 +171,10 @@ struct RunCommandLine {
     func execute(shell: Bool = false) throws(StrataError) -> Int32 {
         let engine = try Invocation.engine(root: root, mirrors: mirrors, frozen: frozen, progress: progress)
         if let session { return try engine.sessions.shell(session: session) }
+        if detach && !logToSession {
+            if shell { throw .usage("strata shell is interactive; run a command in the background with `strata run -d ENV -- CMD`") }
+            return try startInBackground(engine)
+        }
         var environment = try engine.load(env, lockfile: lockfile)
         // Checked before anything is locked or built: a bad flag changes nothing.
         let overlay = try flags.overlay(workingDirectory: ProcessState.workingDirectory(), lookup: ProcessState.variable)
@@ -122,6 +184,7 @@ struct RunCommandLine {
         var options = RunOptions(argv: argv.isEmpty ? nil : argv, keep: keep && !remove, name: name, shell: shell)
         options.remove = remove
         options.terminal = terminal
+        options.logToSession = logToSession
         return try engine.run(environment, lockfile: lockfile, options: options)
     }
 }
@@ -134,10 +197,13 @@ struct CommandLineOption<Line>: Sendable {
     var value: String?
     var help: String
     var short: Character? = nil
+    /// Left out of the help (strata's own plumbing, such as `-d`'s runner).
+    var hidden = false
     var set: @Sendable (inout Line, String) -> Void
 
-    init(name: String, value: String?, help: String, short: Character? = nil, set: @escaping @Sendable (inout Line, String) -> Void) {
-        self.name = name; self.value = value; self.help = help; self.short = short; self.set = set
+    init(name: String, value: String?, help: String, short: Character? = nil, hidden: Bool = false,
+         set: @escaping @Sendable (inout Line, String) -> Void) {
+        self.name = name; self.value = value; self.help = help; self.short = short; self.hidden = hidden; self.set = set
     }
 
     /// Applies the options at the start of `words` to `line`; returns the index of the first
@@ -196,7 +262,7 @@ struct CommandLineOption<Line>: Sendable {
 
     /// The options as a command's help lists them.
     static func helpText(_ options: [CommandLineOption]) -> String {
-        let rows = options.map { option in
+        let rows = options.filter { !$0.hidden }.map { option in
             ((option.short.map { "-\($0), " } ?? "") + "--" + option.name + (option.value.map { " " + $0 } ?? ""), option.help)
         }
         let width = rows.map(\.0.count).max() ?? 0

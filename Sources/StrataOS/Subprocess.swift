@@ -146,6 +146,41 @@ public struct Subprocess: Sendable {
         return outcome
     }
 
+    /// Starts the program in a session of its own (`setsid`: no terminal, no hangup when
+    /// the caller's ends), stdin from /dev/null, stdout to /dev/null and stderr appended to
+    /// `errorLog`, and returns its pid without waiting: `strata run -d`'s background runner,
+    /// which outlives the command that started it.
+    public func startDetached(errorLog: String) throws(SystemError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, errorLog, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        // Nothing else of the caller's: a pipe its own caller reads to the end would stay
+        // open for as long as the runner lives (and `strata run -d | cat` would never end).
+        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
+        if let workingDirectory { posix_spawn_file_actions_addchdir_np(&actions, workingDirectory) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGPIPE, SIGHUP, SIGINT, SIGTERM] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | STRATA_POSIX_SPAWN_SETSID))
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) }; for p in envp { free(p) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard spawned == 0 else { throw SystemError("run", path: executable, errno: spawned) }
+        return pid
+    }
+
     /// Feeds `input` and drains every reader until all are closed.
     private func collect(readers: [(target: Int32, fd: Int32)], input: [UInt8],
                          pipes: inout Pipes) -> Result<[Int32: [UInt8]], SystemError> {

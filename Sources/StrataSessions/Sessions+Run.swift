@@ -1,6 +1,7 @@
 import Glibc
 import StrataEnvironment
 import StrataModel
+import StrataOS
 import StrataSandbox
 import StrataStore
 
@@ -18,6 +19,9 @@ public struct RunOptions: Sendable {
     /// A terminal for the command: true even when stdin is not one (`-t`); nil when stdin
     /// and stdout both are.
     public var terminal: Bool?
+    /// The command's output goes to the session's log (`strata logs`), not to this process
+    /// (`strata run -d`'s background runner).
+    public var logToSession = false
 
     public init(argv: [String]? = nil, keep: Bool = false, name: String? = nil, shell: Bool = false) {
         self.argv = argv; self.keep = keep; self.name = name; self.shell = shell
@@ -47,6 +51,18 @@ extension Sessions {
         spec.rootDir = session.rootPath
         // Recorded once the session is up, so that `strata exec` can join it.
         spec.initRecordPath = Self.initRecordPath(session)
+        var log: Int32 = -1
+        if options.logToSession {
+            log = open(Self.logPath(session), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard log >= 0 else {
+                let failure = StrataError.input(path: Self.logPath(session), reason: "cannot create the session's log: \(SystemError.text(errno))")
+                discard(session.id)
+                throw failure
+            }
+            spec.terminal = false
+            spec.output = log
+        }
+        defer { if log >= 0 { close(log) } }
         let outcome = runHoldingLock(session.id, spec)
         if options.remove || !(options.keep || options.name != nil) { discard(session.id) }
         return try status(of: try outcome.get())

@@ -72,6 +72,37 @@ import Testing
         #expect(shell.stdout == "yes\n/tmp\n", "the shell takes the flags too: \(shell.stdout) \(shell.stderr)")
     }
 
+    @Test func detachedSessionsLogAndStop() throws {
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        try harness.manifest("bb", #"{"from": {"image": "oci:../images/busybox:latest"}}"#)
+        let counter = harness.strata(["run", "-d", "--name", "counter", "bb", "--", "sh", "-c", "echo one; sleep 0.3; echo two >&2"])
+        #expect(counter.status == 0 && counter.stdout == "counter\n", "\(counter.stdout) \(counter.stderr)")
+        let followed = harness.strata(["logs", "-f", "counter"])
+        #expect(followed.status == 0 && followed.stdout == "one\ntwo\n", "-f follows until the session ends: \(followed.stdout) \(followed.stderr)")
+        #expect(harness.strata(["logs", "counter"]).stdout == "one\ntwo\n")
+
+        let long = harness.strata(["run", "-d", "bb", "--", "sh", "-c", "trap 'echo terminated; exit 3' TERM; echo up; while true; do sleep 0.1; done"])
+        let name = long.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(long.status == 0 && name.hasPrefix("strata-"), "a name is made when none is given: \(long.stdout) \(long.stderr)")
+        #expect(harness.strata(["sessions"]).stdout.contains("running"), "it runs after -d returns")
+        let stop = harness.strata(["stop", "-t", "5", name])
+        #expect(stop.status == 0 && stop.stdout == name + "\n", "\(stop.stderr)")
+        #expect(!harness.strata(["sessions"]).stdout.contains("running"))
+        #expect(harness.strata(["logs", name]).stdout.contains("up\n"))
+        let again = harness.strata(["stop", name])
+        #expect(again.status == 0 && again.stderr.contains("is not running"), "\(again.stderr)")
+        #expect(harness.strata(["rm", name]).status == 0)
+
+        #expect(harness.strata(["run", "--name", "plain", "bb", "--", "true"]).status == 0)
+        let noLog = harness.strata(["logs", "plain"])
+        #expect(noLog.status == 2 && noLog.stderr.contains("keeps no log"), "\(noLog.stderr)")
+        let shell = harness.strata(["shell", "-d", "bb"])
+        #expect(shell.status == 2 && shell.stderr.contains("interactive"), "\(shell.stderr)")
+        let failing = harness.strata(["run", "-d", "bb", "--", "/no/such/command"])
+        #expect(failing.status != 0 || failing.stdout.hasPrefix("strata-"), "\(failing.stdout) \(failing.stderr)")
+    }
+
     @Test func aBadFlagIsOneSentence() throws {
         let harness = try Harness()
         defer { harness.cleanup() }
