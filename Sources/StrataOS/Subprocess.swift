@@ -105,26 +105,9 @@ public struct Subprocess: Sendable {
             }
         }
 
-        if let workingDirectory { posix_spawn_file_actions_addchdir_np(&actions, workingDirectory) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
         // The program starts with no signal blocked and SIGPIPE at its default, whatever
         // the spawning thread had.
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) }; for p in envp { free(p) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        let (pid, spawned) = spawn(&actions, defaultSignals: [SIGPIPE], flags: 0)
         pipes.closeChildEnds()
         guard spawned == 0 else { throw SystemError("run", path: executable, errno: spawned) }
 
@@ -160,6 +143,14 @@ public struct Subprocess: Sendable {
         // Nothing else of the caller's: a pipe its own caller reads to the end would stay
         // open for as long as the runner lives (and `strata run -d | cat` would never end).
         posix_spawn_file_actions_addclosefrom_np(&actions, 3)
+        let (pid, spawned) = spawn(&actions, defaultSignals: [SIGPIPE, SIGHUP, SIGINT, SIGTERM], flags: STRATA_POSIX_SPAWN_SETSID)
+        guard spawned == 0 else { throw SystemError("run", path: executable, errno: spawned) }
+        return pid
+    }
+
+    /// `posix_spawn` with `actions` (plus the working directory), no signal blocked and
+    /// `defaultSignals` at their default disposition; returns the pid and its result.
+    private func spawn(_ actions: inout posix_spawn_file_actions_t, defaultSignals: [Int32], flags: Int32) -> (pid_t, Int32) {
         if let workingDirectory { posix_spawn_file_actions_addchdir_np(&actions, workingDirectory) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -168,17 +159,16 @@ public struct Subprocess: Sendable {
         sigemptyset(&empty)
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for signal in [SIGPIPE, SIGHUP, SIGINT, SIGTERM] { sigaddset(&defaults, signal) }
+        for signal in defaultSignals { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | STRATA_POSIX_SPAWN_SETSID))
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | flags))
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) }; for p in envp { free(p) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard spawned == 0 else { throw SystemError("run", path: executable, errno: spawned) }
-        return pid
+        return (pid, spawned)
     }
 
     /// Feeds `input` and drains every reader until all are closed.
