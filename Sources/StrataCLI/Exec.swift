@@ -15,6 +15,12 @@ extension StrataCommand {
             """)
 
         @OptionGroup var options: StoreOptions
+        @Option(name: .shortAndLong, help: ArgumentHelp("Set a variable (KEY alone: the caller's value).", valueName: "KEY[=VALUE]")) var env: [String] = []
+        @Option(name: .customLong("env-file"), help: ArgumentHelp("Set the variables of a file of KEY=VALUE lines.", valueName: "FILE")) var envFiles: [String] = []
+        @Option(name: .shortAndLong, help: ArgumentHelp("Start in DIR.", valueName: "DIR")) var workdir: String?
+        @Option(name: .shortAndLong, help: ArgumentHelp("Run as this user (names or ids).", valueName: "USER[:GROUP]")) var user: String?
+        @Flag(name: .shortAndLong, help: "Give the command a terminal even when stdin is not one.") var tty = false
+        @Flag(name: .shortAndLong, help: "Keep stdin open (it always is; for docker's -i).") var interactive = false
         @Argument(help: "The session: its name or id (see `strata sessions`).") var session: String
         @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
         var command: [String] = []
@@ -32,7 +38,10 @@ extension StrataCommand {
         func run() throws {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
-            throw ExitCode(try options.engine().sessions.exec(session: session, argv: argv))
+            var flags = RunFlags()
+            (flags.env, flags.envFiles, flags.workdir, flags.user) = (env, envFiles, workdir, user)
+            let overlay = try flags.overlay(workingDirectory: ProcessState.workingDirectory(), lookup: ProcessState.variable)
+            throw ExitCode(try options.engine().sessions.exec(session: session, argv: argv, overlay: overlay, terminal: tty ? true : nil))
         }
     }
 }

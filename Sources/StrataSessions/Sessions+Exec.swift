@@ -16,14 +16,19 @@ extension Sessions {
 
     /// Runs `argv` in the running session `idOrName` (its name or id), as `docker exec`
     /// does, with the same user, environment, working directory and confinement its first
-    /// command got from the manifest. Returns the command's exit status (128+N for signal N).
-    public func exec(session idOrName: String, argv: [String]) throws(StrataError) -> Int32 {
+    /// command got from the manifest, but for what `overlay` sets (its variables, working
+    /// directory and user: `docker exec -e -w -u`) and a terminal when `terminal` says.
+    /// Returns the command's exit status (128+N for signal N).
+    public func exec(session idOrName: String, argv: [String], overlay: Manifest? = nil, terminal: Bool? = nil) throws(StrataError) -> Int32 {
         let session: SessionRecord
         do { session = try existing(idOrName) } catch { throw .store(error) }
         guard let running = try runningSession(session) else {
             throw .sessionNotRunning(idOrName)
         }
-        return try join(running, session, options: RunOptions(argv: argv))
+        var options = RunOptions(argv: argv)
+        options.overlay = overlay
+        options.terminal = terminal
+        return try join(running, session, options: options)
     }
 
     /// The manifest's shell in session `idOrName`: joined when the session is running,
@@ -86,7 +91,8 @@ extension Sessions {
         guard access(manifest, F_OK) == 0 else {
             throw .input(path: manifest, reason: "the manifest session \"\(session.name ?? session.id)\" was made from is gone; restore it to enter the session again")
         }
-        let environment = try LoadedEnvironment(paths: EnvironmentPaths(argument: manifest, currentDirectory: context.workingDirectory))
+        var environment = try LoadedEnvironment(paths: EnvironmentPaths(argument: manifest, currentDirectory: context.workingDirectory))
+        if let overlay = options.overlay { environment.manifest = environment.manifest.overriding(with: overlay) }
         guard let lockfile = try environment.paths.readLockfile() else {
             throw .input(path: environment.paths.lockfile, reason: "the lockfile of session \"\(session.name ?? session.id)\" is missing; run `strata lock \(manifest)`")
         }

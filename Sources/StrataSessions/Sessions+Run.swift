@@ -22,6 +22,8 @@ public struct RunOptions: Sendable {
     /// The command's output goes to the session's log (`strata logs`), not to this process
     /// (`strata run -d`'s background runner).
     public var logToSession = false
+    /// Settings of this command only, over the session's manifest (`strata exec -e -w -u`).
+    public var overlay: Manifest?
 
     public init(argv: [String]? = nil, keep: Bool = false, name: String? = nil, shell: Bool = false) {
         self.argv = argv; self.keep = keep; self.name = name; self.shell = shell

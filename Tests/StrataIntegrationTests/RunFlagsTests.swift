@@ -103,6 +103,22 @@ import Testing
         #expect(failing.status != 0 || failing.stdout.hasPrefix("strata-"), "\(failing.stdout) \(failing.stderr)")
     }
 
+    @Test func execTakesEnvWorkdirUserAndTty() throws {
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        try harness.manifest("bb", #"{"from": {"image": "oci:../images/busybox:latest"}, "env": {"KEPT": "manifest"}}"#)
+        let started = harness.strata(["run", "-d", "--name", "bg", "bb", "--", "sleep", "60"])
+        #expect(started.status == 0, "\(started.stderr)")
+        let exec = harness.strata(["exec", "-e", "A=1", "-e", "FROM_CALLER", "-w", "/tmp", "-u", "nobody", "bg", "--",
+                                   "sh", "-c", "echo $A $FROM_CALLER $KEPT; pwd; id -un"], env: ["FROM_CALLER": "caller"])
+        #expect(exec.status == 0 && exec.stdout == "1 caller manifest\n/tmp\nnobody\n", "\(exec.stdout) \(exec.stderr)")
+        let tty = harness.strata(["exec", "-it", "bg", "--", "tty"])
+        #expect(tty.stdout.hasPrefix("/dev/pts/"), "\(tty.stdout) \(tty.stderr)")
+        let bad = harness.strata(["exec", "-u", "a:b:c", "bg", "--", "true"])
+        #expect(bad.status == 2 && bad.stderr.contains("-u a:b:c:"), "\(bad.stderr)")
+        #expect(harness.strata(["stop", "-t", "1", "bg"]).status == 0)
+    }
+
     @Test func aBadFlagIsOneSentence() throws {
         let harness = try Harness()
         defer { harness.cleanup() }
