@@ -4,13 +4,19 @@ import Testing
 /// Credentials, TLS and mirrors: `strata login`/`logout`, credential helpers, a registry
 /// with a throwaway CA, and Docker Hub names served by a mirror.
 @Suite struct RegistryLoginTests {
+    /// A registry that takes only alice:s3cret, holding busybox as `private/busybox:1`.
+    static func privateRegistry(_ harness: Harness) throws -> TestRegistry {
+        let registry = try TestRegistry(in: harness.project + "/registry", access: .basic(user: "alice", password: "s3cret"))
+        #expect(registry.push(harness, to: "private/busybox:1", credentials: "alice:s3cret").status == 0)
+        return registry
+    }
+
     @Test func loginAndLogoutRoundTripDockersConfigFile() throws {
         guard TestRegistry.installed() else { return }
         let harness = try Harness()
         defer { harness.cleanup() }
-        let registry = try TestRegistry(in: harness.project + "/registry", access: .basic(user: "alice", password: "s3cret"))
+        let registry = try Self.privateRegistry(harness)
         defer { registry.stop() }
-        #expect(registry.push(harness, to: "private/busybox:1", credentials: "alice:s3cret").status == 0)
         let home = ["HOME": harness.project + "/home"]
         try harness.write("home/.docker/config.json", #"{"auths": {"other.example": {"auth": "eDp5"}}, "psFormat": "table"}"#)
 
@@ -41,9 +47,8 @@ import Testing
         guard TestRegistry.installed() else { return }
         let harness = try Harness()
         defer { harness.cleanup() }
-        let registry = try TestRegistry(in: harness.project + "/registry", access: .basic(user: "alice", password: "s3cret"))
+        let registry = try Self.privateRegistry(harness)
         defer { registry.stop() }
-        #expect(registry.push(harness, to: "private/busybox:1", credentials: "alice:s3cret").status == 0)
         // A helper as docker-credential-pass is one: get/store/erase, the server or a JSON document on stdin.
         let log = harness.project + "/helper.log"
         try harness.write("bin/docker-credential-test", """
