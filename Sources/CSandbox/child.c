@@ -205,6 +205,8 @@ static void mount_overlay(int fd, const struct csb_spec *spec) {
         csb_fail(fd, CSB_STEP_OVERLAY_UPPER, errno, 0);
     if (sys_fsconfig(fs, CSB_FSCONFIG_SET_STRING, "workdir", spec->work_dir) < 0)
         csb_fail(fd, CSB_STEP_OVERLAY_WORK, errno, 0);
+    if (spec->overlay_userxattr && sys_fsconfig(fs, CSB_FSCONFIG_SET_FLAG, "userxattr", NULL) < 0)
+        csb_fail(fd, CSB_STEP_OVERLAY_CREATE, errno, 0);
     if (sys_fsconfig(fs, CSB_FSCONFIG_CMD_CREATE, NULL, NULL) < 0) csb_fail(fd, CSB_STEP_OVERLAY_CREATE, errno, 0);
     /* nodev: a device node the session makes (CAP_MKNOD, as in Docker) cannot be opened. */
     int mnt = sys_fsmount(fs, CSB_MOUNT_ATTR_NODEV);
@@ -261,7 +263,7 @@ static void mount_proc(int fd, int root_fd) {
     close(dir);
 }
 
-static void mount_dev(int fd, int root_fd) {
+static void mount_dev(int fd, int root_fd, const struct csb_spec *spec) {
     int dir = resolve_target(fd, root_fd, "/dev", CSB_BUILTIN_DEV);
     static const struct fs_option dev_options[] = {{"source", "tmpfs"}, {"mode", "0755"}};
     int dev = mount_fresh_on(fd, CSB_STEP_MOUNT_DEV, dir, "tmpfs", dev_options, 2, CSB_MOUNT_ATTR_NOSUID);
@@ -287,7 +289,8 @@ static void mount_dev(int fd, int root_fd) {
     static const struct fs_option pts_options[] = {
         {"source", "devpts"}, {"newinstance", NULL}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"},
     };
-    close(mount_fresh_on(fd, CSB_STEP_MOUNT_DEVPTS, pts_dir, "devpts", pts_options, 5,
+    /* gid= last, so that a single-id namespace (no group 5) can leave it out. */
+    close(mount_fresh_on(fd, CSB_STEP_MOUNT_DEVPTS, pts_dir, "devpts", pts_options, spec->single_id_map ? 4 : 5,
                          CSB_MOUNT_ATTR_NOSUID | CSB_MOUNT_ATTR_NOEXEC));
     close(pts_dir);
 
@@ -467,7 +470,7 @@ void csb_child_main(const struct csb_spec *spec, int fd, int console_fd, const s
     if (root_fd < 0) csb_fail(fd, CSB_STEP_OPEN_ROOT, errno, 0);
 
     mount_proc(fd, root_fd);
-    mount_dev(fd, root_fd);
+    mount_dev(fd, root_fd, spec);
     mount_sys(fd, root_fd);
     mount_tmp(fd, root_fd);
     mount_spec(fd, root_fd, spec);

@@ -223,7 +223,8 @@ static void drop_privileges(int fd, const struct csb_spec *spec) {
     }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         csb_fail(fd, CSB_STEP_CAPABILITIES, errno, 0);
-    if (syscall(SYS_setgroups, spec->group_count, spec->groups) < 0) csb_fail(fd, CSB_STEP_USER, errno, 0);
+    /* With one id mapped, setgroups(2) is denied; there are no other groups to drop. */
+    if (!spec->single_id_map && syscall(SYS_setgroups, spec->group_count, spec->groups) < 0) csb_fail(fd, CSB_STEP_USER, errno, 0);
     if (syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) < 0) csb_fail(fd, CSB_STEP_USER, errno, 0);
     if (syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid) < 0) csb_fail(fd, CSB_STEP_USER, errno, 0);
 

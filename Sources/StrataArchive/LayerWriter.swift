@@ -15,6 +15,9 @@ struct EntryMetadata {
 /// of DESIGN.md. Directory modes and mtimes are applied by `finish()`, after their
 /// contents are written.
 struct LayerWriter {
+    /// How this store marks an opaque directory: overlay's own name for it in the namespace
+    /// strata runs in (`user.overlay.opaque` rootless).
+    static let opaqueXattr = UserNamespace.current.overlayXattrPrefix + "opaque"
     let layer: LayerDirectory
     let reader: TarReader
     let limits: UnpackLimits
@@ -262,7 +265,7 @@ struct LayerWriter {
         let leaf = path.leaf.nameBytes
         if leaf == Array(".wh..wh..opq".utf8) {
             let directory = try layer.openDirectory(path.parent, create: true, entry: name)
-            let status = [UInt8(ascii: "y")].withUnsafeBytes { Xattr.set(fd: directory.raw, name: "trusted.overlay.opaque", value: $0) }
+            let status = [UInt8(ascii: "y")].withUnsafeBytes { Xattr.set(fd: directory.raw, name: Self.opaqueXattr, value: $0) }
             guard status == 0 else {
                 throw .io(path: path.parent.isRoot ? "/" : path.parent.display, reason: SystemError.text(errno))
             }

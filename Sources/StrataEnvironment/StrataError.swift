@@ -47,11 +47,16 @@ public enum StrataError: Error, CustomStringConvertible {
     case sessionNotRunning(String)
     /// The request was cancelled by its caller before it finished.
     case cancelled
+    /// Memory, pids or CPU limits asked of a rootless session, which has no cgroup it may
+    /// write (no cgroup v2 delegated to the user).
+    case rootlessLimits(manifest: String)
+    /// Something needs ids a rootless strata without a subordinate range does not have.
+    case singleIDMap(what: String)
 
     /// 2 for usage and manifest errors (as the CLI convention says), 1 otherwise.
     public var exitCode: Int32 {
         switch self {
-        case .usage, .manifest: return 2
+        case .usage, .manifest, .rootlessLimits, .singleIDMap: return 2
         default: return 1
         }
     }
@@ -83,6 +88,10 @@ public enum StrataError: Error, CustomStringConvertible {
         case .configure(let reason, let log):
             let tail = log.split(separator: "\n").suffix(15).joined(separator: "\n")
             return "configuring the packages failed: \(reason)" + (tail.isEmpty ? "" : "; the end of its output:\n" + tail)
+        case .rootlessLimits(let manifest):
+            return "\(manifest): \"limits\" (or --memory, --pids-limit, --cpus) needs a cgroup, and a rootless session has none it may write here (no cgroup v2 is delegated to this user); run it under `systemd-run --user --scope -p Delegate=yes` on a cgroup v2 host, as root, or without the limits"
+        case .singleIDMap(let what):
+            return "\(what) needs user ids other than root, and this user has no subordinate ids in /etc/subuid and /etc/subgid (or newuidmap is missing); ask for a range (`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER`, package uidmap) or run as root"
         case .stepFailed(let step, let status, let log, let session):
             let look = session.map { "; nothing of it was kept as a layer; its session is kept: `strata shell --session \($0)` looks inside, `strata rm \($0)` removes it" } ?? ""
             let tail = log.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).joined(separator: "\n")

@@ -67,6 +67,8 @@ extension Sandbox {
             cSpec.seccomp_program = UnsafeRawPointer(arena.bytes(program))
             cSpec.seccomp_instructions = program.count / 8
         }
+        cSpec.overlay_userxattr = spec.userNamespace == .none ? 0 : 1
+        cSpec.single_id_map = spec.userNamespace == .single ? 1 : 0
         cSpec.uid = spec.user.uid
         cSpec.gid = spec.user.gid
         cSpec.groups = UnsafePointer(arena.unsignedArray(spec.user.groups))
@@ -178,6 +180,7 @@ extension Sandbox {
         }
         let options = "lowerdir=" + spec.lowerDirs.map(escaped).joined(separator: ":")
             + ",upperdir=" + escaped(spec.upperDir) + ",workdir=" + escaped(spec.workDir)
+            + (spec.userNamespace == .none ? "" : ",userxattr")
         return options.utf8.count < legacyOptionsLimit ? options : nil
     }
 }

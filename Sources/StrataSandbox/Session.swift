@@ -1,10 +1,18 @@
 import Glibc
+import StrataOS
 
 /// A mount added to a session on top of its root.
 public enum SessionMount: Sendable, Equatable {
     /// `source` is an absolute host path; `target` is absolute inside the session.
     case bind(source: String, target: String, readOnly: Bool)
     case tmpfs(target: String)
+
+    /// Where it is mounted in the session.
+    public var target: String {
+        switch self {
+        case .bind(_, let target, _), .tmpfs(let target): return target
+        }
+    }
 }
 
 /// What the command may do: its capabilities, its seccomp filter, whether it may gain
@@ -78,6 +86,8 @@ public struct SessionSpec: Sendable {
     /// then being /dev/null: how a build step's output is read. nil: this process's 0-2.
     /// Ignored with a terminal; not used when joining a session.
     public var output: Int32? = nil
+    /// Which namespace strata runs in: overlays take `userxattr` in one of its own.
+    public var userNamespace: UserNamespace = .current
 
     public init(lowerDirs: [String], upperDir: String, workDir: String, rootDir: String,
                 argv: [String], environment: [String], workingDirectory: String = "/",

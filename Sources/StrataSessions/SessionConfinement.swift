@@ -15,6 +15,9 @@ extension Sessions {
         spec.confinement = try confinement(environment)
         (spec.limits, spec.nofile) = try resourceLimits(environment)
         guard let (user, resolved) = try sessionUser(environment, lowerDirs: spec.lowerDirs, imageUser: imageUser) else { return }
+        if UserNamespace.current == .single, user.uid != 0 || user.gid != 0 || !user.groups.isEmpty {
+            throw .singleIDMap(what: "running the session as uid \(user.uid), gid \(user.gid)")
+        }
         spec.user = user
         let chosen = environment.manifest.env
         var variables = spec.environment.filter { entry in
@@ -111,6 +114,9 @@ extension Sessions {
     /// limit (raising it needs CAP_SYS_RESOURCE, which the session does not get either).
     func resourceLimits(_ environment: LoadedEnvironment) throws(StrataError) -> (ResourceLimits, UInt64?) {
         guard let limits = environment.manifest.limits else { return (ResourceLimits(), nil) }
+        if UserNamespace.current != .none, limits.memoryBytes != nil || limits.pids != nil || limits.cpus != nil {
+            throw .rootlessLimits(manifest: environment.paths.manifest)
+        }
         if let nofile = limits.nofile {
             var current = rlimit()
             if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &current) == 0, current.rlim_max != rlim_t.max, nofile > UInt64(current.rlim_max) {

@@ -144,7 +144,9 @@ public struct LayerNormalizer: Sendable {
             let name = Array(names[start..<i]) + [0]
             let text = Self.text(name)
             start = i + 1
-            guard text.hasPrefix("trusted.overlay."), text != "trusted.overlay.opaque" else { continue }
+            // Both families: a rootless session's overlay (userxattr) writes user.overlay.*.
+            let overlay = text.hasPrefix("trusted.overlay.") || text.hasPrefix("user.overlay.")
+            guard overlay, text != "trusted.overlay.opaque", text != "user.overlay.opaque" else { continue }
             if lremovexattr(path, name) != 0 && errno != ENODATA { throw StoreError.system(Self.text(path), "removexattr \(text)") }
         }
     }

@@ -44,6 +44,12 @@ struct csb_spec {
     const char *legacy_overlay_options;
     /* Tests only: take the mount(2) path as if fsopen(2) were missing. */
     int force_legacy_overlay;
+    /* strata runs in a user namespace of its own (rootless): overlays keep their
+     * bookkeeping in user.overlay.* xattrs (trusted.* needs the initial namespace). */
+    int overlay_userxattr;
+    /* That namespace maps one id only: gid 5 (tty) does not exist for devpts and
+     * setgroups(2) is denied, so neither is asked for. */
+    int single_id_map;
     char *const *argv;              /* NULL-terminated, argv[0] non-empty */
     char *const *envp;              /* NULL-terminated KEY=VALUE; PATH is searched from here */
     const char *working_directory;  /* absolute, inside the session */
