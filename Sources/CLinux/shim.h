@@ -12,3 +12,5 @@ int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, co
 #define STRATA_POSIX_SPAWN_SETSID 0x80
 /* glibc >= 2.34, declared only under _GNU_SOURCE: close every descriptor from `from` up in the child. */
 int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+/* copy_file_range(2) (glibc >= 2.27), declared only under _GNU_SOURCE. */
+long copy_file_range(int fd_in, long long *off_in, int fd_out, long long *off_out, unsigned long len, unsigned int flags);

@@ -14,6 +14,8 @@ enum ProcessState {
         // Registries: where credentials are kept (as Docker and Podman look), plain-HTTP hosts.
         "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "DOCKER_CONFIG", "STRATA_INSECURE_REGISTRIES",
         "STRATA_REGISTRY_MIRRORS", "STRATA_UPLOAD_CHUNK_SIZE",
+        // A project's session: the terminal and language pass through; `sudo` says who is behind root.
+        "LANG", "COLORTERM", "SUDO_UID", "SUDO_GID", "SUDO_USER",
     ]
 
     static func variables() -> [String: String] {
@@ -40,6 +42,24 @@ enum ProcessState {
         getenv(name).map { String(cString: $0) }
     }
 
+    /// The person behind this process: `sudo`'s caller when root runs through it, else
+    /// whoever this process is (in a rootless strata's own namespace, the same ids).
+    static func caller(variables: [String: String]) -> Caller {
+        let uid = getuid()
+        if uid == 0 {
+            guard let text = variables["SUDO_UID"], let sudoUID = UInt32(text), sudoUID != 0 else { return .root }
+            let sudoGID = variables["SUDO_GID"].flatMap { UInt32($0) } ?? sudoUID
+            return Caller(uid: sudoUID, gid: sudoGID, name: variables["SUDO_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? loginName(sudoUID))
+        }
+        return Caller(uid: uid, gid: getgid(), name: loginName(uid))
+    }
+
+    /// The host's name for `uid`, else the number (a user without a passwd entry).
+    static func loginName(_ uid: uid_t) -> String {
+        if let entry = getpwuid(uid), let name = entry.pointee.pw_name, name.pointee != 0 { return String(cString: name) }
+        return String(uid)
+    }
+
     static func workingDirectory() -> String {
         guard let path = getcwd(nil, 0) else { return "/" }
         defer { free(path) }
@@ -53,6 +73,7 @@ enum ProcessState {
             variables: variables, terminal: terminal, workingDirectory: workingDirectory(),
             notes: { StandardError.write("strata: " + $0 + "\n") }, progress: terminal.error && progress != .quiet && progress != .json,
             fetchTool: variables["STRATA_FETCH"])
+        context.caller = caller(variables: variables)
         let renderer = BuildProgress(mode: progress, stderrIsTerminal: terminal.error)
         context.events = { renderer.handle($0) }
         return context

@@ -185,6 +185,8 @@ struct RunCommandLine {
         options.remove = remove
         options.terminal = terminal
         options.logToSession = logToSession
+        options.project = true
+        options.workdirGiven = overlay?.writtenFields.contains("workdir") ?? false
         return try engine.run(environment, lockfile: lockfile, options: options)
     }
 }

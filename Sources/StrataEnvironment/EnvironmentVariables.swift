@@ -21,6 +21,16 @@ public struct EnvironmentVariables: Sendable {
 
     public func has(_ key: String) -> Bool { pairs.contains { $0.0 == key } }
 
+    public func value(_ key: String) -> String? { pairs.first { $0.0 == key }?.1 }
+
+    /// `KEY=VALUE` strings as they are (a session's environment), without adding `PATH`.
+    public init(entries: [String]) {
+        for entry in entries {
+            guard let equals = entry.firstIndex(of: "=") else { continue }
+            set(String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
+        }
+    }
+
     public mutating func set(_ key: String, _ value: String) {
         if let index = pairs.firstIndex(where: { $0.0 == key }) { pairs[index].1 = value } else { pairs.append((key, value)) }
     }

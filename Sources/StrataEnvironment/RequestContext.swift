@@ -27,6 +27,9 @@ public struct RequestContext: Sendable {
     /// What a build is doing as it does it (steps starting, their output, how they ended),
     /// for the caller to show: live lines on a terminal, plain lines, or JSON.
     public var events: @Sendable (BuildEvent) -> Void = { _ in }
+    /// Who asked: the person a session of their project runs as (root, or the user behind
+    /// `sudo`, or a rootless caller).
+    public var caller: Caller = .root
 
     public init(variables: [String: String] = [:], terminal: Terminal = Terminal(), workingDirectory: String = "/",
                 notes: @escaping @Sendable (String) -> Void = { _ in }, progress: Bool = false,
@@ -57,6 +60,19 @@ public struct RequestContext: Sendable {
     public func environment(passing keys: [String]) -> [String] {
         keys.compactMap { key in variables[key].map { "\(key)=\($0)" } }
     }
+}
+
+/// A caller's identity on the host, as their project's session shows it: the same ids and
+/// name, so that the files they make in the project are theirs.
+public struct Caller: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+    /// The login name (`USER` and the `/etc/passwd` entry a session adds when it lacks one).
+    public var name: String
+
+    public static let root = Caller(uid: 0, gid: 0, name: "root")
+
+    public init(uid: UInt32, gid: UInt32, name: String) { self.uid = uid; self.gid = gid; self.name = name }
 }
 
 /// Which of a caller's standard streams are terminals (`isatty`, as the caller saw it).

@@ -91,6 +91,9 @@ extension ImageStore {
             layers: layers, history: history)
         let manifest = try publish(documents, as: options.reference)
         let merged = stack.first?.merged ?? 0
+        if !session.volumes.isEmpty {
+            context.note("the image leaves out what the session kept in volumes (as docker commit does): \(session.volumes.joined(separator: ", "))")
+        }
         return CommitResult(manifest: manifest, layers: layers.count, merged: merged)
     }
 

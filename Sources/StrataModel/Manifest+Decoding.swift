@@ -89,7 +89,7 @@ struct ManifestDecoder {
         let root = JSONPath.root
         let fields = try object(document.value, root, allowed: [
             "from", "packages", "recommends", "steps", "env", "workdir", "shell", "hostname", "network", "mounts",
-            "user", "security", "limits", "labels", "epoch",
+            "user", "security", "limits", "labels", "epoch", "project",
         ])
         var manifest = Manifest()
         manifest.writtenFields = Set(fields.keys)
@@ -163,6 +163,15 @@ struct ManifestDecoder {
                            expected: "seconds since 1970 as a whole number, such as 1700000000")
             }
             manifest.epoch = seconds
+        }
+        if let project = fields["project"] {
+            let path = root.appending("project")
+            switch project {
+            case .bool(true): manifest.project = nil
+            case .bool(false): manifest.project = Manifest.Project.none
+            case .string: manifest.project = .directory(try string(project, path))
+            default: throw fail(path, "is \(kind(project))", expected: "a directory (such as \"..\"), or false for none")
+            }
         }
         if let labels = fields["labels"] {
             let path = root.appending("labels")

@@ -127,6 +127,15 @@ public struct Manifest: Sendable, Equatable {
         }
     }
 
+    /// `"project"`: which host directory a shell or `strata run` of this environment works in.
+    public enum Project: Sendable, Equatable {
+        /// A directory (relative to the manifest, or absolute), bound into the session at
+        /// the same absolute path.
+        case directory(String)
+        /// `false`: a clean room, with no host directory in it.
+        case none
+    }
+
     public enum Network: String, Sendable, Equatable {
         case none
         case host
@@ -191,6 +200,8 @@ public struct Manifest: Sendable, Equatable {
     public var user: String?
     public var security: Security?
     public var limits: Limits?
+    /// nil (or `true`): the directory holding the manifest's `envs/` directory, when it is in one.
+    public var project: Project?
     /// Labels a committed image's config carries (`org.opencontainers.image.*` and the like).
     public var labels: [String: String] = [:]
 
@@ -223,6 +234,7 @@ extension Manifest {
         merged.user = user ?? parent.user
         merged.security = security ?? parent.security
         merged.limits = limits ?? parent.limits
+        if writtenFields.contains("project") { merged.project = project }
         merged.epoch = epoch ?? parent.epoch
         if writtenFields.contains("network") { merged.network = network }
         merged.writtenFields = parent.writtenFields.union(writtenFields)
@@ -254,6 +266,7 @@ extension Manifest {
             return mount
         }
         if case .profile(let path)? = security?.seccomp { mapped.security?.seccomp = .profile(path: transform(path)) }
+        if case .directory(let path)? = project { mapped.project = .directory(transform(path)) }
         return mapped
     }
 }

@@ -102,6 +102,23 @@ public enum UserDatabase {
         return resolved
     }
 
+    /// The first passwd entry for `uid` (as libc's getpwuid), with its groups from `group`;
+    /// nil when the file has none.
+    public static func user(uid: UInt32, passwd: String?, group: String?) -> ResolvedUser? {
+        guard let passwd, let entry = passwdEntries(passwd).first(where: { $0.uid == uid }) else { return nil }
+        let groups = group.map(groupEntries) ?? []
+        var supplementary: [UInt32] = []
+        for item in groups where item.members.contains(entry.name) && item.gid != entry.gid && !supplementary.contains(item.gid) {
+            supplementary.append(item.gid)
+        }
+        return ResolvedUser(uid: uid, gid: entry.gid, supplementaryGroups: supplementary, name: entry.name, home: entry.home)
+    }
+
+    /// Whether `group` has an entry for `gid`.
+    public static func hasGroup(_ gid: UInt32, group: String?) -> Bool {
+        group.map { groupEntries($0).contains { $0.gid == gid } } ?? false
+    }
+
     struct PasswdEntry {
         var name: String
         var uid: UInt32

@@ -141,3 +141,43 @@ public enum FileSystem {
         (directory == "/" ? "" : directory) + "/." + name + ".tmp-\(getpid())-" + randomHex(bytes: 6)
     }
 }
+
+extension FileSystem {
+    /// Copies the entry `name` of the directory `source` into the directory `target` under
+    /// the same name (which must not exist there): a regular file's bytes, or a symlink;
+    /// with its mode, owner and modification time. Anything else (devices, fifos, sockets)
+    /// is skipped, as `cp -r` without `-a` would refuse it. `display` names the entry.
+    public static func copyEntry(_ name: String, from source: Int32, to target: Int32, display: String) throws(SystemError) {
+        var info = stat()
+        guard fstatat(source, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw SystemError("fstatat", path: display) }
+        switch info.st_mode & S_IFMT {
+        case S_IFLNK:
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let length = readlinkat(source, name, &buffer, buffer.count - 1)
+            guard length >= 0 else { throw SystemError("readlink", path: display) }
+            buffer[length] = 0
+            guard symlinkat(buffer, target, name) == 0 else { throw SystemError("symlink", path: display) }
+        case S_IFREG:
+            let input = openat(source, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard input >= 0 else { throw SystemError("open", path: display) }
+            defer { close(input) }
+            let output = openat(target, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard output >= 0 else { throw SystemError("create", path: display) }
+            defer { close(output) }
+            var left = Int(info.st_size)
+            while left > 0 {
+                let copied = Int(copy_file_range(input, nil, output, nil, UInt(left), 0))
+                if copied < 0 && errno == EINTR { continue }
+                guard copied > 0 else { throw SystemError("copy_file_range", path: display) }
+                left -= copied
+            }
+            guard fchown(output, info.st_uid, info.st_gid) == 0 else { throw SystemError("chown", path: display) }
+            guard fchmod(output, info.st_mode & 0o7777) == 0 else { throw SystemError("chmod", path: display) }
+        default:
+            return
+        }
+        guard fchownat(target, name, info.st_uid, info.st_gid, AT_SYMLINK_NOFOLLOW) == 0 else { throw SystemError("chown", path: display) }
+        var times = [info.st_atim, info.st_mtim]
+        guard utimensat(target, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw SystemError("utimensat", path: display) }
+    }
+}

@@ -24,6 +24,11 @@ public struct RunOptions: Sendable {
     public var logToSession = false
     /// Settings of this command only, over the session's manifest (`strata exec -e -w -u`).
     public var overlay: Manifest?
+    /// A session of the project (`strata shell`, `strata run`): the project directory bound
+    /// in and the caller as the user (`Sessions.enterProject`), unless `"project": false`.
+    public var project = false
+    /// `-w` was given: the project does not choose where the command starts.
+    public var workdirGiven = false
 
     public init(argv: [String]? = nil, keep: Bool = false, name: String? = nil, shell: Bool = false) {
         self.argv = argv; self.keep = keep; self.name = name; self.shell = shell
@@ -41,13 +46,25 @@ extension Sessions {
             throw .store(error)
         }
         // Everything that can be refused is settled before a session exists to clean up.
-        try confine(&spec, environment, imageUser: lockfile.imageDefaults?.user)
+        let projectDirectory = options.project ? try self.projectDirectory(environment) : nil
+        // In the project, the caller is the user unless the manifest or `-u` names one.
+        try confine(&spec, environment, imageUser: projectDirectory == nil ? lockfile.imageDefaults?.user : nil)
+        let project = try projectDirectory.map { (directory) throws(StrataError) in
+            try enterProject(directory, &spec, environment, options: options)
+        }
         let session: SessionRecord
         do {
             session = try store.createSession(
                 snapshot: snapshot, name: options.name, environment: environment.paths.name,
-                manifest: environment.paths.manifest, volumes: Self.volumeNames(environment.manifest))
+                manifest: environment.paths.manifest,
+                volumes: Self.volumeNames(environment.manifest) + (project?.homeVolume.map { [$0] } ?? []))
         } catch { throw .store(error) }
+        if let project {
+            do { try installProject(project, &spec, session: session, environment: environment) } catch {
+                discard(session.id)
+                throw error
+            }
+        }
         spec.upperDir = session.upperPath
         spec.workDir = session.workPath
         spec.rootDir = session.rootPath

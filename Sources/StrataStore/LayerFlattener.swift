@@ -37,6 +37,22 @@ extension Store {
         }
         try flattener.applyDirectoryMetadata()
     }
+
+    /// Fills the empty directory `target` with a copy of the tree overlayfs shows for
+    /// `directories` (bottom first), as `flatten` does but with the files' bytes copied:
+    /// for a tree that is written afterwards (a volume seeded from the environment), which
+    /// must not share an inode with a layer. Devices, fifos and sockets are left out.
+    public func copyMerged(_ directories: [String], into target: String) throws(StoreError) {
+        let targetFD = try LayerFlattener.openDirectory(target)
+        defer { close(targetFD) }
+        var flattener = LayerFlattener(copying: true)
+        for directory in directories {
+            let source = try LayerFlattener.openDirectory(directory)
+            defer { close(source) }
+            try flattener.merge(source: source, target: targetFD, path: target)
+        }
+        try flattener.applyDirectoryMetadata()
+    }
 }
 
 /// Merges overlay lower dirs into one tree, bottom layer first, with overlayfs's rules:
@@ -54,6 +70,10 @@ struct LayerFlattener {
     /// Directories by path, with the metadata of the topmost layer that had them;
     /// applied at the end, since adding entries changes a directory's mtime.
     private var directories: [String: DirectoryMetadata] = [:]
+    /// Copy files instead of linking them.
+    var copying = false
+
+    init(copying: Bool = false) { self.copying = copying }
 
     static func openDirectory(_ path: String) throws(StoreError) -> Int32 {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
@@ -89,7 +109,11 @@ struct LayerFlattener {
                 try merge(source: subSource, target: subTarget, path: child)
             default:
                 if exists { try io(try FileSystem.removeTree(child)) }
-                guard linkat(source, name, target, name, 0) == 0 else { throw StoreError.system(child, "link") }
+                if copying {
+                    try io(try FileSystem.copyEntry(name, from: source, to: target, display: child))
+                } else {
+                    guard linkat(source, name, target, name, 0) == 0 else { throw StoreError.system(child, "link") }
+                }
             }
         }
     }
@@ -104,10 +128,15 @@ struct LayerFlattener {
         }
     }
 
+    /// A root store marks opaque directories with `trusted.overlay.opaque`, a rootless one
+    /// (overlay's `userxattr` mode) with `user.overlay.opaque`.
     static func isOpaque(_ fd: Int32) -> Bool {
-        var value: [UInt8] = [0, 0]
-        let size = fgetxattr(fd, "trusted.overlay.opaque", &value, value.count)
-        return size == 1 && value[0] == UInt8(ascii: "y")
+        for attribute in ["trusted.overlay.opaque", "user.overlay.opaque"] {
+            var value: [UInt8] = [0, 0]
+            let size = fgetxattr(fd, attribute, &value, value.count)
+            if size == 1 && value[0] == UInt8(ascii: "y") { return true }
+        }
+        return false
     }
 
     /// The names in a directory, except `.` and `..`.

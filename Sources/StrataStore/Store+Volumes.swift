@@ -61,6 +61,25 @@ extension Store {
         return (record, true)
     }
 
+    /// Fills the volume's data once (the first session that asks) with a copy of the tree
+    /// `directories` show stacked bottom first (an environment's home directory, layer by
+    /// layer), as Docker fills an empty named volume from the image; an `owner` then owns
+    /// its top directory (mode 0700), which is where a non-root user's home is written.
+    public func seedVolume(_ name: String, from directories: [String], owner: (uid: uid_t, gid: gid_t)?) throws(StoreError) {
+        let marker = volumePath(name) + "/seeded"
+        if FileSystem.exists(marker) { return }
+        try withLock("volume-seed-" + name) { () throws(StoreError) in
+            if FileSystem.exists(marker) { return }
+            let data = volumeDataPath(name)
+            if !directories.isEmpty { try copyMerged(directories, into: data) }
+            if let owner {
+                guard chown(data, owner.uid, owner.gid) == 0 else { throw StoreError.system(data, "chown") }
+                guard chmod(data, 0o700) == 0 else { throw StoreError.system(data, "chmod") }
+            }
+            try io(try FileSystem.createFile(marker, contents: [], mode: 0o644, durable: false))
+        }
+    }
+
     /// The volume with this name, or nil if there is none.
     public func volume(named name: String) throws(StoreError) -> VolumeRecord? {
         try Store.validateVolumeName(name)

@@ -6,7 +6,7 @@ import Testing
     func busybox() throws -> Harness {
         let harness = try Harness()
         try harness.manifest("bb", """
-        {"from": {"image": "oci:../images/busybox:latest"}, "env": {"GREETING": "hi"}, "workdir": "/work"}
+        {"project": false, "from": {"image": "oci:../images/busybox:latest"}, "env": {"GREETING": "hi"}, "workdir": "/work"}
         """)
         return harness
     }
@@ -42,7 +42,7 @@ import Testing
         #expect(commit.status == 0, "\(commit.stderr)")
         #expect(commit.stdout.hasPrefix("sha256:"), "\(commit.stdout)")
 
-        try harness.manifest("on", #"{"from": {"image": "mine:1"}}"#)
+        try harness.manifest("on", #"{"project": false, "from": {"image": "mine:1"}}"#)
         let cmd = harness.strata(["run", "on"])
         #expect(cmd.stdout == "hello\n", "the image's CMD runs: \(cmd.stderr)")
         let look = harness.strata(["run", "on", "--", "sh", "-c", """
@@ -121,7 +121,7 @@ import Testing
         for needle in ["\"A=1\"", "\"B=two words\"", "\"WorkingDir\": \"/tmp\"", "\"org.example\": \"yes\"", "\"User\": \"0:0\"", "\"Author\": \"Ada\"", "\"RepoTags\": [\n      \"cfg:1\""] {
             #expect(inspect.stdout.contains(needle), "\(needle) in \(inspect.stdout)")
         }
-        try harness.manifest("on", #"{"from": {"image": "cfg:1"}}"#)
+        try harness.manifest("on", #"{"project": false, "from": {"image": "cfg:1"}}"#)
         let run = harness.strata(["run", "on"])
         #expect(run.stdout == "1 two words from /tmp\n", "\(run.stdout) \(run.stderr)")
         // An image committed on top keeps the base's labels under the manifest's own.
@@ -226,7 +226,7 @@ import Testing
         defer { harness.cleanup() }
         #expect(harness.strata(["run", "--name", "s", "bb", "--", "true"]).status == 0)
         #expect(harness.strata(["commit", "s", "u:1", "--change", "USER 1000:1000"]).status == 0)
-        try harness.manifest("as-image", #"{"from": {"image": "u:1"}}"#)
+        try harness.manifest("as-image", #"{"project": false, "from": {"image": "u:1"}}"#)
         try harness.manifest("as-root", #"{"from": {"image": "u:1"}, "user": "0"}"#)
         #expect(harness.strata(["run", "as-image", "--", "id", "-u"]).stdout == "1000\n")
         #expect(harness.strata(["run", "as-root", "--", "id", "-u"]).stdout == "0\n")

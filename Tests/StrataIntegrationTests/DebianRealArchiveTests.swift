@@ -47,15 +47,17 @@ import Testing
         // The environment committed as an image (its 100-odd package layers merged to fit 40)
         // is a base that still runs Python and whose dpkg database still holds.
         let work = harness.strata(["run", "--frozen", "--name", "dev", "python-dev", "--", "sh", "-c",
-                                   "echo 'print(6 * 7)' > /root/answer.py && rm /usr/bin/pydoc3*"])
+                                   "echo 'print(6 * 7)' > /opt/answer.py && rm /usr/bin/pydoc3*"])
         #expect(work.status == 0, "\(work.stderr)")
         let commit = harness.strata(["commit", "dev", "--tag", "pydev:1"])
         #expect(commit.status == 0, "\(commit.stderr)")
+        // A project's session keeps HOME in a volume, which (as Docker's volumes) is not committed.
+        #expect(commit.stderr.contains("python-dev.home.root"), "\(commit.stderr)")
         let inspect = harness.strata(["image", "inspect", "pydev:1"])
         #expect(inspect.stdout.components(separatedBy: "\"MediaType\"").count - 1 <= 40, "\(inspect.stdout.prefix(400))")
         try harness.manifest("on-pydev", #"{"from": {"image": "pydev:1"}}"#)
         let answer = harness.strata(["run", "on-pydev", "--", "sh", "-c",
-                                     "python3 /root/answer.py && dpkg-query -W -f '${Status}\\n' python3 && ls /usr/bin/pydoc3* 2>&1 | head -1"])
+                                     "python3 /opt/answer.py && dpkg-query -W -f '${Status}\\n' python3 && ls /usr/bin/pydoc3* 2>&1 | head -1"])
         #expect(answer.stdout.hasPrefix("42\ninstall ok installed\n"), "\(answer.stdout) \(answer.stderr)")
         #expect(answer.stdout.contains("No such file"), "the deletion holds: \(answer.stdout)")
     }

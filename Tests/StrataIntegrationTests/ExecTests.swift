@@ -8,7 +8,7 @@ import Testing
         let harness = try Harness()
         try harness.write("ready-dir/.keep", "")
         try harness.manifest("bb", """
-        {"from": {"image": "oci:../images/busybox:latest"},
+        {"project": false, "from": {"image": "oci:../images/busybox:latest"},
          "hostname": "exec-test", "workdir": "/work", "env": {"GREETING": "hello"},
          "mounts": [{"type": "bind", "source": "../ready-dir", "target": "/ready"}]}
         """)

@@ -158,6 +158,7 @@ final class LockedData: @unchecked Sendable {
 /// The busybox environment from an OCI layout, as the tests use it.
 let busyboxManifest = """
 {
+  "project": false,
   "from": {"image": "oci:../images/busybox:latest"},
   "shell": ["/bin/sh"]
 }

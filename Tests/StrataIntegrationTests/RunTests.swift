@@ -6,6 +6,7 @@ import Testing
         let harness = try Harness()
         try harness.manifest("bb", """
         {
+          "project": false,
           "from": {"image": "oci:../images/busybox:latest"}\(extra)
         }
         """)

@@ -104,7 +104,8 @@ import Testing
         func screen() -> String { terminal.screen }
         func waitForScreen(_ text: String) -> Bool { terminal.waitForScreen(text) }
         func tmux(_ args: [String]) -> Harness.Result { terminal.tmux(args) }
-        #expect(waitForScreen("/ #"), "no prompt: \(screen())")
+        // A session of the project: the prompt names the environment and the directory.
+        #expect(waitForScreen("(bb) root@strata:\(harness.project)#"), "no prompt: \(screen())")
         _ = tmux(["send-keys", "-t", "t", "tty; stty size; echo ok-$((6*7))", "Enter"])
         #expect(waitForScreen("ok-42"), "\(screen())")
         #expect(screen().contains("/dev/pts/0"))

@@ -7,12 +7,12 @@ import Testing
     func harness(volume: String = "cache") throws -> Harness {
         let harness = try Harness()
         try harness.manifest("bb", """
-        {"from": {"image": "oci:../images/busybox:latest"},
+        {"project": false, "from": {"image": "oci:../images/busybox:latest"},
          "mounts": [{"type": "volume", "name": "\(volume)", "target": "/var/cache/app"}]}
         """)
         try harness.write("ready-dir/.keep", "")
         try harness.manifest("held", """
-        {"from": {"image": "oci:../images/busybox:latest"},
+        {"project": false, "from": {"image": "oci:../images/busybox:latest"},
          "mounts": [{"type": "volume", "name": "\(volume)", "target": "/var/cache/app"},
                     {"type": "bind", "source": "../ready-dir", "target": "/ready"}]}
         """)
