@@ -124,6 +124,8 @@ let package = Package(
         .executableTarget(name: "StrataCLI", dependencies: [
             "Strata", "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataOS",
             "StrataModel", "StrataJSON", "StrataStore", "StrataOCI", "StrataFetchClient",
+            // Only for entering a rootless strata's user namespace, the first thing main does.
+            "CSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

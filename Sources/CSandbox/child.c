@@ -450,7 +450,23 @@ static void redirect_output(int fd, int output) {
     close(null);
 }
 
+/*
+ * A rootless strata keeps the user's own uid in its namespace, so that what it
+ * writes on the host (the store) is the user's. The session is built as the
+ * namespace's root instead, as a root session is: its root directory (the upper
+ * dir's owner), /dev and /tmp then belong to root inside. Going from a non-zero
+ * uid to 0 copies the permitted capabilities (all of them) to the effective set.
+ */
+static void become_namespace_root(int fd, const struct csb_spec *spec) {
+    if (getuid() == 0 && getgid() == 0) return;
+    if (syscall(SYS_setresgid, 0, 0, 0) < 0) csb_fail(fd, CSB_STEP_USER, errno, 0);
+    if (syscall(SYS_setresuid, 0, 0, 0) < 0) csb_fail(fd, CSB_STEP_USER, errno, 0);
+    if (chown(spec->upper_dir, 0, 0) < 0) csb_fail(fd, CSB_STEP_OVERLAY_UPPER, errno, 0);
+}
+
 void csb_child_main(const struct csb_spec *spec, int fd, int console_fd, const struct winsize *window) {
+    /* Before the parent-death signal: a change of uid clears it. */
+    if (spec->overlay_userxattr) become_namespace_root(fd, spec);
     /* The session must not outlive strata. */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     csb_reset_signals();

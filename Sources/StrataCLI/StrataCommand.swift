@@ -27,6 +27,8 @@ struct StrataCommand: ParsableCommand {
     /// Parses like ArgumentParser, but exits 2 on usage errors (the manifest-error
     /// convention) and renders strata's errors as one sentence.
     static func main() {
+        // First: a rootless strata enters its user namespace while it has one thread.
+        Rootless.enter()
         do {
             let words = Array(CommandLine.arguments.dropFirst())
             // `strata run` is parsed without ArgumentParser (RunCommandLine says why); its help is ArgumentParser's.

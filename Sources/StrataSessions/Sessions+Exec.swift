@@ -28,6 +28,9 @@ extension Sessions {
         var options = RunOptions(argv: argv)
         options.overlay = overlay
         options.terminal = terminal
+        // As the session's first command: in the project, as the caller.
+        options.project = true
+        options.workdirGiven = overlay?.writtenFields.contains("workdir") ?? false
         return try join(running, session, options: options)
     }
 
@@ -37,7 +40,8 @@ extension Sessions {
     public func shell(session idOrName: String) throws(StrataError) -> Int32 {
         let session: SessionRecord
         do { session = try existing(idOrName) } catch { throw .store(error) }
-        let options = RunOptions(argv: nil, keep: true, name: session.name, shell: true)
+        var options = RunOptions(argv: nil, keep: true, name: session.name, shell: true)
+        options.project = true
         // The lock decides, not a look at it: two `shell --session` at once must not both start it.
         let probe: StoreLock?
         do { probe = try store.tryLock("session-" + session.id) } catch { throw .store(error) }
@@ -105,7 +109,12 @@ extension Sessions {
         } catch {
             throw .store(error)
         }
-        try confine(&spec, environment, imageUser: lockfile.imageDefaults?.user)
+        let projectDirectory = options.project ? try self.projectDirectory(environment) : nil
+        try confine(&spec, environment, imageUser: projectDirectory == nil ? lockfile.imageDefaults?.user : nil)
+        if let projectDirectory {
+            let project = try enterProject(projectDirectory, &spec, environment, options: options)
+            try installProject(project, &spec, session: session, environment: environment)
+        }
         spec.upperDir = session.upperPath
         spec.workDir = session.workPath
         spec.rootDir = session.rootPath

@@ -111,6 +111,8 @@ extension Sessions {
                         environment: LoadedEnvironment) throws(StrataError) {
         for (index, file) in project.files.enumerated() {
             let path = session.path + "/project-file-\(index)"
+            // Written again when the session is entered again (`shell --session`).
+            unlink(path)
             do { try FileSystem.createFile(path, contents: Array(file.contents.utf8), mode: 0o644, durable: false) } catch {
                 throw .store(.io(path: path, reason: error.reason))
             }

@@ -95,6 +95,7 @@ struct LayerFlattener {
             switch entry.st_mode & S_IFMT {
             case S_IFCHR where entry.st_rdev == 0:
                 if exists { try io(try FileSystem.removeTree(child)) }
+                forgetDirectories(under: child)
             case S_IFDIR:
                 let subSource = openat(source, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
                 guard subSource >= 0 else { throw StoreError.system(child, "open") }
@@ -109,6 +110,7 @@ struct LayerFlattener {
                 try merge(source: subSource, target: subTarget, path: child)
             default:
                 if exists { try io(try FileSystem.removeTree(child)) }
+                forgetDirectories(under: child)
                 if copying {
                     try io(try FileSystem.copyEntry(name, from: source, to: target, display: child))
                 } else {
@@ -118,13 +120,26 @@ struct LayerFlattener {
         }
     }
 
+    /// A lower layer's directory that a higher one deleted or replaced takes no metadata.
+    mutating func forgetDirectories(under path: String) {
+        if directories.removeValue(forKey: path) == nil { return }
+        let prefix = path + "/"
+        directories = directories.filter { !$0.key.hasPrefix(prefix) }
+    }
+
     func applyDirectoryMetadata() throws(StoreError) {
         // Deepest first, so that setting a directory's mtime is not undone by its children.
         for (path, metadata) in directories.sorted(by: { $0.key.count > $1.key.count }) {
-            guard lchown(path, metadata.uid, metadata.gid) == 0 else { throw StoreError.system(path, "chown") }
-            guard chmod(path, metadata.mode) == 0 else { throw StoreError.system(path, "chmod") }
+            // Through a descriptor of the directory itself: a path a higher layer turned into
+            // a symlink (Debian's /var/lock → /run/lock) must never lead to the host's file.
+            let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if fd < 0 && (errno == ENOTDIR || errno == ELOOP || errno == ENOENT) { continue }
+            guard fd >= 0 else { throw StoreError.system(path, "open") }
+            defer { close(fd) }
+            guard fchown(fd, metadata.uid, metadata.gid) == 0 else { throw StoreError.system(path, "chown") }
+            guard fchmod(fd, metadata.mode) == 0 else { throw StoreError.system(path, "chmod") }
             var times = [metadata.mtime, metadata.mtime]
-            guard utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system(path, "utimensat") }
+            guard futimens(fd, &times) == 0 else { throw StoreError.system(path, "utimensat") }
         }
     }
 

@@ -67,7 +67,8 @@ public final class Store: Sendable {
 
     static func defaultRoot(environment: [String: String], effectiveUserID: uid_t) -> String {
         if let root = environment["STRATA_ROOT"], !root.isEmpty { return root }
-        if effectiveUserID == 0 { return "/var/lib/strata" }
+        // Root of a rootless strata's own namespace is still the user: their store, not the host's.
+        if effectiveUserID == 0 && UserNamespace.current == .none { return "/var/lib/strata" }
         // The XDG spec says relative values are invalid and must be ignored.
         if let data = environment["XDG_DATA_HOME"], data.hasPrefix("/") { return data + "/strata" }
         if let home = environment["HOME"], !home.isEmpty { return home + "/.local/share/strata" }

@@ -218,6 +218,23 @@ const char *csb_step_name(int step);
 /* The path a failed step was working on, taken from `spec` (never NULL). */
 const char *csb_step_path(const struct csb_spec *spec, int step, int index);
 
+/* Raises every capability this process holds into its ambient set (and so its
+ * inheritable one), so that the programs it runs keep them although its uid is
+ * not 0: what a rootless strata's own runner and strata-fetch need inside
+ * strata's user namespace. Returns 0, or -1 with errno set. */
+int csb_keep_capabilities_across_exec(void);
+
+/* Joins the user namespace of process `pid` (a rootless user's namespace keeper),
+ * provided its start time is still `start_time`. Single-threaded callers only
+ * (setns(2) refuses CLONE_NEWUSER otherwise). Returns 0, or -1 with errno set
+ * (ESRCH: the keeper is gone). */
+int csb_join_user_namespace(int pid, long long start_time);
+
+/* Forks the process that keeps this process's user namespace alive for the
+ * strata processes that join it later: it leaves the caller's session, closes
+ * every descriptor and waits for a signal forever. Returns its pid, or -1. */
+int csb_start_namespace_keeper(void);
+
 /* Text for an errno or an enum csb_error value. */
 const char *csb_error_text(int error);
 
