@@ -205,7 +205,7 @@ struct LayerWriter {
         try replace(path.leaf, at: path, in: parent)
         guard symlinkat(target, parent.raw, path.leaf) == 0 else { throw .io(path: path.display, reason: SystemError.text(errno)) }
         guard fchownat(parent.raw, path.leaf, metadata.uid, metadata.gid, AT_SYMLINK_NOFOLLOW) == 0 else {
-            throw .io(path: path.display, reason: SystemError.text(errno))
+            throw .io(path: path.display, reason: Self.ownerFailure(errno, metadata))
         }
         var times = [metadata.mtime, metadata.mtime]
         guard utimensat(parent.raw, path.leaf, &times, AT_SYMLINK_NOFOLLOW) == 0 else {
@@ -332,9 +332,16 @@ struct LayerWriter {
                              mtime: mtime, xattrs: xattrs)
     }
 
+    /// Why an owner could not be set. EINVAL: the id does not exist in the user namespace
+    /// strata runs in, which is a rootless user's without a subordinate range.
+    static func ownerFailure(_ code: Int32, _ metadata: EntryMetadata) -> String {
+        guard code == EINVAL else { return SystemError.text(code) }
+        return "owned by \(metadata.uid):\(metadata.gid), an id that does not exist in this rootless strata's user namespace; give the user a subordinate range in /etc/subuid and /etc/subgid (package uidmap) or build as root"
+    }
+
     /// Ownership first (chown clears setuid bits and file capabilities), then xattrs.
     private func apply(owner metadata: EntryMetadata, xattrs: [(name: [CChar], value: [UInt8])], to fd: Int32, path: String) throws(ArchiveError) {
-        guard fchown(fd, metadata.uid, metadata.gid) == 0 else { throw .io(path: path, reason: SystemError.text(errno)) }
+        guard fchown(fd, metadata.uid, metadata.gid) == 0 else { throw .io(path: path, reason: Self.ownerFailure(errno, metadata)) }
         for xattr in xattrs {
             let status = xattr.value.withUnsafeBytes { Xattr.set(fd: fd, name: xattr.name, value: $0) }
             guard status == 0 else {

@@ -119,6 +119,8 @@ extension Sessions {
             spec.mounts.append(.bind(source: path, target: file.target, readOnly: true))
         }
         guard let volume = project.homeVolume else { return }
+        // A session made without it (a failed build step's, entered again) gets it now.
+        do { try store.createVolume(volume) } catch { throw .store(error) }
         let data = store.volumeDataPath(volume)
         try seedHome(volume, home: project.home, lowerDirs: spec.lowerDirs, user: project.user)
         spec.mounts.append(.bind(source: data, target: project.home, readOnly: false))

@@ -30,6 +30,21 @@ import Testing
         #expect(python.status == 0, "\(python.stderr)")
         #expect(python.stdout == "42\n", "\(python.stdout) \(python.stderr)")
 
+        // Rootless, from the same lockfile: the same layers and snapshot, maintainer scripts
+        // run in the user's own namespace.
+        if RootlessUser.available && RootlessUser.helpersInstalled {
+            let user = try RootlessUser(subordinateRange: true)
+            defer { user.remove() }
+            user.own(harness)
+            let rootless = user.strata(["build", "--frozen", "python-dev"], in: harness.project)
+            #expect(rootless.status == 0 && rootless.stdout == built.stdout, "rootless \(rootless.stdout) vs root \(built.stdout): \(rootless.stderr)")
+            let inside = user.strata(["run", "--frozen", "python-dev", "--", "sh", "-c", "id -u; python3 -c 'print(42)'; apt-get check >/dev/null && echo checked"],
+                                     in: harness.project)
+            #expect(inside.stdout == "\(user.uid)\n42\nchecked\n", "\(inside.stdout) \(inside.stderr)")
+        } else {
+            Issue.record("useradd, setpriv or a setuid newuidmap is missing (scripts/setup installs them)")
+        }
+
         // dpkg sees exactly the locked packages, each configured.
         let query = harness.strata(["run", "--frozen", "python-dev", "--",
                                     "dpkg-query", "-W", "-f", "${Package} ${Version} ${Status}\n"])

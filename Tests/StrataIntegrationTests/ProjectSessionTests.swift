@@ -70,8 +70,9 @@ import Testing
 
     /// The shell through a real terminal: bash (copied from the host into the environment)
     /// with the prompt `(ENV) user@host:path$`, in the project, TERM/LANG/COLORTERM passed
-    /// through, history kept for the next shell, the exit status returned.
-    @Test func bashShellNamesTheEnvironmentAndKeepsHistory() throws {
+    /// through, history kept for the next shell, the exit status returned; as root and as a
+    /// user made by the test (rootless, as themselves).
+    @Test(arguments: [false, true]) func bashShellNamesTheEnvironmentAndKeepsHistory(rootless: Bool) throws {
         guard TerminalSession.available else {
             Issue.record("tmux is not installed (scripts/setup installs it)")
             return
@@ -83,18 +84,36 @@ import Testing
             {"from": {"image": "oci:../images/busybox:latest"}, "hostname": "box",
              "steps": [{"copy": {"from": "../bashroot", "to": "/"}}]}
             """)
-        #expect(harness.strata(["build", "dev"]).status == 0)
         let out = harness.project + "/out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let line = "STRATA_ROOT='\(harness.store)' TERM=xterm LANG=C.UTF-8 COLORTERM=truecolor '\(Harness.binary)' shell dev; echo $? > \(out)/exit.tmp; mv \(out)/exit.tmp \(out)/exit; sleep 60"
+        let variables = "TERM=xterm LANG=C.UTF-8 COLORTERM=truecolor"
+        let line: String, prompt: String
+        var user: RootlessUser? = nil
+        defer { user?.remove() }
+        if rootless {
+            guard RootlessUser.available && RootlessUser.helpersInstalled else {
+                Issue.record("useradd, setpriv or a setuid newuidmap is missing (scripts/setup installs them)")
+                return
+            }
+            let made = try RootlessUser(subordinateRange: true)
+            user = made
+            made.own(harness)
+            #expect(made.strata(["build", "dev"], in: harness.project).status == 0)
+            line = "setpriv --reuid=\(made.name) --regid=\(made.name) --init-groups --reset-env env \(variables) '\(made.binaries)/strata' shell dev"
+            prompt = "(dev) \(made.name)@box:\(harness.project)$"
+        } else {
+            #expect(harness.strata(["build", "dev"]).status == 0)
+            line = "STRATA_ROOT='\(harness.store)' \(variables) '\(Harness.binary)' shell dev"
+            prompt = "(dev) root@box:\(harness.project)#"
+        }
+        let inner = line + "; echo $? > \(out)/exit.tmp; mv \(out)/exit.tmp \(out)/exit; sleep 60"
         for round in 1...2 {
             try? FileManager.default.removeItem(atPath: out + "/exit")
-            guard let terminal = TerminalSession.start(line, in: harness.project) else {
+            guard let terminal = TerminalSession.start(inner, in: harness.project) else {
                 Issue.record("tmux did not start")
                 return
             }
             defer { terminal.close() }
-            let prompt = "(dev) root@box:\(harness.project)#"
             #expect(terminal.waitForScreen(prompt), "round \(round): \(terminal.screen)")
             if round == 1 {
                 terminal.send("echo $TERM $LANG $COLORTERM; echo marker-$((6*7))", "Enter")
