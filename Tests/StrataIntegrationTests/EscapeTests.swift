@@ -38,7 +38,8 @@ import Testing
         ["/usr/local/bin/cc", "/usr/bin/cc", "/bin/cc"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    @Test func everyEscapeIsDenied() throws {
+    /// As root, and rootless (a user made by the test, as root of their own namespace inside).
+    @Test(arguments: [false, true]) func everyEscapeIsDenied(rootless: Bool) throws {
         guard let cc = Self.compiler() else {
             Issue.record("cc is missing: the escape probe is C built with `cc -static`; install gcc and libc6-dev")
             return
@@ -71,8 +72,21 @@ import Testing
           "mounts": [{"type": "bind", "source": "../probe", "target": "/probe", "readonly": true}]
         }
         """)
-        let result = harness.strata(["run", "escape", "--", "/probe/probe",
-                                     "--host-pid", "\(hostProcess.processIdentifier)", "--host-marker", marker])
+        let probeArguments = ["run", "-u", "0", "escape", "--", "/probe/probe",
+                              "--host-pid", "\(hostProcess.processIdentifier)", "--host-marker", marker]
+        let result: Harness.Result
+        if rootless {
+            guard RootlessUser.available && RootlessUser.helpersInstalled else {
+                Issue.record("useradd, setpriv or a setuid newuidmap is missing (scripts/setup installs them)")
+                return
+            }
+            let user = try RootlessUser(subordinateRange: true)
+            defer { user.remove() }
+            user.own(harness)
+            result = user.strata(probeArguments, in: harness.project)
+        } else {
+            result = harness.strata(probeArguments)
+        }
         let table = Self.table(result.stdout)
         #expect(table.map(\.name) == Self.rows, "the probe printed other rows than expected: \(result.stdout)\(result.stderr)")
         for row in table {
