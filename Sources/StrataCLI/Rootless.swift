@@ -15,7 +15,6 @@ enum Rootless {
     static func enter() {
         let uid = getuid(), gid = getgid()
         guard uid != 0, csb_user_namespace_mode() == Int32(CSB_USERNS_NONE.rawValue) else { return }
-        let name = ProcessState.loginName(uid)
         // Under a lock, so that two first strata processes do not make two namespaces.
         let directory = stateDirectory(uid: uid)
         let lock = directory.flatMap { lockRecord(in: $0) } ?? -1
@@ -24,6 +23,7 @@ enum Rootless {
             keepCapabilities()
             return
         }
+        let name = ProcessState.loginName(uid)
         var request = csb_userns_request()
         request.uid = uid
         request.gid = gid

@@ -20,11 +20,20 @@ public struct EnvironmentPaths: Sendable, Equatable {
         guard !argument.isEmpty else { throw .usage("the environment name is empty; give NAME (for envs/NAME.json) or a manifest path") }
         let isPath = argument.contains("/") || argument.hasSuffix(".json")
         let relative = isPath ? argument : "envs/\(argument).json"
-        let absolute = EnvironmentPaths.absolute(relative, from: currentDirectory)
+        var absolute = EnvironmentPaths.absolute(relative, from: currentDirectory)
+        // From inside a project (its src/, say), NAME is the nearest envs/NAME.json above, as
+        // git finds its repository and devbox its devbox.json.
+        if !isPath, access(absolute, F_OK) != 0 {
+            var directory = currentDirectory
+            while directory != "/", access(absolute, F_OK) != 0 {
+                directory = EnvironmentPaths.absolute("..", from: directory)
+                absolute = EnvironmentPaths.absolute(relative, from: directory)
+            }
+        }
         guard access(absolute, F_OK) == 0 else {
             throw .usage(isPath
                 ? "no manifest at \(argument)"
-                : "no environment \"\(argument)\": \(relative) does not exist under \(currentDirectory)")
+                : "no environment \"\(argument)\": \(relative) does not exist under \(currentDirectory) or a directory above it")
         }
         manifest = absolute
         let slash = absolute.lastIndex(of: "/")!

@@ -17,8 +17,8 @@ import Testing
         let run = harness.strata(["run", "bb", "--", "sh", "-c", "pwd; cat src/main.txt; echo made > made.txt; id -u; echo $HOME"])
         #expect(run.status == 0 && run.stdout == "\(harness.project)\nsource\n0\n/root\n", "\(run.stdout) \(run.stderr)")
         #expect(try harness.read("made.txt") == "made\n", "the project is the host's directory, not a copy")
-        // From a directory inside the project, the session starts there (envs/ found by path).
-        let inside = Harness.exec([Harness.binary, "run", "../envs/bb.json", "--", "pwd"], cwd: harness.project + "/src",
+        // From a directory inside the project, NAME is found in envs/ above, and the session starts there.
+        let inside = Harness.exec([Harness.binary, "run", "bb", "--", "pwd"], cwd: harness.project + "/src",
                                   env: ["PATH": "/usr/bin:/bin", "STRATA_ROOT": harness.store])
         #expect(inside.stdout == harness.project + "/src\n", "\(inside.stdout) \(inside.stderr)")
         // -w still decides; "project": false is a clean room.
