@@ -10,7 +10,7 @@ struct StrataCommand: ParsableCommand {
         commandName: "strata",
         abstract: "Reproducible Linux environments: manifest → lockfile → snapshot → isolated session.",
         discussion: """
-        ENV is a manifest path, or NAME for envs/NAME.json under the current directory.
+        ENV is a manifest path, or NAME for envs/NAME.json in the current directory or the nearest one above it.
 
           strata lock busybox          # pin every input of envs/busybox.json
           strata build busybox         # fetch, verify, unpack; print the snapshot
