@@ -56,6 +56,7 @@ extension Sessions {
         }
         let outcome: Result<SessionExit, StrataError>
         do { outcome = .success(try Sandbox.run(spec)) } catch { outcome = .failure(.sandbox(error)) }
+        keepOnlyChanges(session, spec)
         held.release()
         return try status(of: try outcome.get())
     }

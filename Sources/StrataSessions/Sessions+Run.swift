@@ -82,23 +82,35 @@ extension Sessions {
             spec.output = log
         }
         defer { if log >= 0 { close(log) } }
-        let outcome = runHoldingLock(session.id, spec)
-        if options.remove || !(options.keep || options.name != nil) { discard(session.id) }
+        let kept = !options.remove && (options.keep || options.name != nil)
+        let outcome = runHoldingLock(session.id, spec, tidying: kept ? session : nil)
+        if !kept { discard(session.id) }
         return try status(of: try outcome.get())
     }
 
     /// Runs the session with its lock held: the lock tells `Store.removeSession` (and
     /// `strata rm`) that it is in use. The caller removes the session either way.
-    public func runHoldingLock(_ id: String, _ spec: SessionSpec) -> Result<SessionExit, StrataError> {
+    /// With `tidying`, the kept session loses its mount points before the lock goes.
+    public func runHoldingLock(_ id: String, _ spec: SessionSpec, tidying: SessionRecord? = nil) -> Result<SessionExit, StrataError> {
         let outcome: Result<SessionExit, StrataError>
         do {
             let held = try store.lock("session-" + id)
             do { outcome = .success(try Sandbox.run(spec)) } catch { outcome = .failure(.sandbox(error)) }
+            if let tidying { keepOnlyChanges(tidying, spec) }
             held.release()
         } catch {
             outcome = .failure(.store(error))
         }
         return outcome
+    }
+
+    /// A kept session's changes are what its commands did: the mount points its mounts made
+    /// in the upper dir go (`Store.pruneMountPoints`). Said, not thrown: the command's status
+    /// is what the caller reports, and the directories only make a diff noisier.
+    func keepOnlyChanges(_ session: SessionRecord, _ spec: SessionSpec) {
+        do { try store.pruneMountPoints(spec.mounts.map(\.target), session: session, lowerDirs: spec.lowerDirs) } catch {
+            context.note("could not tidy session \(session.name ?? session.id)'s mount points: \(error)")
+        }
     }
 
     /// The exit status, said when the command ran out of memory.
