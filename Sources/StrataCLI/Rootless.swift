@@ -45,6 +45,13 @@ enum Rootless {
             exit(1)
         }
         keepCapabilities()
+        // Said once, when the namespace is made: every later strata joins it as it is.
+        if result.mode == Int32(CSB_USERNS_SINGLE.rawValue) {
+            let why = result.step == 0
+                ? "\(name) has no subordinate ids in /etc/subuid and /etc/subgid, or uidmap is not installed"
+                : "newuidmap/newgidmap failed (step \(result.step), status \(result.helper_status))"
+            StandardError.write("strata: \(why), so sessions have one id only (root inside); files owned by anyone else cannot be unpacked (`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \(name)` gives a range)\n")
+        }
         // Without a place for the record, this strata works alone (its sessions cannot be joined).
         if let directory {
             let keeper = csb_start_namespace_keeper()
