@@ -95,7 +95,8 @@ extension Sessions {
             let prompt = "(\(environment.paths.name)) \\u@\\h:\\w\\$ "
             if let bash = bashPath(spec.lowerDirs) {
                 // --rcfile replaces ~/.bashrc: strata's file reads it, then sets the prompt last.
-                spec.argv = [bash, "--rcfile", Self.bashrcTarget, "-i"]
+                // -i on a terminal only (stderr may be redirected); commands piped in run plainly.
+                spec.argv = [bash, "--rcfile", Self.bashrcTarget] + (spec.terminal ? ["-i"] : [])
                 project.files.append((Self.bashrcTarget, Self.bashrc(prompt: prompt)))
             } else if manifest.env["PS1"] == nil {
                 variables.set("PS1", prompt)

@@ -135,6 +135,10 @@ import Testing
             #expect(Harness.waitFor(out + "/exit"), "\(terminal.screen)")
             #expect(try harness.read("out/exit") == "3\n")
         }
+        // Commands piped in run in a plain, non-interactive bash: no prompt, no job-control noise.
+        let piped = rootless ? user!.strata(["shell", "dev"], in: harness.project, stdin: "echo $BASH_VERSION | cut -c1; exit 5\n")
+                             : harness.strata(["shell", "dev"], stdin: "echo $BASH_VERSION | cut -c1; exit 5\n")
+        #expect(piped.status == 5 && piped.stdout == "5\n" && piped.stderr.isEmpty, "\(piped.stdout) \(piped.stderr)")
     }
 
     /// The host's bash with the libraries it loads, laid out as a root file system.

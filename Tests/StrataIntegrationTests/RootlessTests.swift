@@ -50,10 +50,10 @@ struct RootlessUser {
     }
 
     /// Runs this user's strata (their default store, ~/.local/share/strata) in `directory`.
-    func strata(_ arguments: [String], in directory: String, env: [String: String] = [:]) -> Harness.Result {
+    func strata(_ arguments: [String], in directory: String, env: [String: String] = [:], stdin: String? = nil) -> Harness.Result {
         let variables = env.map { "\($0.key)=\($0.value)" }.sorted()
         return Harness.exec(["/usr/bin/setpriv", "--reuid=\(name)", "--regid=\(name)", "--init-groups", "--reset-env",
-                             "/usr/bin/env"] + variables + [binaries + "/strata"] + arguments, cwd: directory, env: [:])
+                             "/usr/bin/env"] + variables + [binaries + "/strata"] + arguments, cwd: directory, env: [:], stdin: stdin)
     }
 
     /// Gives the user the harness's project (and its parent), which they lock and build in.
