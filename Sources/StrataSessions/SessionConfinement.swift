@@ -86,21 +86,8 @@ extension Sessions {
     func sessionUser(_ environment: LoadedEnvironment, lowerDirs: [String], imageUser: String? = nil,
                      stepUser: String? = nil) throws(StrataError) -> (SessionUser, ResolvedUser)? {
         guard let spec = stepUser ?? environment.manifest.user ?? imageUser else { return nil }
-        func file(_ path: String) throws(StrataError) -> String? {
-            for dir in lowerDirs {
-                var info = stat()
-                let full = dir + path
-                guard lstat(full, &info) == 0 else { continue }
-                // A whiteout (or anything but a file) hides the lower copies.
-                guard info.st_mode & S_IFMT == S_IFREG else { return nil }
-                do { return String(decoding: try HostFile.read(full, limit: 16 << 20), as: UTF8.self) } catch {
-                    throw .input(path: full, reason: "cannot read the environment's \(path) to resolve the user: \(error.reason)")
-                }
-            }
-            return nil
-        }
-        let passwd = try file("/etc/passwd")
-        let group = try file("/etc/group")
+        let passwd = try environmentFile("/etc/passwd", lowerDirs: lowerDirs)
+        let group = try environmentFile("/etc/group", lowerDirs: lowerDirs)
         do {
             let resolved = try UserDatabase.resolve(spec, passwd: passwd, group: group)
             return (SessionUser(uid: resolved.uid, gid: resolved.gid, groups: resolved.supplementaryGroups), resolved)

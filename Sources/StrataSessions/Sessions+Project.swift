@@ -176,12 +176,14 @@ extension Sessions {
         return nil
     }
 
-    /// The environment's file at `path`, from the topmost layer that has it.
+    /// The environment's file at `path`, from the topmost layer that has it, as the session
+    /// sees it (`/etc/passwd` to resolve a user).
     func environmentFile(_ path: String, lowerDirs: [String]) throws(StrataError) -> String? {
         for dir in lowerDirs {
             var info = stat()
             let full = dir + path
             guard lstat(full, &info) == 0 else { continue }
+            // A whiteout (or anything but a file) hides the lower copies.
             guard info.st_mode & S_IFMT == S_IFREG else { return nil }
             do { return String(decoding: try HostFile.read(full, limit: 16 << 20), as: UTF8.self) } catch {
                 throw .input(path: full, reason: "cannot read the environment's \(path): \(error.reason)")
