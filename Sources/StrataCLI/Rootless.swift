@@ -41,7 +41,7 @@ enum Rootless {
             let reason = SystemError.text(result.error)
             StandardError.write(result.step == Int32(CSB_USERNS_STEP_UNSHARE.rawValue)
                 ? "strata: rootless strata needs a user namespace, and this system refuses one (unshare: \(reason)); allow unprivileged user namespaces (sysctl user.max_user_namespaces, or kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu) or run strata as root\n"
-                : "strata: could not map ids into strata's user namespace (step \(result.step): \(reason)); check /etc/subuid and /etc/subgid for \(name)\n")
+                : "strata: could not map ids into strata's user namespace (\(stepName(result.step)): \(reason)); check /etc/subuid and /etc/subgid for \(name)\n")
             exit(1)
         }
         keepCapabilities()
@@ -49,13 +49,42 @@ enum Rootless {
         if result.mode == Int32(CSB_USERNS_SINGLE.rawValue) {
             let why = result.step == 0
                 ? "\(name) has no subordinate ids in /etc/subuid and /etc/subgid, or uidmap is not installed"
-                : "newuidmap/newgidmap failed (step \(result.step), status \(result.helper_status))"
+                : "\(stepName(result.step)) failed (wait status \(result.helper_status)\(result.error == 0 ? "" : ", " + SystemError.text(result.error)))"
             StandardError.write("strata: \(why), so sessions have one id only (root inside); files owned by anyone else cannot be unpacked (`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \(name)` gives a range)\n")
         }
-        // Without a place for the record, this strata works alone (its sessions cannot be joined).
-        if let directory {
-            let keeper = csb_start_namespace_keeper()
-            if keeper > 0 { writeRecord(directory, pid: keeper, start: csb_process_start_time(keeper)) }
+        // Without a keeper, this strata works alone: other strata processes cannot join its sessions.
+        guard let directory else {
+            StandardError.write("strata: no home directory for the record of strata's user namespace, so `strata exec` cannot join this session; set HOME\n")
+            return
+        }
+        let keeper = csb_start_namespace_keeper()
+        let recorded: String?
+        if keeper > 0 {
+            do {
+                try HostFile.writeAtomically(Array("\(keeper) \(csb_process_start_time(keeper))\n".utf8), to: directory + "/userns", mode: 0o600)
+                recorded = nil
+            } catch { recorded = error.description }
+        } else {
+            recorded = "fork: " + SystemError.text(errno)
+        }
+        if let recorded {
+            StandardError.write("strata: cannot keep strata's user namespace for later commands (\(recorded)), so `strata exec` cannot join this session\n")
+        }
+    }
+
+    /// What a `csb_userns_step` was doing, in words.
+    static func stepName(_ step: Int32) -> String {
+        switch UInt32(bitPattern: step) {
+        case CSB_USERNS_STEP_SOCKET.rawValue: return "socketpair for the id-map helper"
+        case CSB_USERNS_STEP_FORK.rawValue: return "forking the id-map helper"
+        case CSB_USERNS_STEP_HELPER.rawValue: return "the id-map helper"
+        case CSB_USERNS_STEP_NEWUIDMAP.rawValue: return "newuidmap"
+        case CSB_USERNS_STEP_NEWGIDMAP.rawValue: return "newgidmap"
+        case CSB_USERNS_STEP_NEWIDMAPS.rawValue: return "newuidmap and newgidmap"
+        case CSB_USERNS_STEP_UID_MAP.rawValue: return "writing /proc/self/uid_map"
+        case CSB_USERNS_STEP_SETGROUPS.rawValue: return "writing /proc/self/setgroups"
+        case CSB_USERNS_STEP_GID_MAP.rawValue: return "writing /proc/self/gid_map"
+        default: return "step \(step)"
         }
     }
 
@@ -72,9 +101,9 @@ enum Rootless {
     /// the record of the user's namespace keeper lives. nil without a home.
     static func stateDirectory(uid: uid_t) -> String? {
         var base: String
-        if let state = getenv("XDG_STATE_HOME").map({ String(cString: $0) }), state.hasPrefix("/") {
+        if let state = ProcessState.variable("XDG_STATE_HOME"), state.hasPrefix("/") {
             base = state
-        } else if let home = getenv("HOME").map({ String(cString: $0) }), home.hasPrefix("/") {
+        } else if let home = ProcessState.variable("HOME"), home.hasPrefix("/") {
             base = home + "/.local/state"
         } else if let entry = getpwuid(uid), let home = entry.pointee.pw_dir {
             base = String(cString: home) + "/.local/state"
@@ -100,18 +129,6 @@ enum Rootless {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard fields.count == 2, let pid = Int32(fields[0]), let start = Int64(fields[1]) else { return nil }
         return (pid, start)
-    }
-
-    static func writeRecord(_ directory: String, pid: Int32, start: Int64) {
-        let temporary = directory + "/userns.tmp"
-        unlink(temporary)
-        do {
-            try FileSystem.createFile(temporary, contents: Array("\(pid) \(start)\n".utf8), mode: 0o600, durable: false)
-            try FileSystem.rename(temporary, to: directory + "/userns")
-        } catch {
-            // Only later strata processes lose: they make namespaces of their own.
-            unlink(temporary)
-        }
     }
 
     /// The first range of `file` (`NAME:START:COUNT` lines, NAME a login name or a uid) for

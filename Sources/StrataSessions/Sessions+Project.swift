@@ -121,7 +121,9 @@ extension Sessions {
         }
         guard let volume = project.homeVolume else { return }
         // A session made without it (a failed build step's, entered again) gets it now.
-        do { try store.createVolume(volume) } catch { throw .store(error) }
+        if !FileSystem.exists(store.volumeDataPath(volume)) {
+            do { try store.createVolume(volume) } catch { throw .store(error) }
+        }
         let data = store.volumeDataPath(volume)
         try seedHome(volume, home: project.home, lowerDirs: spec.lowerDirs, user: project.user)
         spec.mounts.append(.bind(source: data, target: project.home, readOnly: false))
