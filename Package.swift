@@ -137,7 +137,9 @@ let package = Package(
         .testTarget(name: "StrataDebianTests", dependencies: ["StrataDebian", "StrataArchive", "StrataOS"]),
         .testTarget(name: "StrataFetchTests", dependencies: ["StrataFetch", "StrataModel"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataModel", "CArchive"]),
-        .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox"]),
+        // Orders the tests that change the host's cgroup layout against those relying on it.
+        .target(name: "StrataHostTestSupport", path: "Tests/StrataHostTestSupport"),
+        .testTarget(name: "StrataSandboxTests", dependencies: ["StrataSandbox", "StrataHostTestSupport"]),
         .testTarget(name: "StrataSeccompTests", dependencies: ["StrataSeccomp", "StrataJSON", "StrataModel"]),
         .testTarget(name: "StrataOCITests", dependencies: ["StrataOCI", "StrataOS", "StrataModel", "StrataJSON", "StrataArchive"]),
         .testTarget(name: "StrataRegistryTests", dependencies: ["StrataRegistry", "StrataModel", "StrataOS", "StrataJSON"]),
@@ -158,7 +160,9 @@ let package = Package(
         .testTarget(name: "StrataImagesTests", dependencies: [
             "StrataImages", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel", "StrataOS", "StrataOCI", "StrataJSON",
         ]),
-        .testTarget(name: "StrataIntegrationTests", dependencies: ["StrataCLI", "StrataFetchTool", "StrataModel", "StrataJSON"]),
+        .testTarget(name: "StrataIntegrationTests", dependencies: [
+            "StrataCLI", "StrataFetchTool", "StrataModel", "StrataJSON", "StrataHostTestSupport",
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

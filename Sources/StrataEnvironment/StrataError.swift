@@ -49,7 +49,7 @@ public enum StrataError: Error, CustomStringConvertible {
     case cancelled
     /// Memory, pids or CPU limits asked of a rootless session, which has no cgroup it may
     /// write (no cgroup v2 delegated to the user).
-    case rootlessLimits(manifest: String)
+    case rootlessLimits(manifest: String, reason: String)
     /// Something needs ids a rootless strata without a subordinate range does not have.
     case singleIDMap(what: String)
 
@@ -88,8 +88,8 @@ public enum StrataError: Error, CustomStringConvertible {
         case .configure(let reason, let log):
             let tail = log.split(separator: "\n").suffix(15).joined(separator: "\n")
             return "configuring the packages failed: \(reason)" + (tail.isEmpty ? "" : "; the end of its output:\n" + tail)
-        case .rootlessLimits(let manifest):
-            return "\(manifest): \"limits\" (or --memory, --pids-limit, --cpus) needs a cgroup, and a rootless session has none it may write here (no cgroup v2 is delegated to this user); run it under `systemd-run --user --scope -p Delegate=yes` on a cgroup v2 host, as root, or without the limits"
+        case .rootlessLimits(let manifest, let reason):
+            return "\(manifest): \"limits\" (or --memory, --pids-limit, --cpus) needs a cgroup, and a rootless session may only use a cgroup v2 delegated to its user: \(reason); run it under `systemd-run --user --scope -p Delegate=yes` on a cgroup v2 host, as root, or without the limits"
         case .singleIDMap(let what):
             return "\(what) needs user ids other than root, and this user has no subordinate ids in /etc/subuid and /etc/subgid (or newuidmap is missing); ask for a range (`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER`, package uidmap) or run as root"
         case .stepFailed(let step, let status, let log, let session):

@@ -34,10 +34,14 @@ struct CgroupMount: Equatable, Sendable {
     var version: Version
     var mountPoint: String
     var readOnly: Bool
+    /// The part of the hierarchy the mount shows (mountinfo's root; "/" but in a cgroup namespace).
+    var root: String = "/"
 }
 
 /// A mounted hierarchy together with the needed controllers it carries.
 struct CgroupPlacement: Equatable, Sendable {
+    /// Where session cgroups go (in its `strata/`): a hierarchy's mount point, or for a
+    /// rootless strata the cgroup delegated to it.
     var mountPoint: String
     var controllers: [CgroupController]
 }
@@ -71,7 +75,7 @@ enum CgroupHierarchy {
             let mountPoint = unescape(fields[4])
             let readOnly = fields[5].split(separator: comma).contains { $0.elementsEqual("ro".utf8) }
             if isV2 {
-                mounts.append(CgroupMount(version: .v2, mountPoint: mountPoint, readOnly: readOnly))
+                mounts.append(CgroupMount(version: .v2, mountPoint: mountPoint, readOnly: readOnly, root: unescape(fields[3])))
             } else {
                 let controllers = Set(fields[dash + 3].split(separator: comma).map { String(decoding: $0, as: UTF8.self) })
                 mounts.append(CgroupMount(version: .v1(controllers: controllers), mountPoint: mountPoint, readOnly: readOnly))

@@ -10,7 +10,7 @@ extension Sandbox {
     static let cgroupPrefix = "session-"
 
     static func runInCgroup(_ spec: SessionSpec) throws(SandboxError) -> SessionExit {
-        let cgroup = try SessionCgroup.create(name: nextCgroupName(), limits: spec.limits)
+        let cgroup = try SessionCgroup.create(name: nextCgroupName(), limits: spec.limits, delegated: spec.userNamespace != .none)
         // Whatever happens, the cgroup goes (killing anything still in it).
         defer { cgroup.remove() }
         removeAbandonedCgroups(besides: cgroup)

@@ -41,11 +41,23 @@ public final class SessionCgroup: Sendable {
     /// holds processes is an error. Throws `.invalidSpec` for a bad name or limit, and
     /// `.setup` naming the file when a needed controller is mounted nowhere or a
     /// directory or limit cannot be written. Nothing is left behind when it throws.
-    public static func create(name: String, limits: ResourceLimits) throws(SandboxError) -> SessionCgroup {
+    ///
+    /// `delegated` (a rootless strata): the cgroup goes below the cgroup v2 delegated to this
+    /// process (`DelegatedCgroup`) instead of a hierarchy's root, which only root may write.
+    public static func create(name: String, limits: ResourceLimits, delegated: Bool = false) throws(SandboxError) -> SessionCgroup {
         try validate(name: name)
         try limits.validate()
-        let layout = try CgroupHierarchy.layout(for: CgroupController.needed(by: limits))
-        return try create(name: name, limits: limits, layout: layout)
+        let needed = CgroupController.needed(by: limits)
+        guard delegated else {
+            return try create(name: name, limits: limits, layout: CgroupHierarchy.layout(for: needed))
+        }
+        let cgroup: DelegatedCgroup
+        do { cgroup = try DelegatedCgroup.find(for: limits) } catch {
+            throw .setup(step: "find a delegated cgroup", path: DelegatedCgroup.ownCgroupPath,
+                         reason: "a rootless session has limits only in a cgroup v2 delegated to its user, and \(error.reason)")
+        }
+        try cgroup.prepare(needed)
+        return try create(name: name, limits: limits, layout: .v2(CgroupPlacement(mountPoint: cgroup.directory, controllers: needed)))
     }
 
     static func create(name: String, limits: ResourceLimits, layout: CgroupLayout) throws(SandboxError) -> SessionCgroup {

@@ -101,8 +101,12 @@ extension Sessions {
     /// limit (raising it needs CAP_SYS_RESOURCE, which the session does not get either).
     func resourceLimits(_ environment: LoadedEnvironment) throws(StrataError) -> (ResourceLimits, UInt64?) {
         guard let limits = environment.manifest.limits else { return (ResourceLimits(), nil) }
-        if UserNamespace.current != .none, limits.memoryBytes != nil || limits.pids != nil || limits.cpus != nil {
-            throw .rootlessLimits(manifest: environment.paths.manifest)
+        let resourceLimits = ResourceLimits(memoryBytes: limits.memoryBytes, pids: limits.pids, cpus: limits.cpus)
+        // Said before anything is set up; the sandbox looks again when it makes the cgroup.
+        if UserNamespace.current != .none, !resourceLimits.isEmpty {
+            do { _ = try DelegatedCgroup.find(for: resourceLimits) } catch {
+                throw .rootlessLimits(manifest: environment.paths.manifest, reason: error.reason)
+            }
         }
         if let nofile = limits.nofile {
             var current = rlimit()
@@ -111,6 +115,6 @@ extension Sessions {
                              reason: "\"limits.nofile\" is \(nofile), above this machine's hard limit of \(current.rlim_max) open files; lower it or raise the limit (ulimit -Hn) before running strata")
             }
         }
-        return (ResourceLimits(memoryBytes: limits.memoryBytes, pids: limits.pids, cpus: limits.cpus), limits.nofile)
+        return (resourceLimits, limits.nofile)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StrataHostTestSupport
 
 /// A user the test makes (`useradd`), running strata as themselves through `setpriv`; with
 /// the subordinate range useradd gives, or with it taken away. Removed with `userdel -r`.
@@ -49,11 +50,14 @@ struct RootlessUser {
         }
     }
 
-    /// Runs this user's strata (their default store, ~/.local/share/strata) in `directory`.
-    func strata(_ arguments: [String], in directory: String, env: [String: String] = [:], stdin: String? = nil) -> Harness.Result {
+    /// Runs this user's strata (their default store, ~/.local/share/strata) in `directory`;
+    /// with `cgroup`, started in that cgroup v2 directory, as a systemd scope would be.
+    func strata(_ arguments: [String], in directory: String, env: [String: String] = [:], stdin: String? = nil,
+                cgroup: String? = nil) -> Harness.Result {
         let variables = env.map { "\($0.key)=\($0.value)" }.sorted()
-        return Harness.exec(["/usr/bin/setpriv", "--reuid=\(name)", "--regid=\(name)", "--init-groups", "--reset-env",
-                             "/usr/bin/env"] + variables + [binaries + "/strata"] + arguments, cwd: directory, env: [:], stdin: stdin)
+        let entry = cgroup.map { ["/bin/sh", "-c", #"echo $$ > "$0/cgroup.procs" && exec "$@""#, $0] } ?? []
+        return Harness.exec(entry + ["/usr/bin/setpriv", "--reuid=\(name)", "--regid=\(name)", "--init-groups", "--reset-env",
+                                     "/usr/bin/env"] + variables + [binaries + "/strata"] + arguments, cwd: directory, env: [:], stdin: stdin)
     }
 
     /// Gives the user the harness's project (and its parent), which they lock and build in.
@@ -153,6 +157,63 @@ struct RootlessFailure: Error, CustomStringConvertible {
         // The user's store is theirs alone.
         let store = "/home/\(user.name)/.local/share/strata"
         #expect(stat(store, &info) == 0 && info.st_uid == user.uid && info.st_mode & 0o777 == 0o700, "\(store)")
+    }
+
+    /// With a cgroup v2 delegated to the user (as systemd's Delegate=yes gives), limits are
+    /// enforced in a cgroup below it, exec joins it, and a controller it lacks is refused.
+    @Test(.exclusiveHostCgroups) func limitsGoBelowTheCgroupDelegatedToTheUser() throws {
+        guard RootlessUser.available, RootlessUser.helpersInstalled else { Issue.record("useradd/setpriv/newuidmap are missing"); return }
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        let user = try RootlessUser(subordinateRange: true)
+        defer { user.remove() }
+        try harness.manifest("bb", #"{"from": {"image": "oci:../images/busybox:latest"}, "project": false}"#)
+        user.own(harness)
+        let delegated = try DelegatedCgroupFixture(["pids", "cpu"], to: user)
+        defer { delegated.remove() }
+        try #require(delegated.controllers.contains("pids"), "pids cannot be moved to cgroup v2 on this machine: \(delegated.notes)")
+        let scope = delegated.directory
+        // Started where the user's shell would be: strata moves what it finds in the scope into
+        // strata.caller, so later commands come from there.
+        func strata(_ arguments: [String]) -> Harness.Result {
+            let leaf = scope + "/strata.caller"
+            return user.strata(arguments, in: harness.project, cgroup: FileManager.default.fileExists(atPath: leaf) ? leaf : scope)
+        }
+
+        let bomb = strata(["run", "--pids-limit", "20", "bb", "--", "sh", "-c",
+                           "i=0; while [ $i -lt 40 ]; do sleep 5 & i=$((i+1)); done 2>&1; echo loop-ended"])
+        #expect(bomb.stdout.contains("Resource temporarily unavailable") && !bomb.stdout.contains("loop-ended"),
+                "the fork after the 20th process fails: \(bomb.stdout) \(bomb.stderr)")
+        // The processes strata found in the scope moved to a leaf, so the scope can hand out controllers.
+        #expect(FileManager.default.fileExists(atPath: scope + "/strata.caller"))
+        #expect(((try? String(contentsOfFile: scope + "/cgroup.procs", encoding: .utf8)) ?? "x").isEmpty)
+
+        let cpus = delegated.controllers.contains("cpu")
+        let started = strata(["run", "-d", "--name", "lim", "--pids-limit", "30"] + (cpus ? ["--cpus", "0.5"] : []) + ["bb", "--", "sleep", "60"])
+        #expect(started.status == 0, "\(started.stderr)")
+        func sessionCgroups() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: scope + "/strata")) ?? []).filter { $0.hasPrefix("session-") }
+        }
+        // -d returns once the session is asked for; its cgroup comes a moment later.
+        let deadline = Date().addingTimeInterval(10)
+        while sessionCgroups().isEmpty && Date() < deadline { usleep(20_000) }
+        let sessions = sessionCgroups()
+        #expect(sessions.count == 1, "\(sessions)")
+        if let session = sessions.first {
+            let dir = scope + "/strata/" + session
+            #expect((try? String(contentsOfFile: dir + "/pids.max", encoding: .utf8)) == "30\n")
+            if cpus { #expect((try? String(contentsOfFile: dir + "/cpu.max", encoding: .utf8)) == "50000 100000\n") }
+            let joined = strata(["exec", "lim", "--", "cat", "/proc/self/cgroup"])
+            // The session's cgroup namespace is rooted at its cgroup: a command outside it would see "/..".
+            #expect(joined.stdout.contains("\n0::/\n"), "exec joins the session's cgroup: \(joined.stdout) \(joined.stderr)")
+        }
+        #expect(strata(["stop", "-t", "1", "lim"]).status == 0)
+        #expect(sessionCgroups().isEmpty, "the session's cgroup goes with it: \(sessionCgroups())")
+
+        if !delegated.controllers.contains("memory") {
+            let memory = strata(["run", "-m", "64m", "bb", "--", "true"])
+            #expect(memory.status == 2 && memory.stderr.contains("does not offer the memory controller"), "\(memory.stderr)")
+        }
     }
 
     /// Without a subordinate range only one id exists: the user is root inside (and owns what

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StrataHostTestSupport
 
 /// `docker run`'s everyday flags on `strata run` and `strata shell`: each changes the session
 /// as Docker's does, and none changes the lockfile.
@@ -41,7 +42,7 @@ import Testing
 
     static let absoluteData = "/tmp/strata-run-flags-data-\(getpid())"
 
-    @Test(arguments: cases) func eachFlagChangesTheSession(_ test: Case) throws {
+    @Test(.sharedHostCgroups, arguments: cases) func eachFlagChangesTheSession(_ test: Case) throws {
         let harness = try Harness()
         defer { harness.cleanup() }
         try harness.manifest("bb", #"{"from": {"image": "oci:../images/busybox:latest"}, "env": {"B": "manifest"}}"#)

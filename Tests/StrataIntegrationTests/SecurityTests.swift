@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StrataHostTestSupport
 
 /// The manifest's `security`, `user` and `limits` through the real CLI, on the busybox image
 /// (whose /etc/passwd has root and nobody).
@@ -121,7 +122,7 @@ import Testing
         #expect(unknown.stderr.contains("alice"), "\(unknown.stderr)")
     }
 
-    @Test func pidsLimitStopsAForkBomb() throws {
+    @Test(.sharedHostCgroups) func pidsLimitStopsAForkBomb() throws {
         let harness = try environment(#""limits": {"pids": 20}"#)
         defer { harness.cleanup() }
         // Each sleeper is a process; the fork after the 20th process (init and the shell count) fails.

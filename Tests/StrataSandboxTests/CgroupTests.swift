@@ -3,6 +3,7 @@ import Glibc
 import Synchronization
 @testable import StrataSandbox
 import Testing
+import StrataHostTestSupport
 
 /// This machine's layout (hybrid: v1 controllers, a cgroup2 mount with only hugetlb).
 private let hybridMountInfo = """
@@ -117,6 +118,48 @@ struct CgroupLayoutTests {
         }
     }
 
+    @Test("rootless: the delegated cgroup is this process's own (or the parent of strata.caller) when it may write it")
+    func delegatedCgroup() throws {
+        let scope = "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/run-r1.scope"
+        let mine: (String) -> Bool = { $0.hasPrefix("/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service") }
+        let offered: (String) -> Set<String> = { _ in ["memory", "pids", "cpu"] }
+        func find(_ membership: String, _ needed: [CgroupController] = [.memory, .pids],
+                  mounts: [CgroupMount]? = nil, controllers: (String) -> Set<String> = offered,
+                  writable: (String) -> Bool = mine) throws(DelegatedCgroup.Refusal) -> String {
+            try DelegatedCgroup.find(needed: needed, mounts: mounts ?? CgroupHierarchy.parseMountInfo(unifiedMountInfo),
+                                     membership: membership, controllers: controllers, writable: writable).directory
+        }
+        let path = String(scope.dropFirst("/sys/fs/cgroup".count))
+        #expect(try find("0::\(path)\n") == scope)
+        #expect(try find("0::\(path)/strata.caller\n") == scope, "a strata started from the leaf it made uses its parent")
+        // Hybrid: the v2 line among v1 ones, the hierarchy at /sys/fs/cgroup/unified.
+        let hybrid = try DelegatedCgroup.find(needed: [.pids], mounts: CgroupHierarchy.parseMountInfo(hybridMountInfo),
+                                              membership: "4:memory:/x\n1:cpu:/\n0::/delegated\n", controllers: offered,
+                                              writable: { $0 == "/sys/fs/cgroup/unified/delegated" })
+        #expect(hybrid.directory == "/sys/fs/cgroup/unified/delegated")
+        // A cgroup namespace's mount shows part of the hierarchy: paths are relative to its root.
+        let namespaced = [CgroupMount(version: .v2, mountPoint: "/sys/fs/cgroup", readOnly: false, root: "/user.slice")]
+        let inNamespace = "/sys/fs/cgroup/user-1000.slice/user@1000.service/app.slice/run-r1.scope"
+        #expect(try find("0::/user.slice/user-1000.slice/user@1000.service/app.slice/run-r1.scope\n", mounts: namespaced,
+                         writable: { $0 == inNamespace }) == inNamespace)
+        #expect(throws: DelegatedCgroup.Refusal.self) { try find("0::/system.slice/x.service\n", mounts: namespaced) }
+
+        let refusals: [(String, [CgroupMount]?, (String) -> Set<String>, String)] = [
+            ("0::/user.slice/user-1000.slice/session-2.scope\n", nil, offered, "session-2.scope is root's"),
+            ("0::/\n", nil, offered, "/sys/fs/cgroup is root's"),
+            ("1:cpu:/\n", nil, offered, "names no cgroup v2"),
+            ("0::\(path)\n", CgroupHierarchy.parseMountInfo(hybridMountInfo).filter { $0.version != .v2 }, offered, "no writable cgroup v2"),
+            ("0::\(path)\n", nil, { _ in ["pids"] }, "does not offer the memory controller (its parent"),
+            ("0::\(path)\n", nil, { _ in [] }, "does not offer the memory, pids controllers"),
+        ]
+        for (membership, mounts, controllers, reason) in refusals {
+            #expect(throws: DelegatedCgroup.Refusal.self) { try find(membership, mounts: mounts, controllers: controllers) }
+            do { _ = try find(membership, mounts: mounts, controllers: controllers) } catch {
+                #expect(error.reason.contains(reason), "\(error.reason)")
+            }
+        }
+    }
+
     @Test("flat-keyed files: memory.events and memory.oom_control")
     func keyedValues() {
         let events = "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n"
@@ -139,7 +182,7 @@ private var cgroupsWritable: Bool {
 }
 
 // Serialized: each test makes and removes real cgroups and waits on its own children.
-@Suite("cgroups on this machine", .serialized,
+@Suite("cgroups on this machine", .serialized, .sharedHostCgroups,
        .enabled(if: cgroupsWritable, "needs root and writable cgroup hierarchies with memory, pids and cpu (/sys/fs/cgroup)"))
 struct CgroupTests {
     private static let counter = Atomic<Int>(0)

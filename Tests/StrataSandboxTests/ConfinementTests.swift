@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import StrataSandbox
 import Testing
+import StrataHostTestSupport
 
 /// What the command may do: capabilities, user, no_new_privs, read-only and nodev
 /// roots, rlimits, and a session of its own. (Signals sent to strata are tested
@@ -107,7 +108,7 @@ struct ConfinementTests {
         #expect(after[4] == "0")       // no controlling terminal
     }
 
-    @Test("a session cgroup a killed strata left behind is removed by the next session with limits")
+    @Test("a session cgroup a killed strata left behind is removed by the next session with limits", .sharedHostCgroups)
     func abandonedCgroups() throws {
         // A pid that is certainly gone: a child that has exited and been reaped.
         var child: pid_t = 0

@@ -3,6 +3,7 @@ import Glibc
 import Synchronization
 @testable import StrataSandbox
 import Testing
+import StrataHostTestSupport
 
 /// A session whose first command runs on a thread of its own until `/out/stop`
 /// appears, recording its init in the fixture's `init.pid`.
@@ -126,7 +127,7 @@ struct JoinTests {
         #expect(try background.stop()?.get() == .exited(0))
     }
 
-    @Test("a joined command is in the session's cgroups, so its limits cover it")
+    @Test("a joined command is in the session's cgroups, so its limits cover it", .sharedHostCgroups)
     func sameCgroups() throws {
         let fixture = try SessionFixture()
         let background = BackgroundSession(fixture, script: "cat /proc/self/cgroup > /out/first") {
