@@ -38,10 +38,11 @@ struct DelegatedCgroupFixture {
         var unmounted: [(mountPoint: String, options: String)] = []
         var notes: [String] = []
         for controller in wanted where !Self.offered(at: v2).contains(controller) {
-            // Only a hierarchy with no cgroup but its root frees its controller when unmounted;
-            // root sessions leave their empty parent, strata/, behind.
+            // Only a hierarchy with no cgroup but its root frees its controller when unmounted.
+            // Root sessions leave their empty parent, strata/, and podman its libpod_parent/:
+            // empty cgroups, which rmdir removes (it refuses any with a process in it).
             guard let mount = v1.first(where: { $0.options.split(separator: ",").contains(Substring(controller)) }) else { continue }
-            rmdir(mount.mountPoint + "/strata")
+            for child in Self.childCgroups(mount.mountPoint) { Self.removeEmptyTree(child) }
             // Removed cgroups are counted until their last process is reaped.
             let settled = Date().addingTimeInterval(10)
             while Self.cgroupCount(controller) != 1 && Date() < settled { usleep(50_000) }
@@ -86,7 +87,7 @@ struct DelegatedCgroupFixture {
         _ = try? "1".write(toFile: directory + "/cgroup.kill", atomically: false, encoding: .utf8)
         let deadline = Date().addingTimeInterval(10)
         while FileManager.default.fileExists(atPath: directory) && Date() < deadline {
-            removeTree(directory)
+            Self.removeEmptyTree(directory)
             usleep(20_000)
         }
         if !enabledAtRoot.isEmpty {
@@ -100,15 +101,18 @@ struct DelegatedCgroupFixture {
         }
     }
 
-    private func removeTree(_ path: String) {
-        let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        for child in children {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path + "/" + child, isDirectory: &isDirectory), isDirectory.boolValue {
-                removeTree(path + "/" + child)
-            }
-        }
+    /// Removes the cgroup at `path` and those below it, bottom-up, where they hold no process.
+    private static func removeEmptyTree(_ path: String) {
+        for child in childCgroups(path) { removeEmptyTree(child) }
         rmdir(path)
+    }
+
+    private static func childCgroups(_ path: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.map { path + "/" + $0 }.filter { child in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: child, isDirectory: &isDirectory) && isDirectory.boolValue
+        }
     }
 
     /// The controllers a cgroup v2 directory offers its processes.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StrataHostTestSupport
 
 /// strata's images read and written by OCI tools no one here wrote: skopeo, umoci, podman.
 @Suite struct ImageInteropTests {
@@ -69,7 +70,7 @@ import Testing
     }
 
     /// podman loads the docker-archive export and runs it.
-    @Test(.enabled(if: haveTools)) func podmanRunsTheDockerArchive() throws {
+    @Test(.enabled(if: haveTools), .sharedHostCgroups) func podmanRunsTheDockerArchive() throws {
         let (harness, _) = try committed()
         defer { harness.cleanup() }
         let export = harness.strata(["image", "export", "mine:1", "--format", "docker-archive", "-o", "mine-docker.tar"])

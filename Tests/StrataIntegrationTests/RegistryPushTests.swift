@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StrataHostTestSupport
 
 /// `strata push`, and registry bases pinned by `strata lock`, against docker-registry on
 /// 127.0.0.1 (through the fault proxy without a fault, to see every request).
@@ -76,7 +77,7 @@ import Testing
         #expect(frozen.status == 0, "a lockfile pinning the base is current under --frozen: \(frozen.stderr)")
     }
 
-    @Test func skopeoAndPodmanReadWhatStrataPushedAndStrataPullsWhatSkopeoPushed() throws {
+    @Test(.sharedHostCgroups) func skopeoAndPodmanReadWhatStrataPushedAndStrataPullsWhatSkopeoPushed() throws {
         guard TestRegistry.installed() else { return }
         let harness = try Harness()
         defer { harness.cleanup() }
