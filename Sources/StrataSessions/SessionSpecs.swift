@@ -37,7 +37,7 @@ extension Sessions {
             case .bind(let source, let target, let readOnly):
                 let host = environment.paths.resolve(source)
                 guard access(host, F_OK) == 0 else {
-                    throw .input(path: host, reason: "the bind mount source for \(target) does not exist; create it or fix \"mounts\" in \(environment.paths.manifest)")
+                    throw .input(path: host, reason: "the bind mount source for \(target) does not exist; create it, or fix the -v/--mount flag or \"mounts\" in \(environment.paths.manifest) that names it")
                 }
                 mounts.append(.bind(source: host, target: target, readOnly: readOnly))
             case .tmpfs(let target):

@@ -139,5 +139,8 @@ import StrataHostTestSupport
             #expect(run.status == 2 && run.stderr.contains(said), "\(flags): \(run.stderr)")
             #expect(run.stderr.split(separator: "\n").count == 1, "one sentence: \(run.stderr)")
         }
+        let missing = harness.strata(["run", "-v", harness.project + "/absent:/data", "bb", "--", "true"])
+        #expect(missing.status == 1 && missing.stderr.contains("bind mount source for /data does not exist")
+                && missing.stderr.contains("-v/--mount flag"), "\(missing.stderr)")
     }
 }
