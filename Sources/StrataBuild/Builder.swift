@@ -54,6 +54,7 @@ public struct Builder: Sendable {
         let started = Self.monotonicSeconds()
         if !options.noCache || lockfile.snapshotID != nil, let built = store.builtSnapshot(of: lockfile) {
             let cached = lockfile.steps.filter { if case .run = $0 { true } else { false } }.count
+            try recordRoot(environment, lockfile, snapshot: built)
             return BuildResult(snapshot: built, unpackedLayers: 0, warnings: [], stepsCached: cached)
         }
         var result = BuildResult(snapshot: LayerKeys.emptyLayer, unpackedLayers: 0, warnings: [])
@@ -96,8 +97,16 @@ public struct Builder: Sendable {
             result.snapshot = try store.publishSnapshot(diffIDs: keys)
             try store.recordBuild(of: lockfile, snapshot: result.snapshot)
         } catch { throw .store(error) }
+        try recordRoot(environment, lockfile, snapshot: result.snapshot)
         context.events(.finished(ran: result.stepsRun, cached: result.stepsCached, seconds: Self.monotonicSeconds() - started))
         return result
+    }
+
+    /// Keeps what the lockfile pins from gc for as long as the file at its path pins it.
+    func recordRoot(_ environment: LoadedEnvironment, _ lockfile: Lockfile, snapshot: Digest) throws(StrataError) {
+        do { try store.recordBuildRoot(path: environment.paths.lockfile, snapshot: snapshot) { lockfile.digest } } catch {
+            throw .store(error)
+        }
     }
 
     /// Brings one pinned layer into the store unless it is there; true when it was made now.

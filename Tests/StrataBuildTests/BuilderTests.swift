@@ -27,6 +27,8 @@ struct BuilderTests {
         #expect(first.snapshot == lockfile.snapshotID)
         #expect(fixture.store.hasSnapshot(first.snapshot))
         #expect(try builder.build(environment, lockfile: lockfile).unpackedLayers == 0)
+        // The lockfile is a gc root from now on, recorded under its path.
+        #expect(try fixture.store.buildRoots() == [BuildRoot(path: environment.paths.lockfile, lockDigest: lockfile.digest, snapshot: first.snapshot)])
     }
 
     @Test("a cancelled request publishes no layer and no snapshot")
