@@ -24,9 +24,10 @@ import Testing
         defer { harness.cleanup() }
         #expect(harness.strata(["lock", "steps"]).status == 0)
         // The step waits for a file in its cache directory, which the test makes once it has seen the screen.
+        // The exit status arrives by rename, so that it is never read half-written.
         let cache = harness.store + "/run-caches"
         let out = harness.project + "/ready-dir"
-        let inner = "STRATA_ROOT='\(harness.store)' TERM=xterm '\(Harness.binary)' build steps; echo $? > \(out)/exit; sleep 60"
+        let inner = "STRATA_ROOT='\(harness.store)' TERM=xterm '\(Harness.binary)' build steps; echo $? > \(out)/exit.tmp; mv \(out)/exit.tmp \(out)/exit; sleep 60"
         guard let terminal = TerminalSession.start(inner, in: harness.project, columns: 120) else {
             Issue.record("tmux did not start")
             return
