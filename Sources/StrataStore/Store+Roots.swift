@@ -41,7 +41,7 @@ extension Store {
         // Compared as bytes (the path line first, the snapshot line last, a digest between):
         // decoding the record measured 110k instructions of a warm run's 7.1M. An unreadable
         // or damaged record is written again, which is what it needs.
-        let first = Array("path=\(lockfilePath)\nlock=".utf8), last = Array("\nsnapshot=\(snapshot)\n".utf8)
+        let first = Array(Store.buildRootHead(lockfilePath).utf8), last = Array(Store.buildRootTail(snapshot).utf8)
         if let bytes = try? FileSystem.readFile(path, limit: Store.buildRootLimit),
            bytes.count == first.count + Store.digestTextLength + last.count,
            bytes.starts(with: first), bytes.suffix(last.count).elementsEqual(last) { return }
@@ -87,8 +87,12 @@ extension Store {
     }
 
     static func encode(_ buildRoot: BuildRoot) -> String {
-        "path=\(buildRoot.path)\nlock=\(buildRoot.lockDigest)\nsnapshot=\(buildRoot.snapshot)\n"
+        buildRootHead(buildRoot.path) + buildRoot.lockDigest.description + buildRootTail(buildRoot.snapshot)
     }
+
+    /// A record up to its lock digest, and after it: what a warm run compares.
+    static func buildRootHead(_ path: String) -> String { "path=\(path)\nlock=" }
+    static func buildRootTail(_ snapshot: Digest) -> String { "\nsnapshot=\(snapshot)\n" }
 
     static func decodeBuildRoot(_ text: String) -> BuildRoot? {
         var fields: [String: String] = [:]
