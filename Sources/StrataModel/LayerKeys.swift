@@ -37,6 +37,20 @@ public enum LayerKeys {
         Digest.sha256(of: Array("strata flattened \(Digest.chainID(of: keys)?.description ?? "")".utf8))
     }
 
+    /// The flattened keys of every non-empty prefix of `keys` (bottom first), bottom first:
+    /// any of them may be a flattened layer that a session of this stack mounts (a Debian
+    /// base's) or that a commit of it made (its bottom layers merged).
+    public static func flattenedPrefixes(_ keys: [Digest]) -> [Digest] {
+        var result: [Digest] = []
+        var chain: Digest?
+        for key in keys {
+            let next = chain.map { Digest.sha256(of: Array("\($0) \(key)".utf8)) } ?? key
+            chain = next
+            result.append(Digest.sha256(of: Array("strata flattened \(next)".utf8)))
+        }
+        return result
+    }
+
     /// The layers a lockfile's snapshot stacks, bottom first: a Debian base's, then one
     /// per locked layer; the empty layer when there are none. Nil when a `run` step's
     /// layer is known only once it has run.

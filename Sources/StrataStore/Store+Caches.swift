@@ -33,19 +33,25 @@ extension Store {
     ///
     /// Entries are small (a record, a BPF program): the whole entry is read and hashed.
     public func cached(_ cache: StoreCache, _ key: String) -> [UInt8]? {
+        cached(cache, key, removingDamaged: true)
+    }
+
+    /// The entry as `cached(_:_:)` reads it; a damaged one is removed only when asked
+    /// (gc's dry run reads entries without changing anything).
+    public func cached(_ cache: StoreCache, _ key: String, removingDamaged: Bool) -> [UInt8]? {
         let path = cacheEntryPath(cache, key)
         // Absent and unreadable are the same to a cache: the work is done again.
         guard let bytes = try? FileSystem.readFile(path, limit: Store.cacheEntryLimit) else { return nil }
         guard let newline = bytes.firstIndex(of: 0x0A),
               let header = String(validating: bytes[..<newline], as: UTF8.self) else {
-            unlink(path)
+            if removingDamaged { unlink(path) }
             return nil
         }
         let payload = Array(bytes[(newline + 1)...])
         let fields = header.split(separator: " ")
         guard fields.count == 3, fields[0] == "strata-cache-1", Int(fields[2]) == payload.count,
               let recorded = try? Digest(parsing: String(fields[1])), recorded == Digest.sha256(of: payload) else {
-            unlink(path)
+            if removingDamaged { unlink(path) }
             return nil
         }
         return payload
@@ -96,7 +102,6 @@ extension Store {
         }
     }
 
-    private func cacheEntryPath(_ cache: StoreCache, _ key: String) -> String { cacheDirectory(cache) + "/" + key }
 
     /// Keys are names strata makes (hex digests and a variant): one plain path component.
     static func validateCacheKey(_ key: String) throws(StoreError) {

@@ -76,6 +76,18 @@ extension Store {
         }
     }
 
+    /// Removes layer `key` (gc, which has decided nothing stands on it). One rename takes it
+    /// out of `layers/` first: a removal cut short leaves garbage in `tmp/`, never a layer
+    /// with files missing under its name.
+    public func removeLayer(_ key: Digest) throws(StoreError) {
+        let doomed = temporaryPath("removed-layer-" + key.short)
+        do { try FileSystem.rename(layerPath(key), to: doomed) } catch {
+            if error.errno == ENOENT { return }
+            throw StoreError(error)
+        }
+        try io(try FileSystem.removeTree(doomed))
+    }
+
     /// The one way a layer comes into being: under `locks/layer-<hex>`, `fill`
     /// writes a fresh `tmp/layer-<hex>`, which is then synced and renamed to
     /// `layers/<hex>`. Returns whether this call published it.

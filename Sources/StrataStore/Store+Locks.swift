@@ -65,16 +65,23 @@ extension Store {
         guard !name.isEmpty, name != ".", name != "..", name.utf8.count <= 200,
               !name.contains("/"), !name.utf8.contains(0)
         else { throw .invalidName(name, reason: "a lock name is one non-empty path component") }
+        let fd = try flockFile(name, operation: LOCK_EX | (blocking ? 0 : LOCK_NB))
+        return fd < 0 ? nil : StoreLock(path: lockPath(name), fd: fd)
+    }
+
+    /// Opens (creating) the lock file `name` and flocks it with `operation`; the fd, or -1
+    /// when `LOCK_NB` was asked and another holder has it.
+    func flockFile(_ name: String, operation: Int32) throws(StoreError) -> Int32 {
         let path = lockPath(name)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw StoreError.system(path, "open") }
-        while flock(fd, LOCK_EX | (blocking ? 0 : LOCK_NB)) != 0 {
+        while flock(fd, operation) != 0 {
             let code = errno
             if code == EINTR { continue }
             close(fd)
-            if code == EWOULDBLOCK && !blocking { return nil }
+            if code == EWOULDBLOCK && operation & LOCK_NB != 0 { return -1 }
             throw StoreError.system(path, "flock", code)
         }
-        return StoreLock(path: path, fd: fd)
+        return fd
     }
 }

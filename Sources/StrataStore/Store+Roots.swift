@@ -25,7 +25,8 @@ extension Store {
     /// "sha256:" and 64 hex digits.
     static let digestTextLength = 71
 
-    func buildRootPath(_ lockfilePath: String) -> String {
+    /// Where the build root of the lockfile at `lockfilePath` is recorded.
+    public func buildRootPath(_ lockfilePath: String) -> String {
         root + "/" + Store.buildRootsDirectory + "/" + Digest.sha256(of: Array(lockfilePath.utf8)).hex
     }
 
