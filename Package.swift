@@ -117,13 +117,18 @@ let package = Package(
             "StrataEnvironment", "StrataSessions", "StrataImages", "StrataOS", "StrataModel", "StrataArchive",
             "StrataStore", "StrataOCI", "StrataDebian", "StrataFetchClient", "StrataSandbox", "CLinux",
         ]),
+        // The store over time: its roots, gc, disk usage.
+        .target(name: "StrataGC", dependencies: [
+            "StrataEnvironment", "StrataOS", "StrataModel", "StrataJSON", "StrataStore", "StrataOCI",
+        ]),
         // The façade the CLI (and later the daemon) calls, with a request context.
         .target(name: "Strata", dependencies: [
             "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataModel", "StrataStore",
+            "StrataGC",
         ]),
         .executableTarget(name: "StrataCLI", dependencies: [
             "Strata", "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataOS",
-            "StrataModel", "StrataJSON", "StrataStore", "StrataOCI", "StrataFetchClient",
+            "StrataModel", "StrataJSON", "StrataStore", "StrataOCI", "StrataFetchClient", "StrataGC",
             // Only for entering a rootless strata's user namespace, the first thing main does.
             "CSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -159,6 +164,10 @@ let package = Package(
         ]),
         .testTarget(name: "StrataImagesTests", dependencies: [
             "StrataImages", "StrataEngineTestSupport", "StrataEnvironment", "StrataModel", "StrataOS", "StrataOCI", "StrataJSON",
+        ]),
+        .testTarget(name: "StrataGCTests", dependencies: [
+            "StrataGC", "StrataBuild", "StrataLock", "StrataSessions", "StrataImages", "StrataEngineTestSupport",
+            "StrataEnvironment", "StrataModel", "StrataOS", "StrataStore",
         ]),
         .testTarget(name: "StrataIntegrationTests", dependencies: [
             "StrataCLI", "StrataFetchTool", "StrataModel", "StrataJSON", "StrataHostTestSupport",

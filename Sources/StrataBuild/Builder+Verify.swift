@@ -36,7 +36,7 @@ extension Builder {
         defer { do { try FileSystem.removeTree(fresh) } catch { context.note("could not remove \(fresh): \(error.reason)") } }
         let other: Store
         do { other = try Store(root: fresh) } catch { throw .store(error) }
-        for blob in Self.inputBlobs(lockfile) where store.hasBlob(blob) && !other.hasBlob(blob) {
+        for blob in lockfile.pinnedBlobs where store.hasBlob(blob) && !other.hasBlob(blob) {
             // A hard link when the stores share a file system (they do: the fresh one is in tmp/).
             if link(store.blobPath(blob), other.blobPath(blob)) != 0 {
                 do { try other.ingestBlob(copying: store.blobPath(blob), expected: blob, size: nil) } catch { throw .store(error) }
@@ -86,12 +86,6 @@ extension Builder {
         }
     }
 
-    /// Every pinned input the lockfile names: the blobs of its layers and its `.deb`s.
-    static func inputBlobs(_ lockfile: Lockfile) -> [Digest] {
-        var blobs = lockfile.pinnedLayers.map(\.digest)
-        if case .debian(let debian) = lockfile.base { blobs += debian.packages.map(\.sha256) }
-        return blobs
-    }
 
     /// A name for each layer of the snapshot, bottom first.
     static func layerNames(_ lockfile: Lockfile, environment: LoadedEnvironment, count: Int) -> [String] {

@@ -21,7 +21,7 @@ extension StrataCommand {
         @Argument(help: "The session: its name or id.") var session: String
 
         func run() throws {
-            let sessions = try options.engine().sessions
+            let sessions = try options.engine(lease: false).sessions
             var offset: Int64 = 0
             while true {
                 let (bytes, running) = try sessions.log(session, from: offset)

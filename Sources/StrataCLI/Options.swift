@@ -18,9 +18,11 @@ struct StoreOptions: ParsableArguments {
     var root: String?
 
 
-    /// An engine on the store for this invocation's request.
-    func engine(_ lock: LockOptions? = nil, frozen: Bool = false, progress: ProgressMode = .auto) throws(StrataError) -> Engine {
-        try Invocation.engine(root: root, mirrors: lock?.mirror ?? [], frozen: frozen, progress: progress)
+    /// An engine on the store for this invocation's request, holding a lease on the store's
+    /// objects unless `lease` is false (gc and prune, which take gc's lock themselves; `logs`).
+    func engine(_ lock: LockOptions? = nil, frozen: Bool = false, progress: ProgressMode = .auto,
+                lease: Bool = true) throws(StrataError) -> Engine {
+        try Invocation.engine(root: root, mirrors: lock?.mirror ?? [], frozen: frozen, progress: progress, lease: lease)
     }
 }
 
@@ -28,10 +30,16 @@ struct StoreOptions: ParsableArguments {
 enum Invocation {
     /// Takes plain values, not the option groups: making ArgumentParser's types is costly
     /// (on `strata run`'s path, which does not use ArgumentParser).
-    static func engine(root: String?, mirrors: [String], frozen: Bool, progress: ProgressMode = .auto) throws(StrataError) -> Engine {
-        let context = ProcessState.context(variables: ProcessState.variables(), progress: progress)
+    static func engine(root: String?, mirrors: [String], frozen: Bool, progress: ProgressMode = .auto,
+                       lease: Bool = true) throws(StrataError) -> Engine {
+        var context = ProcessState.context(variables: ProcessState.variables(), progress: progress)
         let store: Store
         do { store = try Store(root: ProcessState.storeRoot(root, context: context)) } catch { throw .store(error) }
+        // Every request that may touch objects holds gc off until it is done with them (or,
+        // for a session, until its record is written).
+        if lease {
+            do { context.lease = try store.leaseObjects() } catch { throw .store(error) }
+        }
         return Engine(store: store, context: context, frozen: frozen || context.variables["CI"] == "true", mirrors: mirrors)
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import StrataStore
 
 /// What one request brings from its caller, passed in rather than read from the process:
 /// one strata process (a daemon) serves many callers, each with its own environment
@@ -30,6 +31,10 @@ public struct RequestContext: Sendable {
     /// Who asked: the person a session of their project runs as (root, or the user behind
     /// `sudo`, or a rootless caller).
     public var caller: Caller = .root
+    /// The request's hold on the store's objects (`Store.leaseObjects`), which keeps gc off
+    /// while it builds, pulls or sets a session up; nil when the caller holds none (tests,
+    /// gc itself). A session gives it back once its record is a root (`releaseLease`).
+    public var lease: ObjectLease?
 
     public init(variables: [String: String] = [:], terminal: Terminal = Terminal(), workingDirectory: String = "/",
                 notes: @escaping @Sendable (String) -> Void = { _ in }, progress: Bool = false,
@@ -39,6 +44,10 @@ public struct RequestContext: Sendable {
         self.notes = notes; self.progress = progress; self.cancellation = cancellation; self.now = now
         self.fetchTool = fetchTool
     }
+
+    /// Gives the request's lease back: from here on it uses only what a root of its own
+    /// (a session's record) keeps, and may run for days without holding gc off.
+    public func releaseLease() { lease?.release() }
 
     /// Tells the user something (a re-lock, a warning) without failing the request.
     public func note(_ text: String) { notes(text) }

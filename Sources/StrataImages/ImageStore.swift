@@ -98,6 +98,12 @@ public struct ImageStore: Sendable {
         return refName
     }
 
+    /// Forgets the images `index.json` names without a tag (`docker image prune`'s dangling
+    /// images); returns their manifest digests. gc removes their blobs once nothing else needs them.
+    public func removeUntagged() throws(StrataError) -> [Digest] {
+        try updateIndex { (index) throws(StrataError) in index.removeUntagged() }
+    }
+
     /// Tags the image `source` names as `target` too.
     public func tag(_ source: String, as target: ImageReference) throws(StrataError) {
         let image = try storedImage(try reference(source))

@@ -79,6 +79,16 @@ public struct OCIIndex: Sendable {
         return raw.count != before
     }
 
+    /// Removes the entries without a tag (Docker's dangling images); returns their digests.
+    public mutating func removeUntagged() -> [Digest] {
+        let untagged = entries.filter { $0.refName == nil }.map(\.digest)
+        raw.removeAll { value in
+            guard let descriptor = try? OCILayout.descriptor(value, path: layout + "/index.json") else { return false }
+            return descriptor.refName == nil
+        }
+        return untagged
+    }
+
     /// Writes `index.json` atomically (a reader sees the old or the new index, never half
     /// of one), through a new file in `temporaryDirectory` (on the layout's file system; by
     /// default the layout itself, under a hidden name): a store passes its `tmp/`, so that a

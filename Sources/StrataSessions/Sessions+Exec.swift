@@ -22,6 +22,8 @@ extension Sessions {
     public func exec(session idOrName: String, argv: [String], overlay: Manifest? = nil, terminal: Bool? = nil) throws(StrataError) -> Int32 {
         let session: SessionRecord
         do { session = try existing(idOrName) } catch { throw .store(error) }
+        // The session's record keeps what it stands on: an exec open for hours holds gc off no longer.
+        context.releaseLease()
         guard let running = try runningSession(session) else {
             throw .sessionNotRunning(idOrName)
         }
@@ -40,6 +42,7 @@ extension Sessions {
     public func shell(session idOrName: String) throws(StrataError) -> Int32 {
         let session: SessionRecord
         do { session = try existing(idOrName) } catch { throw .store(error) }
+        context.releaseLease()
         var options = RunOptions(argv: nil, keep: true, name: session.name, shell: true)
         options.project = true
         // The lock decides, not a look at it: two `shell --session` at once must not both start it.

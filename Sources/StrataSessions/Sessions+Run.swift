@@ -59,6 +59,8 @@ extension Sessions {
                 manifest: environment.paths.manifest,
                 volumes: Self.volumeNames(environment.manifest) + (project?.homeVolume.map { [$0] } ?? []))
         } catch { throw .store(error) }
+        // The record is the session's root now: gc keeps what it stands on without the lease.
+        context.releaseLease()
         if let project {
             do { try installProject(project, &spec, session: session, environment: environment) } catch {
                 discard(session.id)

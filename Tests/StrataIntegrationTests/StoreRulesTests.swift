@@ -41,6 +41,12 @@ import Testing
         check(harness)
         let images = harness.strata(["images", "-q"]).stdout.split(separator: "\n")
         #expect(images.count == 4, "a:1, b:1, c:1 and big:1, nothing of the killed writes: \(images)")
+        // What the killed writes left in tmp/ is gc's: their processes are gone.
+        let gc = harness.strata(["gc"])
+        #expect(gc.status == 0 && gc.stdout.contains("temporar"), "\(gc.stdout)\(gc.stderr)")
+        #expect(temporaries(harness).isEmpty, "\(temporaries(harness))")
+        #expect(harness.strata(["images", "-q"]).stdout.split(separator: "\n").count == 4)
+        check(harness)
     }
 
     private func temporaries(_ harness: Harness) -> [String] {
