@@ -21,6 +21,11 @@ extension Engine {
         try collector.collect(options)
     }
 
+    /// What the store takes on disk, by kind and by root (`strata system df`).
+    public func diskUsage() throws(StrataError) -> DiskUsage {
+        try DiskUsageMeter(store: store).measure()
+    }
+
     /// `strata prune`, as `docker system prune`: stopped unnamed sessions (a named one is
     /// what someone chose to keep), images without a tag, then gc. Running sessions stay.
     public func prune() throws(StrataError) -> PruneReport {
