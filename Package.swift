@@ -124,7 +124,7 @@ let package = Package(
         // The façade the CLI (and later the daemon) calls, with a request context.
         .target(name: "Strata", dependencies: [
             "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataModel", "StrataStore",
-            "StrataGC",
+            "StrataGC", "StrataOS",
         ]),
         .executableTarget(name: "StrataCLI", dependencies: [
             "Strata", "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataOS",

@@ -132,11 +132,11 @@ public struct Builder: Sendable {
 
     /// A registry base whose layers the store lacks is pulled by the digest the lockfile
     /// pins (never by its tag), all missing blobs in one pull.
-    func pullPinnedBase(_ lockfile: Lockfile) throws(StrataError) {
+    func pullPinnedBase(_ lockfile: Lockfile, evenWithLayers: Bool = false) throws(StrataError) {
         guard case .image(let reference, let manifest, _, let pin?) = lockfile.base else { return }
         let missing = lockfile.steps.contains {
             guard case .layer(let layer) = $0, case .image = layer.source else { return false }
-            return !store.hasLayer(layer.diffID) && !store.hasBlob(layer.digest)
+            return (evenWithLayers || !store.hasLayer(layer.diffID)) && !store.hasBlob(layer.digest)
         }
         guard missing else { return }
         let host = String(pin.repository.prefix { $0 != "/" })

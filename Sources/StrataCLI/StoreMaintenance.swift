@@ -122,3 +122,50 @@ struct KeepDuration: ExpressibleByArgument, Equatable {
 
     static var defaultCompletionKind: CompletionKind { .default }
 }
+
+extension StrataCommand {
+    /// `strata fsck [--repair]`: check every object of the store.
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fsck",
+            abstract: "Check every blob, layer, snapshot, image, session and build record of the store; exit 1 if anything is wrong.",
+            discussion: """
+            Blobs are hashed again against their names; each layer's tree is compared with its seal, what it was when published (content, modes, owners, xattrs), naming the files that differ; snapshots, images (index.json, manifests, configs), sessions and build records must name what exists. One line per problem: the object, its path, what is wrong.
+
+            --repair moves what is corrupt to the store's quarantine/ (kept for you to look at), then builds every lockfile built here again: a .deb comes again from a mirror, a registry base's blob from its registry, a copied tree or tarball from the project, and layers are unpacked again from their blobs. It says what it could not restore (an image's own blob, say), and checks again: exit 0 only when nothing is left wrong. It waits for builds and session start-ups in progress, as gc does.
+
+              strata fsck
+              strata fsck --repair
+            """)
+
+        @OptionGroup var options: StoreOptions
+        @Flag(name: .long, help: "Quarantine what is corrupt and restore what can be fetched or unpacked again.") var repair = false
+
+        func run() throws {
+            if !repair {
+                let report = try options.engine().fsck()
+                Check.print(report)
+                if !report.problems.isEmpty { throw ExitCode(1) }
+                return
+            }
+            let engine = try options.engine(lease: false)
+            let (found, repair, after) = try engine.repair()
+            for problem in found.problems { Swift.print("found: " + problem.description) }
+            for path in repair.quarantined { Swift.print("quarantined " + path) }
+            if repair.droppedSnapshots > 0 { Swift.print("dropped \(repair.droppedSnapshots) snapshot record(s) naming a layer that was gone") }
+            if repair.sealed > 0 { Swift.print("sealed \(repair.sealed) layer(s) published before seals were recorded") }
+            for path in repair.rebuilt { Swift.print("built again: " + path) }
+            for note in repair.notes { engine.context.note(note) }
+            Check.print(after)
+            if !after.problems.isEmpty { throw ExitCode(1) }
+        }
+
+        static func print(_ report: CheckReport) {
+            for problem in report.problems { Swift.print(problem.description) }
+            let checked = "checked \(report.blobs) blobs, \(report.layers) layers, \(report.snapshots) snapshots, \(report.images) images, \(report.sessions) sessions"
+            let unsealed = report.unsealed.isEmpty ? "" : "; \(report.unsealed.count) layers have no seal yet (published before strata recorded seals; `strata fsck --repair` seals them)"
+            Swift.print(checked + ": " + (report.problems.isEmpty ? "no problems" : "\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s")") + unsealed)
+            for note in report.notes { StandardError.write("strata: " + note + "\n") }
+        }
+    }
+}

@@ -23,7 +23,7 @@ struct StrataCommand: ParsableCommand {
                       Sessions.self, RemoveSessions.self, DiffSession.self, ExportSession.self,
                       Images.self, ImageCommand.self, ImageCommand.Save.self, ImageCommand.Load.self, ImageCommand.Import.self,
                       Pull.self, Push.self, Login.self, Logout.self, Logs.self, Stop.self, VolumeCommand.self,
-                      Collect.self, Prune.self, SystemCommand.self, EnvironmentUsage.self])
+                      Collect.self, Prune.self, SystemCommand.self, EnvironmentUsage.self, Check.self])
 
     /// Parses like ArgumentParser, but exits 2 on usage errors (the manifest-error
     /// convention) and renders strata's errors as one sentence.

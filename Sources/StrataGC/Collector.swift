@@ -155,6 +155,8 @@ public struct Collector: Sendable {
                     try store.discardTemporary(object.path)
                 }
             }
+            // A seal whose layer is gone (a removal cut short between the two) goes too.
+            for layer in try store.sealedLayers() where !store.hasLayer(layer) { try store.removeLayer(layer) }
             // Every layer ever built leaves a lock file; those of layers that are gone go too.
             for name in try store.lockNames() {
                 if name.hasPrefix("layer-"), let layer = try? Digest(hex: String(name.dropFirst(6))), !store.hasLayer(layer) {

@@ -20,6 +20,11 @@ extension Store {
         try digestNames(root + "/snapshots")
     }
 
+    /// Keys of the layers with a seal (`seals/`), sorted: a seal whose layer is gone is gc's.
+    public func sealedLayers() throws(StoreError) -> [Digest] {
+        try digestNames(root + "/seals", missingIsEmpty: true)
+    }
+
     /// The keys of `cache`'s entries, sorted; none when it was never used.
     public func cacheKeys(_ cache: StoreCache) throws(StoreError) -> [String] {
         try names(cacheDirectory(cache), missingIsEmpty: true).sorted()
@@ -42,8 +47,8 @@ extension Store {
         return pid
     }
 
-    private func digestNames(_ directory: String) throws(StoreError) -> [Digest] {
-        try names(directory, missingIsEmpty: false).compactMap { try? Digest(hex: $0) }.sorted()
+    private func digestNames(_ directory: String, missingIsEmpty: Bool = false) throws(StoreError) -> [Digest] {
+        try names(directory, missingIsEmpty: missingIsEmpty).compactMap { try? Digest(hex: $0) }.sorted()
     }
 
     private func names(_ directory: String, missingIsEmpty: Bool) throws(StoreError) -> [String] {

@@ -71,6 +71,7 @@ extension Store {
     public func adoptLayer(key: Digest, directory: String) throws(StoreError) {
         try withLock("layer-" + key.hex) { () throws(StoreError) in
             if hasLayer(key) { return }
+            try writeSeal(of: directory, as: key)
             try io(try FileSystem.syncFileSystem(containing: directory))
             try io(try FileSystem.rename(directory, to: layerPath(key), durable: true))
         }
@@ -82,10 +83,11 @@ extension Store {
     public func removeLayer(_ key: Digest) throws(StoreError) {
         let doomed = temporaryPath("removed-layer-" + key.short)
         do { try FileSystem.rename(layerPath(key), to: doomed) } catch {
-            if error.errno == ENOENT { return }
-            throw StoreError(error)
+            if error.errno != ENOENT { throw StoreError(error) }
         }
         try io(try FileSystem.removeTree(doomed))
+        // The seal goes last: a layer is never left without one.
+        if unlink(sealPath(key)) != 0 && errno != ENOENT { throw StoreError.system(sealPath(key), "unlink") }
     }
 
     /// The one way a layer comes into being: under `locks/layer-<hex>`, `fill`
@@ -103,6 +105,7 @@ extension Store {
             let warnings: [String]
             do throws(StoreError) {
                 warnings = try fill(work)
+                try writeSeal(of: work, as: diffID)
                 try io(try FileSystem.syncFileSystem(containing: work))
                 try io(try FileSystem.rename(work, to: layerPath(diffID), durable: true))
             } catch {

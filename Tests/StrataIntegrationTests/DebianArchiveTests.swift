@@ -220,6 +220,60 @@ import Testing
         #expect(doc.stdout == "make\n", "\(doc.stderr)")
     }
 
+    /// gc after one of two environments sharing packages loses its lockfile: the shared
+    /// packages' layers and .debs stay, the other's own go, and the one left still runs.
+    @Test func gcKeepsSharedPackagesAndRemovesTheRest() throws {
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        try harness.debian("one", packages: ["tool"], busybox: true)
+        try harness.debian("two", packages: ["make", "make-doc"], busybox: true)
+        #expect(harness.strata(["build", "one"]).status == 0)
+        #expect(harness.strata(["build", "two"]).status == 0)
+        let one = try harness.lockedDebian("one"), two = try harness.lockedDebian("two")
+        unlink(harness.project + "/lockfiles/one.lock.json")
+        let gc = harness.strata(["gc"])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        let layers = harness.storeEntries("layers"), blobs = harness.storeEntries("blobs/sha256")
+        for package in two.packages {
+            #expect(layers.contains(LayerKeys.debianPackage(package.sha256).hex) && blobs.contains(package.sha256.hex), "\(package.name) stays")
+        }
+        for package in one.packages where !two.packages.contains(package) {
+            #expect(!layers.contains(LayerKeys.debianPackage(package.sha256).hex) && !blobs.contains(package.sha256.hex), "\(package.name) goes")
+        }
+        #expect(!layers.contains(one.configuredKey.hex) && layers.contains(two.configuredKey.hex))
+        #expect(!layers.contains(LayerKeys.flattened(one.layerKeys).hex) && layers.contains(LayerKeys.flattened(two.layerKeys).hex))
+        let doc = harness.strata(["run", "two", "--", "cat", "/usr/share/doc/make/manual.txt"])
+        #expect(doc.stdout == "make\n", "\(doc.stderr)")
+    }
+
+    /// fsck names a corrupt .deb and a changed file in its package's layer; --repair fetches
+    /// the .deb from the mirror again and unpacks the layer again.
+    @Test func fsckRepairFetchesADebAgain() throws {
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        try harness.debian("two", packages: ["make", "make-doc"], busybox: true)
+        #expect(harness.strata(["build", "two"]).status == 0)
+        let debian = try harness.lockedDebian("two")
+        let doc = try #require(debian.packages.first { $0.name == "make-doc" })
+        let blob = harness.store + "/blobs/sha256/" + doc.sha256.hex
+        chmod(blob, 0o644)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: blob))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("trailing".utf8))
+        try handle.close()
+        let layer = harness.store + "/layers/" + LayerKeys.debianPackage(doc.sha256).hex
+        try Data("changed\n".utf8).write(to: URL(fileURLWithPath: layer + "/usr/share/doc/make/manual.txt"))
+        let check = harness.strata(["fsck"])
+        #expect(check.status == 1)
+        #expect(check.stdout.contains("blob \(doc.sha256)") && check.stdout.contains("/usr/share/doc/make/manual.txt: content changed"),
+                "\(check.stdout)")
+        let repair = harness.strata(["fsck", "--repair"])
+        #expect(repair.status == 0, "\(repair.stdout)\(repair.stderr)")
+        #expect(harness.strata(["fsck"]).stdout.contains("no problems"))
+        let run = harness.strata(["run", "two", "--", "cat", "/usr/share/doc/make/manual.txt"])
+        #expect(run.stdout == "make\n", "\(run.stderr)")
+    }
+
     /// Files a package ships under /bin, /sbin or /lib land under /usr (merged /usr).
     @Test func mergedUsrMovesBinAndLib() throws {
         let harness = try Harness()

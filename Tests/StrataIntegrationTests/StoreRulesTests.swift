@@ -8,7 +8,7 @@ import Testing
 /// strata's directories, also after writes killed halfway.
 @Suite struct StoreRulesTests {
     static let rootEntries: Set<String> = ["oci-layout", "index.json", "blobs", "layers", "snapshots", "sessions", "volumes",
-                                           "tmp", "locks", "cache", "roots"]
+                                           "tmp", "locks", "cache", "roots", "seals", "quarantine"]
 
     @Test func directoriesArePrivateAndTheLayoutRootStaysClean() throws {
         let harness = try Harness()
