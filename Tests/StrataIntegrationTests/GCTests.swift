@@ -81,6 +81,56 @@ import Testing
         #expect(harness.strata(["gc", "--dry-run"]).stdout.contains("layer ") == false, "the built environment is a root again")
     }
 
+    /// 16 runs, 4 builds (two of one environment) and a gc at once on one store: all succeed,
+    /// and each layer is unpacked by exactly one of them (the json progress says `done` once
+    /// per layer across all processes, `cached` everywhere else).
+    @Test func runsBuildsAndGCAtOnce() throws {
+        let harness = try Harness()
+        defer { harness.cleanup() }
+        try harness.write("shared/tool", "#!/bin/sh\necho tool\n")
+        for name in ["a", "b", "c"] {
+            try harness.write("\(name)/file", "\(name)\n")
+            try harness.manifest(name, """
+            {"project": false, "from": {"image": "oci:../images/busybox:latest"},
+             "steps": [{"copy": {"from": "../shared", "to": "/opt"}}, {"copy": {"from": "../\(name)", "to": "/\(name)"}}]}
+            """)
+            #expect(harness.strata(["lock", name]).status == 0)
+        }
+        var processes: [(Process, Pipe, String)] = []
+        for index in 0..<16 {
+            let name = ["a", "b", "c"][index % 3]
+            processes.append(try startCapturing(harness, ["run", "--progress", "json", name, "--", "sh", "-c", "sh /opt/tool && cat /\(name)/file"]))
+        }
+        for name in ["a", "a", "b", "c"] { processes.append(try startCapturing(harness, ["build", "--progress", "json", name])) }
+        processes.append(try startCapturing(harness, ["gc"]))
+        var done: [String: Int] = [:]
+        for (process, errors, label) in processes {
+            let output = errors.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(label): \(String(decoding: output, as: UTF8.self))")
+            for line in String(decoding: output, as: UTF8.self).split(separator: "\n") where line.contains("\"event\":\"done\"") {
+                let summary = line.components(separatedBy: "\"summary\":\"").last?.components(separatedBy: "\"").first ?? String(line)
+                done[summary, default: 0] += 1
+            }
+        }
+        #expect(done == ["copy: ../shared /opt": 1, "copy: ../a /a": 1, "copy: ../b /b": 1, "copy: ../c /c": 1], "\(done)")
+        #expect(harness.strata(["fsck"]).status == 0)
+    }
+
+    /// Starts strata with its stderr captured (for the json progress).
+    func startCapturing(_ harness: Harness, _ arguments: [String]) throws -> (Process, Pipe, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Harness.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: harness.project)
+        process.environment = ["PATH": "/usr/bin:/bin", "STRATA_ROOT": harness.store]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return (process, errors, arguments.joined(separator: " "))
+    }
+
     @Test func pruneRemovesStoppedUnnamedSessionsAndUntaggedImages() throws {
         let harness = try harness()
         defer { harness.cleanup() }
