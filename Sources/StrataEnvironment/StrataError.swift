@@ -62,6 +62,46 @@ public enum StrataError: Error, CustomStringConvertible {
     }
 
     public var description: String {
+        let sentence = message
+        return sentence.contains(StrataError.noSpaceText) ? sentence + StrataError.noSpaceHint(sentence) : sentence
+    }
+
+    /// strerror(ENOSPC), as every layer below reports a failed write.
+    static let noSpaceText = SystemError.text(ENOSPC)
+
+    /// What a full disk needs said, whichever write hit it: how much is free where it was
+    /// writing (of the paths the sentence names, the file system with the least room: the
+    /// full one), and how to make room.
+    static func noSpaceHint(_ sentence: String) -> String {
+        var least: (path: String, free: Int64)?
+        for word in sentence.split(separator: " ") where word.hasPrefix("/") {
+            var path = String(word)
+            while let last = path.last, ":,;)'`".contains(last) { path.removeLast() }
+            while path.count > 1 {
+                var info = statvfs()
+                if statvfs(path, &info) == 0 {
+                    let free = Int64(info.f_bavail) * Int64(info.f_frsize)
+                    if least.map({ free < $0.free }) ?? true { least = (path, free) }
+                    break
+                }
+                path = FileSystem.parent(of: path)
+            }
+        }
+        let room = least.map { "\(Self.decimalSize($0.free)) free on the file system of \($0.path)" } ?? "the disk is full"
+        return "; \(room): `strata gc` removes what nothing needs (`strata system df` shows what takes the space), then run this again"
+    }
+
+    /// "12.3 MB": decimal units, as the CLI prints sizes.
+    static func decimalSize(_ bytes: Int64) -> String {
+        var value = Double(bytes), unit = 0
+        let units = ["B", "kB", "MB", "GB", "TB"]
+        while value >= 1000, unit < units.count - 1 { value /= 1000; unit += 1 }
+        if unit == 0 { return "\(bytes) B" }
+        let tenths = Int((value * 10).rounded(.down))
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+    }
+
+    var message: String {
         switch self {
         case .usage(let text): return text
         case .manifest(let error): return error.description
