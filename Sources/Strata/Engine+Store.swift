@@ -126,7 +126,7 @@ extension Engine {
             }
         }
         for layer in found.unsealed where store.hasLayer(layer) {
-            try store.writeSeal(of: store.layerPath(layer), as: layer)
+            try store.writeSeal(of: store.layerPath(layer), as: layer, durable: true)
             repair.sealed += 1
         }
     }

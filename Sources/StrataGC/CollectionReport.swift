@@ -8,6 +8,8 @@ public enum GarbageKind: String, Sendable, CaseIterable, Comparable {
     case layer
     case blob
     case temporary
+    /// A session directory whose record a power cut emptied (it was not kept).
+    case lostSession = "lost session"
 
     /// The order gc removes them in: records before what they name, so that a gc stopped
     /// half-way never leaves a record naming something gone.
@@ -21,6 +23,7 @@ public enum GarbageKind: String, Sendable, CaseIterable, Comparable {
         case .layer: 3
         case .blob: 4
         case .temporary: 5
+        case .lostSession: 6
         }
     }
 

@@ -98,6 +98,7 @@ public struct Collector: Sendable {
             for name in try store.temporaryNames() where store.isAbandonedTemporary(name) {
                 plan.add(.temporary, name, store.temporaryDirectory + "/" + name)
             }
+            for id in try store.lostSessions() { plan.add(.lostSession, id, store.sessionPath(id)) }
         } catch {
             throw .store(error)
         }
@@ -153,6 +154,8 @@ public struct Collector: Sendable {
                     try store.removeLayer(layer)
                 case .temporary:
                     try store.discardTemporary(object.path)
+                case .lostSession:
+                    try store.removeLostSession(object.name)
                 }
             }
             // A seal whose layer is gone (a removal cut short between the two) goes too.

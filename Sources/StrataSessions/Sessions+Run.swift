@@ -57,7 +57,8 @@ extension Sessions {
             session = try store.createSession(
                 snapshot: snapshot, name: options.name, environment: environment.paths.name,
                 manifest: environment.paths.manifest,
-                volumes: Self.volumeNames(environment.manifest) + (project?.homeVolume.map { [$0] } ?? []))
+                volumes: Self.volumeNames(environment.manifest) + (project?.homeVolume.map { [$0] } ?? []),
+                durable: !options.remove && (options.keep || options.name != nil))
         } catch { throw .store(error) }
         // The record is the session's root now: gc keeps what it stands on without the lease.
         context.releaseLease()

@@ -26,16 +26,18 @@ extension Store {
 
     /// Records the seal of the tree at `directory`, which is about to become layer `key`
     /// (or is it already: `fsck --repair` sealing a layer published before seals). The seal
-    /// is in place before the layer is, so that every layer published from now on has one.
-    public func writeSeal(of directory: String, as key: Digest) throws(StoreError) {
+    /// is in place before the layer is, so that every layer published from now on has one;
+    /// `durable` for a layer that exists already.
+    public func writeSeal(of directory: String, as key: Digest, durable: Bool = false) throws(StoreError) {
         let lines = try io(try TreeManifest.lines(of: directory))
         let text = lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n")
         let temporary = temporaryPath("seal-" + key.short)
         do throws(StoreError) {
             try io(try FileSystem.makeDirectory(root + "/seals", mode: 0o700))
-            try io(try FileSystem.createFile(temporary, contents: Array(text.utf8), mode: 0o444, durable: false))
-            // Not fsynced on its own: the layer's publish syncs the file system before its rename.
-            try io(try FileSystem.rename(temporary, to: sealPath(key)))
+            // Not fsynced on its own when publishing: the layer's publish syncs the file system
+            // before its rename. A layer that exists already (fsck --repair) is sealed durably.
+            try io(try FileSystem.createFile(temporary, contents: Array(text.utf8), mode: 0o444, durable: durable))
+            try io(try FileSystem.rename(temporary, to: sealPath(key), durable: durable))
         } catch {
             unlink(temporary)
             throw error

@@ -50,9 +50,12 @@ extension Store {
     /// Creates `sessions/<id>/` with empty `upper/`, `work/`, `root/` and a record.
     /// Names follow Docker's rule (`[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 128) and
     /// share one namespace with ids; a name in use is `sessionExists`. `manifest` is
-    /// an absolute path; `volumes` are volume names (they need not exist yet).
+    /// an absolute path; `volumes` are volume names (they need not exist yet). A `durable`
+    /// session (one that is kept) survives a power cut with its record; any other may be lost
+    /// to one, and then its directory is garbage gc removes (`isLostSession`).
     public func createSession(
-        snapshot: Digest, name: String?, environment: String, manifest: String? = nil, volumes: [String] = []
+        snapshot: Digest, name: String?, environment: String, manifest: String? = nil, volumes: [String] = [],
+        durable: Bool = false
     ) throws(StoreError) -> SessionRecord {
         if let name { try Store.validateSessionName(name) }
         guard Store.isOneLine(environment)
@@ -88,13 +91,13 @@ extension Store {
                 try io(try FileSystem.makeDirectory(work + "/work", mode: 0o700))
                 // Only a mount point: the session's root is the overlay mounted over it.
                 try io(try FileSystem.makeDirectory(work + "/root", mode: 0o700))
-                // No fsync: a session lost to a power cut is garbage, not damage, and
-                // two fsyncs cost milliseconds on every `strata run`.
+                // Unless kept, no fsync: a session lost to a power cut is garbage, not
+                // damage, and two fsyncs cost milliseconds on every `strata run`.
                 try io(
                     try FileSystem.createFile(
                         work + "/" + Store.sessionRecordFile, contents: Array(Store.encode(record).utf8), mode: 0o600,
-                        durable: false))
-                try io(try FileSystem.rename(work, to: final))
+                        durable: durable))
+                try io(try FileSystem.rename(work, to: final, durable: durable))
             } catch {
                 do throws(StoreError) { try io(try FileSystem.removeTree(work)) } catch {}
                 throw error
@@ -205,6 +208,8 @@ extension Store {
             if FileSystem.exists(directory) { throw .corrupt(path: path, reason: "missing session record") }
             return nil
         }
+        // What a power cut leaves of a session that was not kept: no session, and garbage.
+        if bytes.isEmpty { return nil }
         var fields: [String: String] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else {
@@ -225,6 +230,28 @@ extension Store {
         return SessionRecord(
             id: id, name: fields["name"], snapshot: snapshot, environment: environment, created: created,
             path: directory, manifest: fields["manifest"], volumes: volumes)
+    }
+
+    /// Session directories whose record a power cut emptied (of sessions that were not
+    /// kept), and that nobody runs: gc's to remove.
+    public func lostSessions() throws(StoreError) -> [String] {
+        var lost: [String] = []
+        for id in try io(try Directory.names(root + "/sessions")) where Store.isSessionID(id) {
+            let record = sessionPath(id) + "/" + Store.sessionRecordFile
+            guard let info = try io(try FileSystem.status(record)), info.st_size == 0 else { continue }
+            guard let probe = try tryLock("session-" + id) else { continue }
+            probe.release()
+            lost.append(id)
+        }
+        return lost
+    }
+
+    /// Removes a lost session's directory (`lostSessions`), through `tmp/`.
+    public func removeLostSession(_ id: String) throws(StoreError) {
+        let doomed = temporaryPath("session-lost-" + id)
+        try io(try FileSystem.rename(sessionPath(id), to: doomed))
+        unlink(lockPath("session-" + id))
+        try io(try FileSystem.removeTree(doomed))
     }
 
     static func encode(_ record: SessionRecord) -> String {

@@ -140,6 +140,20 @@ struct CollectorTests {
         #expect(FileSystem.exists(mine) && !FileSystem.exists(dead) && !FileSystem.exists(crashedLayer))
     }
 
+    @Test("a session whose record a power cut emptied is no session, and gc removes its directory")
+    func lostSession() throws {
+        let two = try buildTwo()
+        let store = two.fixture.store
+        let lost = try store.createSession(snapshot: two.a.2.snapshot, name: nil, environment: "a")
+        let kept = try store.createSession(snapshot: two.a.2.snapshot, name: "kept", environment: "a", durable: true)
+        // What ext4 can leave of a record written without fsync when the power goes.
+        try HostFile.writeAtomically([], to: lost.path + "/record")
+        #expect(try store.listSessions().map(\.id) == [kept.id])
+        let report = try collect(two.fixture)
+        #expect(report.removed.filter { $0.kind == .lostSession }.map(\.name) == [lost.id])
+        #expect(!FileSystem.exists(lost.path) && FileSystem.exists(kept.path))
+    }
+
     @Test("--keep-recent keeps unneeded objects younger than it")
     func keepRecent() throws {
         let two = try buildTwo()
