@@ -157,6 +157,17 @@ struct RootlessFailure: Error, CustomStringConvertible {
         // The user's store is theirs alone.
         let store = "/home/\(user.name)/.local/share/strata"
         #expect(stat(store, &info) == 0 && info.st_uid == user.uid && info.st_mode & 0o777 == 0o700, "\(store)")
+
+        // gc and prune remove what the user's store no longer needs, files owned by their
+        // subordinate ids (the step's 33:33 directory) included, from inside the namespace.
+        #expect(user.strata(["rm", "c", "bg"], in: project).status == 0)
+        #expect(user.strata(["image", "rm", "rl:1"], in: project).status == 0)
+        unlink(project + "/lockfiles/bb.lock.json")
+        let pruned = user.strata(["prune", "-f"], in: project)
+        #expect(pruned.status == 0 && pruned.stdout.contains("layer "), "\(pruned.stdout) \(pruned.stderr)")
+        let layers = (try? FileManager.default.contentsOfDirectory(atPath: store + "/layers")) ?? ["unreadable"]
+        #expect(layers.isEmpty, "\(layers)")
+        #expect(user.strata(["fsck"], in: project).status == 0)
     }
 
     /// With a cgroup v2 delegated to the user (as systemd's Delegate=yes gives), limits are
