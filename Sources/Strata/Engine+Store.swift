@@ -119,8 +119,9 @@ extension Engine {
             }
         }
         for snapshot in try store.storedSnapshots() {
-            let layers = (try? store.snapshotLayers(snapshot)) ?? []
-            if layers.contains(where: { gone.contains($0) || !store.hasLayer($0) }) {
+            // A record that cannot be read is dropped too: a build publishes a sound one again.
+            let layers: [Digest]? = try? store.snapshotLayers(snapshot)
+            if layers?.contains(where: { gone.contains($0) || !store.hasLayer($0) }) ?? true {
                 try store.removeSnapshot(snapshot)
                 repair.droppedSnapshots += 1
             }

@@ -32,6 +32,9 @@ public struct Collector: Sendable {
     public func collect(_ options: CollectionOptions = CollectionOptions()) throws(StrataError) -> CollectionReport {
         try store.whileCollecting(lockFailure: StrataError.store) { () throws(StrataError) -> CollectionReport in
             let scan = try RootScanner(store: store).scan()
+            if let path = scan.unreadable.first {
+                throw .input(path: path, reason: "an image document that cannot be read or parsed, so gc cannot tell what it keeps and removed nothing; run `strata fsck`, remove or repair that image, then gc again")
+            }
             var plan = try garbage(scan, options)
             plan.measure()
             if !options.dryRun { try remove(plan.objects) }

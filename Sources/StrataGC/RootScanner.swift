@@ -27,6 +27,8 @@ struct RootScanner {
         var goneLockfiles: [BuildRoot] = []
         /// What the user should hear (a lockfile that could not be read, a missing snapshot).
         var notes: [String] = []
+        /// Image documents in the store that cannot be read or parsed (their paths).
+        var unreadable: [String] = []
 
         var live: StoreObjects {
             var all = StoreObjects()
@@ -40,7 +42,7 @@ struct RootScanner {
         let records: [BuildRoot]
         do { records = try store.buildRoots() } catch { throw .store(error) }
         for record in records {
-            if let root = lockfileRoot(record, notes: &scan.notes) { scan.roots.append(root) } else {
+            if let root = lockfileRoot(record, notes: &scan.notes, unreadable: &scan.unreadable) { scan.roots.append(root) } else {
                 scan.goneLockfiles.append(record)
             }
         }
@@ -56,7 +58,7 @@ struct RootScanner {
         do { index = try OCIIndex(layout: store.root) } catch { throw .image(error) }
         for entry in index.entries {
             var reach = StoreObjects()
-            reachDocument(entry.digest, into: &reach, depth: 0)
+            reachDocument(entry.digest, into: &reach, depth: 0, unreadable: &scan.unreadable)
             scan.roots.append(StoreRoot(kind: .image(reference: entry.refName, manifest: entry.digest), reaches: reach))
         }
         return scan
@@ -65,7 +67,7 @@ struct RootScanner {
     /// The root of a built lockfile, or nil when its file is gone. A file that now pins
     /// other things keeps only what it still pins; one that cannot be read keeps what was
     /// built, because gc must never guess that a shell's layers are unused.
-    func lockfileRoot(_ record: BuildRoot, notes: inout [String]) -> StoreRoot? {
+    func lockfileRoot(_ record: BuildRoot, notes: inout [String], unreadable: inout [String]) -> StoreRoot? {
         var reach = StoreObjects()
         let owner = "lockfile \(record.path)"
         let bytes: [UInt8]
@@ -86,7 +88,7 @@ struct RootScanner {
         reach.blobs.formUnion(lockfile.pinnedBlobs)
         reach.layers.formUnion(lockfile.pinnedLayerKeys)
         reach.indexes.formUnion(lockfile.pinnedIndexes)
-        if let manifest = lockfile.pinnedImageManifest { reachDocument(manifest, into: &reach, depth: 0) }
+        if let manifest = lockfile.pinnedImageManifest { reachDocument(manifest, into: &reach, depth: 0, unreadable: &unreadable) }
         if lockfile.digest == record.lockDigest {
             reachSnapshot(record.snapshot, into: &reach, notes: &notes, owner: owner)
         }
@@ -112,17 +114,18 @@ struct RootScanner {
     }
 
     /// An OCI document and what it names: an index's manifests, a manifest's config and
-    /// layers, a config's diff ids. Documents the store lacks or cannot parse reach only
-    /// themselves (fsck reports them).
-    func reachDocument(_ digest: Digest, into reach: inout StoreObjects, depth: Int) {
+    /// layers, a config's diff ids. A document the store lacks reaches only itself (an index
+    /// names other platforms' manifests; fsck reports a tag's missing one). One it has but
+    /// cannot read or parse goes to `unreadable`: gc must not guess what it keeps.
+    func reachDocument(_ digest: Digest, into reach: inout StoreObjects, depth: Int, unreadable: inout [String]) {
         reach.blobs.insert(digest)
-        guard depth < 4, let document = document(digest) else { return }
+        guard depth < 4, let document = document(digest, unreadable: &unreadable) else { return }
         for manifest in document["manifests"]?.arrayValue ?? [] {
-            if let child = Self.digest(manifest["digest"]) { reachDocument(child, into: &reach, depth: depth + 1) }
+            if let child = Self.digest(manifest["digest"]) { reachDocument(child, into: &reach, depth: depth + 1, unreadable: &unreadable) }
         }
         if let config = Self.digest(document["config"]?["digest"]) {
             reach.blobs.insert(config)
-            for diffID in self.document(config)?["rootfs"]?["diff_ids"]?.arrayValue ?? [] {
+            for diffID in self.document(config, unreadable: &unreadable)?["rootfs"]?["diff_ids"]?.arrayValue ?? [] {
                 if let layer = Self.digest(diffID) { reach.layers.insert(layer) }
             }
         }
@@ -131,9 +134,15 @@ struct RootScanner {
         }
     }
 
-    private func document(_ digest: Digest) -> JSONValue? {
-        guard let bytes = try? FileSystem.readFile(store.blobPath(digest), limit: Self.documentLimit) else { return nil }
-        return try? JSON.parse(bytes)
+    private func document(_ digest: Digest, unreadable: inout [String]) -> JSONValue? {
+        let path = store.blobPath(digest)
+        do {
+            guard let bytes = try FileSystem.readFile(path, limit: Self.documentLimit) else { return nil }
+            return try JSON.parse(bytes)
+        } catch {
+            unreadable.append(path)
+            return nil
+        }
     }
 
     private static func digest(_ value: JSONValue?) -> Digest? {

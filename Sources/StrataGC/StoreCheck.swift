@@ -150,8 +150,11 @@ public struct StoreChecker: Sendable {
         for entry in index.entries {
             report.images += 1
             let name = entry.refName ?? entry.digest.description
-            var reach = StoreObjects()
-            RootScanner(store: store).reachDocument(entry.digest, into: &reach, depth: 0)
+            var reach = StoreObjects(), unreadable: [String] = []
+            RootScanner(store: store).reachDocument(entry.digest, into: &reach, depth: 0, unreadable: &unreadable)
+            for path in unreadable {
+                report.problems.append(StoreProblem(kind: .image, object: name, path: path, problem: "cannot be read or parsed as an image document"))
+            }
             for blob in reach.blobs.sorted() where !store.hasBlob(blob) {
                 report.problems.append(StoreProblem(kind: .image, object: name, path: store.blobPath(blob),
                                                     problem: "names blob \(blob), which is missing"))

@@ -123,6 +123,21 @@ struct CollectorTests {
         #expect(try fixture.store.storedBlobs().isEmpty)
     }
 
+    @Test("a tagged image whose manifest cannot be parsed stops gc before it removes anything")
+    func unreadableImage() throws {
+        let fixture = try EngineFixture()
+        try fixture.busyboxRoot()
+        let images = ImageStore(store: fixture.store, context: fixture.context)
+        let manifest = try images.importRootfs(fixture.project + "/images/busybox.tar",
+                                               options: RootfsImportOptions(reference: try ImageReference(parsing: "box:1")))
+        let path = fixture.store.blobPath(manifest)
+        chmod(path, 0o644)
+        try HostFile.writeAtomically(Array("not json".utf8), to: path)
+        let blobs = try fixture.store.storedBlobs()
+        #expect(throws: StrataError.self) { try collect(fixture) }
+        #expect(try fixture.store.storedBlobs() == blobs, "nothing was removed")
+    }
+
     @Test("temporaries of processes that are gone go; those of live ones stay")
     func temporaries() throws {
         let fixture = try EngineFixture()
