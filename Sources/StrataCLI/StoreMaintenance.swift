@@ -20,11 +20,18 @@ extension StrataCommand {
         @OptionGroup var options: StoreOptions
         @Flag(name: .long, help: "List what would be removed, and remove nothing.") var dryRun = false
         @Option(name: .long, help: ArgumentHelp("Keep unneeded objects made less than this long ago (90s, 30m, 24h, 7d).", valueName: "DURATION"))
-        var keepRecent: KeepDuration?
+        var keepRecent: String?
+
+        func validate() throws {
+            if let keepRecent, KeepDuration.parse(keepRecent) == nil {
+                throw ValidationError("--keep-recent \(keepRecent) is not a duration: give a number and a unit, such as 90s, 30m, 24h, 7d or 1h30m")
+            }
+        }
 
         func run() throws {
             let engine = try options.engine(lease: false)
-            let report = try engine.gc(CollectionOptions(dryRun: dryRun, keepRecent: keepRecent?.seconds ?? 0))
+            let keep = keepRecent.flatMap(KeepDuration.parse) ?? 0
+            let report = try engine.gc(CollectionOptions(dryRun: dryRun, keepRecent: keep))
             for note in report.notes { engine.context.note(note) }
             Collect.print(report)
         }
@@ -86,14 +93,8 @@ extension StrataCommand {
 
 /// A length of time as `--keep-recent` takes it: a number and a unit (s, m, h, d), repeated
 /// (`1h30m`), as Go's durations that Docker's filters take, plus days.
-struct KeepDuration: ExpressibleByArgument, Equatable {
-    var seconds: Int64
-
-    init?(argument: String) {
-        guard let seconds = KeepDuration.parse(argument) else { return nil }
-        self.seconds = seconds
-    }
-
+enum KeepDuration {
+    /// Seconds, or nil when `text` is not such a duration.
     static func parse(_ text: String) -> Int64? {
         var total: Int64 = 0
         var number = ""
@@ -119,8 +120,6 @@ struct KeepDuration: ExpressibleByArgument, Equatable {
         guard sawUnit, number.isEmpty else { return nil }
         return total
     }
-
-    static var defaultCompletionKind: CompletionKind { .default }
 }
 
 extension StrataCommand {
