@@ -94,7 +94,7 @@ public struct Collector: Sendable {
                 }
             }
             for cache in StoreCache.allCases {
-                for key in try store.cacheKeys(cache) where !keeps(cache, key, kept: kept, live: live, recent: recent) {
+                for key in try store.cacheKeys(cache) where !keeps(cache, key, kept: kept, recent: recent) {
                     plan.add(.cacheEntry, cache.rawValue + "/" + key, store.cacheEntryPath(cache, key))
                 }
             }
@@ -112,13 +112,13 @@ public struct Collector: Sendable {
     /// Whether a cache entry is still worth its space: what it points at stays. Entries
     /// that point at nothing in the store (local inputs' digests, seccomp programs) cost
     /// a few bytes each and save real work, so they stay.
-    func keeps(_ cache: StoreCache, _ key: String, kept: StoreObjects, live: StoreObjects, recent: (String) -> Bool) -> Bool {
+    func keeps(_ cache: StoreCache, _ key: String, kept: StoreObjects, recent: (String) -> Bool) -> Bool {
         switch cache {
         case .inputs, .seccomp:
             return true
         case .debianIndexes:
-            guard let index = try? Digest(hex: key) else { return false }
-            return live.indexes.contains(index) || recent(store.cacheEntryPath(cache, key))
+            // A cache as apt's lists are (50 MB for bookworm main): the next re-lock fetches it again.
+            return recent(store.cacheEntryPath(cache, key))
         case .registryBlobs:
             guard let blob = try? Digest(hex: key) else { return false }
             return kept.blobs.contains(blob)

@@ -87,7 +87,6 @@ struct RootScanner {
         }
         reach.blobs.formUnion(lockfile.pinnedBlobs)
         reach.layers.formUnion(lockfile.pinnedLayerKeys)
-        reach.indexes.formUnion(lockfile.pinnedIndexes)
         if let manifest = lockfile.pinnedImageManifest { reachDocument(manifest, into: &reach, depth: 0, unreadable: &unreadable) }
         if lockfile.digest == record.lockDigest {
             reachSnapshot(record.snapshot, into: &reach, notes: &notes, owner: owner)

@@ -5,8 +5,6 @@ public struct StoreObjects: Sendable, Equatable {
     public var blobs: Set<Digest> = []
     public var layers: Set<Digest> = []
     public var snapshots: Set<Digest> = []
-    /// Keys of the decompressed Debian index cache (`cache/debian`).
-    public var indexes: Set<Digest> = []
 
     public init() {}
 
@@ -14,7 +12,6 @@ public struct StoreObjects: Sendable, Equatable {
         blobs.formUnion(other.blobs)
         layers.formUnion(other.layers)
         snapshots.formUnion(other.snapshots)
-        indexes.formUnion(other.indexes)
     }
 }
 

@@ -15,13 +15,6 @@ extension Lockfile {
         return keys + pinnedLayers.map(\.diffID)
     }
 
-    /// The signed indexes a Debian base was resolved from (the keys of the store's
-    /// decompressed index cache), so that locking it again stays offline and fast.
-    public var pinnedIndexes: [Digest] {
-        if case .debian(let debian) = base { return debian.indexes.map(\.sha256) }
-        return []
-    }
-
     /// The manifest of an image base, whose documents and blobs a build stored.
     public var pinnedImageManifest: Digest? {
         if case .image(_, let manifest, _, _) = base { return manifest }
