@@ -20,19 +20,24 @@
 #      python3 git ca-certificates (python-dev locks without recommends); each variant = FROM
 #      python-dev, RUN apt-get update && apt-get install -y --no-install-recommends EXTRA. Every
 #      RUN ends with `apt-get clean && rm -rf /var/lib/apt/lists/*` (so lists are fetched again
-#      in each variant: keeping them in python-dev would put ~45 MB of lists into every image's
-#      base, and no careful Dockerfile does that). The busybox ones: the fixture's OCI layout
-#      pulled (busybox-base), FROM it + COPY examples/hello; FROM busybox + the three RUN steps
-#      (a cache mount for /cache); FROM scratch + ADD busybox-rootfs.tar.gz. Metadata-only lines
-#      (ENV, WORKDIR) are left out: they hold no bytes. Private storage (a storage.conf and
-#      containers.conf in the temp dir), runc, --network host for the builds. Reports `podman
-#      system df` (and -v), du -sb of podman's storage, and podman/strata.
-#   4. gc and prune on the same content:
+#      in each variant: keeping them in python-dev would put ~50 MB of lists, bookworm main's
+#      Packages decompressed, into every image's base, and no careful Dockerfile does that).
+#      The busybox ones: the fixture's OCI layout pulled (busybox-base), FROM it + COPY
+#      examples/hello; FROM busybox + the three RUN steps (a cache mount for /cache); FROM
+#      scratch + ADD busybox-rootfs.tar.gz. Metadata-only lines (ENV, WORKDIR) are left out:
+#      they hold no bytes. Private storage (a storage.conf and containers.conf in the temp dir),
+#      runc, --network host for the builds. Reports `podman system df` (and -v; it counts a
+#      shared layer once per image), the distinct layers' diff-size sum, du -sb of podman's
+#      storage, and podman/strata.
+#   4. gc and prune on the same content (a sync before each one-shot removal):
+#      (0) the first `strata gc` and `podman image prune -f` after the builds, once: what the
+#          builds left that nothing needs (the store's size after it is reported too);
 #      (i) idle (nothing to remove): hyperfine -N, RUNS runs after one warm-up, of `strata gc`,
 #          `strata prune -f`, `podman image prune -f` and `podman system prune -f`; medians;
 #      (ii) five variants removed (v06..v10): strata: their lockfiles deleted, then one timed
 #          `strata gc`; podman: one timed `podman rmi` of the five images (which already frees
-#          their layers), then one timed `podman image prune -f`; wall time by date +%s%N;
+#          their layers), then one timed `podman image prune -f`; wall time by date +%s%N, and
+#          the entries (files, directories, links) each side unlinked;
 #      (iii) `strata fsck` of the full store (FSCK_RUNS runs) when this strata has it (its
 #          --help shows a fsck usage line; else skipped), against `podman system check` when
 #          this podman has it (4.3 has not).
@@ -46,7 +51,8 @@
 #   --keep           keep the temp dir (the store, podman's storage unmounted, the logs)
 # As root. Installs podman, mmdebstrap, hyperfine, runc and uidmap with apt-get when missing.
 # The mirror is the host's: strata reads the apt sources itself; mmdebstrap gets the first URIs:
-# of /etc/apt/sources.list.d/debian.sources. About 10-15 minutes with a built strata.
+# of /etc/apt/sources.list.d/debian.sources. About 8 minutes with a built strata (a first release
+# build into .build-bench takes 15-20 more).
 set -euo pipefail
 
 strata= runs=10 fsck_runs=3 keep=0
@@ -64,7 +70,9 @@ done
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 lib="$top/bench/lib/store_bench.py"
-work=$(mktemp -d /tmp/strata-bench-store.XXXXXX)
+# Lower case: podman names the pulled busybox image after the layout's path, and refuses capitals.
+work="/tmp/strata-bench-store-$$"
+mkdir -m 0700 "$work"
 cleanup() {
   set +e
   # podman leaves its overlay home bind-mounted on itself (and perhaps layer mounts): unmount
@@ -234,7 +242,7 @@ ptotal0=$(now)
 t0=$(now)
 mmdebstrap --quiet --variant=minbase "$suite" "$pdir/base.tar" "$mirror" >"$pdir/mmdebstrap.log" 2>&1 \
   || { echo "bench/store.sh: mmdebstrap failed:" >&2; cat "$pdir/mmdebstrap.log" >&2; exit 1; }
-podman import "$pdir/base.tar" localhost/base >/dev/null
+podman import -q "$pdir/base.tar" localhost/base >/dev/null
 rm -f "$pdir/base.tar"
 t1=$(now)
 printf '  %-14s mmdebstrap + podman import %6.2f s\n' base "$(seconds "$t0" "$t1")"
@@ -279,7 +287,7 @@ fact images "$(podman images -q --filter dangling=false | wc -l)"
 section "podman system df"
 show podman system df
 section "podman system df -v (images)"
-podman system df -v 2>&1 | sed -n '/^Images/,/^$/p' | sed 's/^/  /'
+podman system df -v 2>&1 | sed -n '/^REPOSITORY/,/^Containers space/p' | sed '$d; /^$/d; s/^/  /'
 pdf=$(podman system df --format '{{.Type}}\t{{.Size}}' | awk -F'\t' '$1 == "Images" {print $2}')
 fact podman_df_images "$(python3 "$lib" bytes "$pdf")"
 # podman system df sums every image's full size (a shared layer once per image that has it);
@@ -289,9 +297,23 @@ pdu=$(du -sb "$pdir/root" | cut -f1)
 fact podman_du "$pdu"
 awk -v n="$pdu" 'BEGIN {printf "  du -sb of podman storage: %d bytes (%.1f MB)\n", n, n / 1e6}'
 
-# 4. gc and prune.
+# entries DIR: how many files, directories and links are under DIR (what a removal unlinks).
+entries() { find "$1" | wc -l; }
+
+# 4. gc and prune. First one of each right after the builds: what the builds left unreferenced.
+section "first gc/prune after the builds (one shot each, after sync)"
+sync
+t0=$(now); "$strata" gc --root "$store" >"$work/gc0.out" 2>&1 || { cat "$work/gc0.out" >&2; exit 1; }; t1=$(now)
+printf '  strata gc %.3f s: %s\n' "$(seconds "$t0" "$t1")" "$(tail -1 "$work/gc0.out")"
+grep -v '^freed\|^nothing' "$work/gc0.out" | awk '{print $1}' | sort | uniq -c | sed 's/^ */    removed: /'
+t0=$(now); podman image prune -f >"$work/prune0.out" 2>&1 || { cat "$work/prune0.out" >&2; exit 1; }; t1=$(now)
+printf '  podman image prune -f %.3f s: %d images removed\n' "$(seconds "$t0" "$t1")" "$(grep -c . "$work/prune0.out" || true)"
+settled=$(du -sb "$store" | cut -f1)
+fact store_settled "$settled"
+printf '  du -sb STORE after it: %d bytes (%.1f MB)\n' "$settled" "$(python3 -c "print($settled / 1e6)")"
+
 section "idle gc/prune: nothing to remove ($runs runs each after a warm-up, hyperfine -N)"
-echo "  first runs (warm-up) said:"
+echo "  the warm-up runs said:"
 show "$strata" gc --root "$store"
 show "$strata" prune -f --root "$store"
 show podman image prune -f
@@ -323,17 +345,20 @@ else
 fi
 
 section "remove five variants (${removed[*]}) and collect"
-before=$(du -sb "$store" | cut -f1)
+before=$(du -sb "$store" | cut -f1) nbefore=$(entries "$store")
 for name in "${removed[@]}"; do rm "lockfiles/$name.lock.json"; done
+sync
 t0=$(now)
 "$strata" gc --root "$store" >"$work/gc5.out" 2>&1 || { echo "bench/store.sh: failed: strata gc" >&2; cat "$work/gc5.out" >&2; exit 1; }
 t1=$(now)
-after=$(du -sb "$store" | cut -f1)
+after=$(du -sb "$store" | cut -f1) nafter=$(entries "$store")
 fact gc5_s "$(seconds "$t0" "$t1")"
 fact strata_freed "$((before - after))"
-printf '  strata gc: %.3f s; du -sb went %d -> %d (-%d bytes); it said: %s\n' "$(seconds "$t0" "$t1")" \
-  "$before" "$after" "$((before - after))" "$(tail -1 "$work/gc5.out")"
-pbefore=$(du -sb "$pdir/root" | cut -f1)
+fact strata_unlinked "$((nbefore - nafter))"
+printf '  strata gc: %.3f s; du -sb went %d -> %d (-%d bytes), %d entries unlinked; it said:\n    %s\n' \
+  "$(seconds "$t0" "$t1")" "$before" "$after" "$((before - after))" "$((nbefore - nafter))" "$(tail -1 "$work/gc5.out")"
+pbefore=$(du -sb "$pdir/root" | cut -f1) npbefore=$(entries "$pdir/root")
+sync
 images=()
 for name in "${removed[@]}"; do images+=("localhost/$name"); done
 t0=$(now)
@@ -341,12 +366,14 @@ podman rmi "${images[@]}" >"$work/rmi.out" 2>&1 || { echo "bench/store.sh: faile
 t1=$(now)
 podman image prune -f >"$work/prune5.out" 2>&1
 t2=$(now)
-pafter=$(du -sb "$pdir/root" | cut -f1)
+pafter=$(du -sb "$pdir/root" | cut -f1) npafter=$(entries "$pdir/root")
 fact rmi5_s "$(seconds "$t0" "$t1")"
 fact prune5_s "$(seconds "$t1" "$t2")"
 fact podman_freed "$((pbefore - pafter))"
-printf '  podman rmi: %.3f s (%d lines of output); image prune -f: %.3f s; du -sb went %d -> %d (-%d bytes)\n' \
-  "$(seconds "$t0" "$t1")" "$(wc -l <"$work/rmi.out")" "$(seconds "$t1" "$t2")" "$pbefore" "$pafter" "$((pbefore - pafter))"
+fact podman_unlinked "$((npbefore - npafter))"
+printf '  podman rmi: %.3f s; image prune -f after it: %.3f s (%d images); du -sb went %d -> %d (-%d bytes), %d entries unlinked\n' \
+  "$(seconds "$t0" "$t1")" "$(seconds "$t1" "$t2")" "$(grep -c . "$work/prune5.out" || true)" \
+  "$pbefore" "$pafter" "$((pbefore - pafter))" "$((npbefore - npafter))"
 section "strata system df, after"
 show "$strata" system df --root "$store"
 section "podman system df, after"

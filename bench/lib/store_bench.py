@@ -15,11 +15,13 @@ import hashlib
 import json
 import os
 import re
+import stat
 import statistics
 import subprocess
 import sys
 import tempfile
 
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from debian_bench import mirror_url  # noqa: E402  (the same mirror the other benchmarks use)
 
@@ -35,24 +37,50 @@ def sha(text):
 def tree_bytes(path, seen=None):
     """du -sb of one tree: a hard-linked file once (within `seen`, a set of (dev, ino))."""
     seen = set() if seen is None else seen
-    total = 0
+
+    def size(st):
+        if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                return 0
+            seen.add(key)
+        return st.st_size
+
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return 0
-    total += st.st_size
-    if not os.path.isdir(path) or os.path.islink(path):
+    total = size(st)
+    if not stat.S_ISDIR(st.st_mode):
         return total
     for directory, dirs, files in os.walk(path):
         for name in dirs + files:
-            st = os.lstat(os.path.join(directory, name))
-            if st.st_nlink > 1 and not (st.st_mode & 0o170000 == 0o040000):
-                key = (st.st_dev, st.st_ino)
-                if key in seen:
-                    continue
-                seen.add(key)
-            total += st.st_size
+            total += size(os.lstat(os.path.join(directory, name)))
     return total
+
+
+def duplicate_bytes(trees):
+    """Bytes of regular files (by content, each inode once) that another of `trees` holds
+    too: what sharing identical files between these layers would save."""
+    seen_inodes, seen_content, duplicate = set(), set(), 0
+    for tree in trees:
+        for directory, _, files in os.walk(tree):
+            for name in files:
+                path = os.path.join(directory, name)
+                st = os.lstat(path)
+                if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in seen_inodes:
+                    continue
+                seen_inodes.add((st.st_dev, st.st_ino))
+                h = hashlib.sha256()
+                with open(path, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+                key = (os.path.relpath(path, tree), st.st_mode, h.hexdigest())
+                if key in seen_content:
+                    duplicate += st.st_size
+                else:
+                    seen_content.add(key)
+    return duplicate
 
 
 def du_sb(path):
@@ -154,7 +182,7 @@ def union(store, top, out, lockfiles):
     def ordered_layers():
         groups = [("layers: one per .deb", package_keys), ("layers: OCI/copy/tar (pinned)", set(others)),
                   ("layers: per-env Debian (skeleton, dpkg status, configured)", env_layers),
-                  ("layers: flattened Debian bases", flat_layers)]
+                  ("layers: flattened Debian bases (dirs; files are links)", flat_layers)]
         rest = sorted(present - set().union(*[g for _, g in groups]))
         return [(kind, sorted(g & present)) for kind, g in groups] + [("layers: other (run steps, empty)", rest)]
 
@@ -163,7 +191,8 @@ def union(store, top, out, lockfiles):
     if os.path.isdir(blobs_dir):
         for name in sorted(os.listdir(blobs_dir)):
             add("blobs: .debs" if name in debs else "blobs: other (indexes, OCI, tars)", os.path.join(blobs_dir, name))
-        add("blobs: other (indexes, OCI, tars)", os.path.join(store, "blobs"))  # the directories themselves
+        # The directories themselves.
+        kinds["store: directory entries"] += os.lstat(os.path.join(store, "blobs")).st_size + os.lstat(blobs_dir).st_size
     for kind, names in ordered_layers():
         kinds.setdefault(kind, 0)
         for name in names:
@@ -172,8 +201,10 @@ def union(store, top, out, lockfiles):
         kinds["store: directory entries"] += os.lstat(layers_dir).st_size
     for name in top_entries:
         if name not in ("blobs", "layers"):
-            add(f"{name}/", os.path.join(store, name))
+            add(name + ("/" if os.path.isdir(os.path.join(store, name)) else ""), os.path.join(store, name))
     counts = {kind: len(names) for kind, names in ordered_layers()}
+    per_env = [os.path.join(layers_dir, k) for k in sorted(env_layers & present)]
+    per_env_duplicate = duplicate_bytes(per_env)
     result = {
         "store": du_sb(store),
         "key_format": fmt,
@@ -188,6 +219,7 @@ def union(store, top, out, lockfiles):
         "kinds": kinds,
         "layer_counts": counts,
         "walked": sum(kinds.values()),
+        "per_env_duplicate": per_env_duplicate,
     }
     json.dump(result, open(out, "w"), indent=1)
     mb = lambda n: f"{n / 1e6:9.2f} MB"  # noqa: E731
@@ -199,6 +231,8 @@ def union(store, top, out, lockfiles):
     for kind, n in kinds.items():
         count = f" ({counts[kind]})" if kind in counts else ""
         print(f"    {kind + count:62s} {mb(n)}")
+        if kind.startswith("layers: per-env"):
+            print(f"      {'of which files the same (path, mode, content) as in another':60s} {mb(per_env_duplicate)}")
 
 
 def parse_bytes(text):
@@ -260,15 +294,17 @@ def summary(work):
     row("  (a)+(b)", fmt_bytes(a + b))
     row("store / (b)", ratio(store, b))
     row("store / ((a)+(b))", ratio(store, a + b), "aim: <= 1.10x")
-    extra = store - (a + b)
-    row("store - ((a)+(b))", fmt_bytes(extra), "see the store-by-kind list above")
+    row("store - ((a)+(b))", fmt_bytes(store - (a + b)), "see the store-by-kind list above")
+    settled = num("store_settled")
+    row("strata store after the first gc, du -sb", fmt_bytes(settled))
+    row("  / ((a)+(b))", ratio(settled, a + b), "aim: <= 1.10x")
     pdf, pdu = num("podman_df_images"), num("podman_du")
     row("podman system df, images", fmt_bytes(pdf), "each image in full: shared layers counted per image")
     row("podman distinct layers (diff-size sum)", fmt_bytes(num("podman_layers")),
         ratio(num("podman_layers"), b) + " of (b)")
     row("podman storage, du -sb", fmt_bytes(pdu))
     row("podman df / strata store", ratio(pdf, store))
-    row("podman du / strata store", ratio(pdu, store))
+    row("podman du / strata store", ratio(pdu, store), f"strata / podman: {ratio(store, pdu)}")
     row("cold builds, all environments: strata lock+build", fmt_time(num("strata_build_s")))
     row("cold builds, all images: podman build (+import, pull)", fmt_time(num("podman_build_s")),
         ratio(num("podman_build_s"), num("strata_build_s")) + " of strata")
@@ -280,11 +316,13 @@ def summary(work):
     row("idle podman image prune -f", fmt_time(pi), ratio(pi, sg) + " of strata gc")
     row("idle podman system prune -f", fmt_time(ps), ratio(ps, sp) + " of strata prune -f")
     g5, r5, p5 = num("gc5_s"), num("rmi5_s"), num("prune5_s")
-    row("5 variants removed: strata gc", fmt_time(g5), f"freed {fmt_bytes(num('strata_freed'))}")
+    su, pu = num("strata_unlinked"), num("podman_unlinked")
+    row("5 variants removed: strata gc", fmt_time(g5),
+        f"freed {fmt_bytes(num('strata_freed'))}, {su:.0f} entries unlinked" if su is not None else "")
     row("  podman rmi (5 images)", fmt_time(r5))
     row("  podman image prune -f after it", fmt_time(p5))
     row("  podman rmi + prune / strata gc", ratio((r5 or 0) + (p5 or 0) if r5 is not None else None, g5),
-        f"freed {fmt_bytes(num('podman_freed'))}")
+        f"freed {fmt_bytes(num('podman_freed'))}, {pu:.0f} entries unlinked" if pu is not None else "")
     if fsck.get("strata fsck") is not None:
         row(f"strata fsck (median of {facts.get('fsck_runs', '?')})", fmt_time(fsck["strata fsck"]),
             facts.get("fsck_result", ""))
