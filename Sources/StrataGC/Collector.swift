@@ -30,16 +30,24 @@ public struct Collector: Sendable {
     public init(store: Store, context: RequestContext) { self.store = store; self.context = context }
 
     public func collect(_ options: CollectionOptions = CollectionOptions()) throws(StrataError) -> CollectionReport {
-        try store.whileCollecting(lockFailure: StrataError.store) { () throws(StrataError) -> CollectionReport in
+        let (report, detached) = try store.whileCollecting(lockFailure: StrataError.store) {
+            () throws(StrataError) -> (CollectionReport, [String]) in
             let scan = try RootScanner(store: store).scan()
             if let path = scan.unreadable.first {
                 throw .input(path: path, reason: "an image document that cannot be read or parsed, so gc cannot tell what it keeps and removed nothing; run `strata fsck`, remove or repair that image, then gc again")
             }
             var plan = try garbage(scan, options)
             plan.measure()
-            if !options.dryRun { try remove(plan.objects) }
-            return CollectionReport(removed: plan.objects, dryRun: options.dryRun, notes: scan.notes, keptRecent: plan.keptRecent)
+            let detached = options.dryRun ? [] : try remove(plan.objects)
+            return (CollectionReport(removed: plan.objects, dryRun: options.dryRun, notes: scan.notes, keptRecent: plan.keptRecent),
+                    detached)
         }
+        // Out of the store's names already; their trees go without holding builds and runs up.
+        // A gc killed here leaves them to the next one (their owner, this process, is gone).
+        for tree in detached {
+            do throws(StoreError) { try store.discardTemporary(tree) } catch { throw .store(error) }
+        }
+        return report
     }
 
     /// What gc would remove, with what it frees.
@@ -141,8 +149,10 @@ public struct Collector: Sendable {
         return nil
     }
 
-    /// Removes the plan's objects in its order. A layer is renamed out of `layers/` first.
-    func remove(_ objects: [CollectedObject]) throws(StrataError) {
+    /// Removes the plan's objects in its order; a layer is only renamed out of `layers/` into
+    /// `tmp/`, and the returned trees are for the caller to remove after the lock.
+    func remove(_ objects: [CollectedObject]) throws(StrataError) -> [String] {
+        var detached: [String] = []
         do throws(StoreError) {
             for object in objects {
                 switch object.kind {
@@ -154,9 +164,10 @@ public struct Collector: Sendable {
                     }
                 case .layer:
                     guard let layer = try? Digest(parsing: object.name) else { continue }
-                    try store.removeLayer(layer)
+                    if let tree = try store.detachLayer(layer) { detached.append(tree) }
                 case .temporary:
-                    try store.discardTemporary(object.path)
+                    // Nobody owns it (its process is gone): removed after the lock, as a layer is.
+                    detached.append(object.path)
                 case .lostSession:
                     try store.removeLostSession(object.name)
                 }
@@ -172,6 +183,7 @@ public struct Collector: Sendable {
         } catch {
             throw .store(error)
         }
+        return detached
     }
 }
 

@@ -81,13 +81,22 @@ extension Store {
     /// out of `layers/` first: a removal cut short leaves garbage in `tmp/`, never a layer
     /// with files missing under its name.
     public func removeLayer(_ key: Digest) throws(StoreError) {
+        if let doomed = try detachLayer(key) { try io(try FileSystem.removeTree(doomed)) }
+    }
+
+    /// Takes layer `key` out of `layers/` by one rename into `tmp/` and drops its seal; returns
+    /// where its tree went (this process's temporary, for the caller to remove once it no
+    /// longer holds gc's lock: a tree of 10,000 files takes seconds), nil when it was gone.
+    public func detachLayer(_ key: Digest) throws(StoreError) -> String? {
         let doomed = temporaryPath("removed-layer-" + key.short)
+        var moved = true
         do { try FileSystem.rename(layerPath(key), to: doomed) } catch {
             if error.errno != ENOENT { throw StoreError(error) }
+            moved = false
         }
-        try io(try FileSystem.removeTree(doomed))
-        // The seal goes last: a layer is never left without one.
+        // The seal goes after the name: a layer is never left without one.
         if unlink(sealPath(key)) != 0 && errno != ENOENT { throw StoreError.system(sealPath(key), "unlink") }
+        return moved ? doomed : nil
     }
 
     /// The one way a layer comes into being: under `locks/layer-<hex>`, `fill`
