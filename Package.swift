@@ -126,8 +126,16 @@ let package = Package(
             "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataModel", "StrataStore",
             "StrataGC", "StrataOS",
         ]),
+        // `strata serve`: Docker's Engine API over HTTP on a UNIX socket, on the engine, with
+        // SwiftNIO (attach and exec take the connection over after the response head).
+        .target(name: "StrataServe", dependencies: [
+            "Strata", "StrataEnvironment", "StrataSessions", "StrataImages", "StrataModel", "StrataJSON", "StrataStore",
+            "StrataOS", "StrataOCI", "StrataRegistry", "CLinux",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .executableTarget(name: "StrataCLI", dependencies: [
-            "Strata", "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataOS",
+            "StrataServe", "Strata", "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataOS",
             "StrataModel", "StrataJSON", "StrataStore", "StrataOCI", "StrataFetchClient", "StrataGC",
             // Only for entering a rootless strata's user namespace, the first thing main does.
             "CSandbox",

@@ -14,3 +14,8 @@ int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, co
 int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 /* copy_file_range(2) (glibc >= 2.27), declared only under _GNU_SOURCE. */
 long copy_file_range(int fd_in, long long *off_in, int fd_out, long long *off_out, unsigned long len, unsigned int flags);
+/* Pseudo-terminals (`strata serve`'s containers with a terminal), declared only under _XOPEN_SOURCE. */
+int posix_openpt(int flags);
+int grantpt(int fd);
+int unlockpt(int fd);
+int ptsname_r(int fd, char *buf, unsigned long buflen);

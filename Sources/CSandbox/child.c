@@ -415,9 +415,7 @@ __attribute__((noreturn)) static void run_init(const struct csb_spec *spec, int 
     /* The session is complete: strata may now let others join it. */
     csb_send_message(fd, CSB_MSG_READY, 0, 0, 0);
 
-    long command = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
-    if (command < 0) csb_fail(fd, CSB_STEP_INIT, errno, 0);
-    if (command == 0) csb_exec_command(spec, fd, master, 0);
+    long command = csb_start_command(spec, fd, master, 0);
     if (master >= 0) close(master);
 
     int status = csb_wait_command(command, &wanted);

@@ -252,6 +252,26 @@ static void attach_terminal(int fd, const struct csb_spec *spec, int master) {
     close(master);
 }
 
+long csb_start_command(const struct csb_spec *spec, int fd, int master, int joined) {
+    int step = joined ? CSB_STEP_JOIN_START : CSB_STEP_INIT;
+    /* Its write end closes at the command's execve (O_CLOEXEC) or when the command
+     * exits: the read below returns then, after any EXEC_FAILED it sent. */
+    int started[2];
+    if (pipe2(started, O_CLOEXEC) < 0) csb_fail(fd, step, errno, 0);
+    long command = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
+    if (command < 0) csb_fail(fd, step, errno, 0);
+    if (command == 0) {
+        close(started[0]);
+        csb_exec_command(spec, fd, master, joined);
+    }
+    close(started[1]);
+    char byte;
+    while (read(started[0], &byte, 1) < 0 && errno == EINTR) {}
+    close(started[0]);
+    csb_send_message(fd, CSB_MSG_STARTED, 0, 0, 0);
+    return command;
+}
+
 void csb_exec_command(const struct csb_spec *spec, int fd, int master, int joined) {
     /* A joined command's parent is the joiner, outside the session's PID
      * namespace: when strata (and so the joiner) dies, the command must too, as

@@ -9,6 +9,7 @@ enum csb_message_kind {
     CSB_MSG_EXITED = 3,
     CSB_MSG_SIGNALED = 4,
     CSB_MSG_READY = 5,      /* the session is complete; commands may join it */
+    CSB_MSG_STARTED = 6,    /* the command's execve happened (or it ended before it) */
 };
 
 struct csb_message {
@@ -69,6 +70,9 @@ int csb_open_terminal(int fd, int console_fd, const struct winsize *window);
 /* The command, from its fork to execve: a session of its own, the terminal's slave
  * (when `master` >= 0), nofile, seccomp, capabilities, user, no_new_privs. `joined`:
  * its parent is a joiner outside the session, whose death must kill it. */
+/* Forks the command (csb_exec_command) and returns its pid once its execve has
+ * happened or it has ended, having sent CSB_MSG_STARTED after any failure it reported. */
+long csb_start_command(const struct csb_spec *spec, int fd, int master, int joined);
 __attribute__((noreturn)) void csb_exec_command(const struct csb_spec *spec, int fd, int master, int joined);
 
 /* No-op handlers for SIGCHLD and the forwarded signals, all blocked; `wanted` is

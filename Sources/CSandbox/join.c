@@ -47,9 +47,7 @@ void csb_join_main(const struct csb_spec *spec, int init_pidfd, int fd, int cons
     csb_close_fds_except_two(fd, console_fd);
     int master = console_fd >= 0 ? csb_open_terminal(fd, console_fd, window) : -1;
 
-    long command = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
-    if (command < 0) csb_fail(fd, CSB_STEP_JOIN_START, errno, 0);
-    if (command == 0) csb_exec_command(spec, fd, master, 1);
+    long command = csb_start_command(spec, fd, master, 1);
     if (master >= 0) close(master);
 
     int status = csb_wait_command(command, &wanted);

@@ -374,7 +374,11 @@ static int supervise(const struct csb_spec *spec, int init_pidfd, struct csb_res
             ssize_t n = read(report[0], &m, sizeof m);
             if (n < 0 && errno == EINTR) continue;
             if (n != (ssize_t)sizeof m) break;
-            if (m.kind == CSB_MSG_READY) {
+            if (m.kind == CSB_MSG_STARTED) {
+                if (spec->started_fd >= 0 && !have_failure) {
+                    while (write(spec->started_fd, "s", 1) < 0 && errno == EINTR) {}
+                }
+            } else if (m.kind == CSB_MSG_READY) {
                 /* Without a record the session runs the same; it only cannot be joined. */
                 if (!joining && spec->init_record != NULL && !recorded) recorded = write_init_record(spec, pid) == 0;
             } else if ((m.kind == CSB_MSG_SETUP_FAILED || m.kind == CSB_MSG_EXEC_FAILED) && !have_failure) {

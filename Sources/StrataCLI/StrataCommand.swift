@@ -23,7 +23,7 @@ struct StrataCommand: ParsableCommand {
                       Sessions.self, RemoveSessions.self, DiffSession.self, ExportSession.self,
                       Images.self, ImageCommand.self, ImageCommand.Save.self, ImageCommand.Load.self, ImageCommand.Import.self,
                       Pull.self, Push.self, Login.self, Logout.self, Logs.self, Stop.self, VolumeCommand.self,
-                      Collect.self, Prune.self, SystemCommand.self, EnvironmentUsage.self, Check.self])
+                      Collect.self, Prune.self, SystemCommand.self, EnvironmentUsage.self, Check.self, Serve.self])
 
     /// Parses like ArgumentParser, but exits 2 on usage errors (the manifest-error
     /// convention) and renders strata's errors as one sentence.
@@ -32,6 +32,8 @@ struct StrataCommand: ParsableCommand {
         Rootless.enter()
         do {
             let words = Array(CommandLine.arguments.dropFirst())
+            // `strata serve`'s per-container process, not a command for people (no help, no ArgumentParser).
+            if words.first == "container-start" { ContainerRunner.main(Array(words.dropFirst())) }
             // `strata run` is parsed without ArgumentParser (RunCommandLine says why); its help is ArgumentParser's.
             if words.first == "run", case .run(let line) = try RunCommandLine.parse(Array(words.dropFirst())) {
                 throw ExitCode(try line.execute())

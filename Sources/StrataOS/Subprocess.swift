@@ -148,6 +148,21 @@ public struct Subprocess: Sendable {
         return pid
     }
 
+    /// Starts the program in a session of its own with `descriptors[i]` (this process's)
+    /// as its fd i and nothing else open, and returns its pid without waiting: the caller
+    /// reaps it. `strata serve`'s per-container runner, whose stdio are the container's.
+    public func start(descriptors: [Int32]) throws(SystemError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // dup2 of an fd onto itself clears its close-on-exec flag (glibc ≥ 2.29), as wanted.
+        for (target, source) in descriptors.enumerated() { posix_spawn_file_actions_adddup2(&actions, source, Int32(target)) }
+        posix_spawn_file_actions_addclosefrom_np(&actions, Int32(descriptors.count))
+        let (pid, spawned) = spawn(&actions, defaultSignals: [SIGPIPE, SIGHUP, SIGINT, SIGTERM], flags: STRATA_POSIX_SPAWN_SETSID)
+        guard spawned == 0 else { throw SystemError("run", path: executable, errno: spawned) }
+        return pid
+    }
+
     /// `posix_spawn` with `actions` (plus the working directory), no signal blocked and
     /// `defaultSignals` at their default disposition; returns the pid and its result.
     private func spawn(_ actions: inout posix_spawn_file_actions_t, defaultSignals: [Int32], flags: Int32) -> (pid_t, Int32) {

@@ -80,6 +80,7 @@ extension Sandbox {
         cSpec.stderr_terminal = spec.stderrTerminal ? 1 : 0
         cSpec.stop_timeout_ms = Int32(clamping: spec.stopTimeoutMilliseconds)
         cSpec.output_fd = spec.terminal ? -1 : (spec.output ?? -1)
+        cSpec.started_fd = spec.startedSignal ?? -1
         return cSpec
     }
 

@@ -86,6 +86,10 @@ public struct SessionSpec: Sendable {
     /// then being /dev/null: how a build step's output is read. nil: this process's 0-2.
     /// Ignored with a terminal; not used when joining a session.
     public var output: Int32? = nil
+    /// A descriptor (of this process) that gets one byte, `s`, once the command's execve
+    /// has succeeded: how a supervisor (`strata serve`) tells a container that started
+    /// from one whose command could not be run, before the command ends. nil: none.
+    public var startedSignal: Int32? = nil
     /// Which namespace strata runs in: overlays take `userxattr` in one of its own.
     public var userNamespace: UserNamespace = .current
 

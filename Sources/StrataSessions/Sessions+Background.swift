@@ -45,6 +45,16 @@ extension Sessions {
         do { return store.isRunning(try existing(idOrName)) } catch { throw .store(error) }
     }
 
+    /// Sends `signal` to running session `idOrName`'s init, which passes it to the command
+    /// (SIGKILL ends the session and everything in it), as `docker kill -s` does. Returns
+    /// false when the session was not running.
+    public func signal(_ idOrName: String, _ signal: Int32) throws(StrataError) -> Bool {
+        let session: SessionRecord
+        do { session = try existing(idOrName) } catch { throw .store(error) }
+        guard store.isRunning(session), let running = try runningSession(session), running.isAlive else { return false }
+        return kill(running.initPID, signal) == 0
+    }
+
     /// `strata stop`: SIGTERM to the session's command (its init forwards it), then SIGKILL
     /// to the init after `seconds` if the session still runs, as `docker stop -t`. Returns
     /// false when the session was not running.

@@ -98,6 +98,12 @@ struct csb_spec {
      * it never names a recycled pid. NULL: no record (the session cannot be joined). */
     const char *init_record;
     const char *init_record_extra;
+
+    /* >= 0: once the command's execve has succeeded, one byte ('s') is written to
+     * this fd (the caller's, left open), so that a supervisor can tell "started"
+     * from "could not start" before the command ends. Nothing is written when the
+     * session or the command fails to start. -1: nothing. */
+    int started_fd;
 };
 
 enum csb_result_kind {

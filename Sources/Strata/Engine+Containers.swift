@@ -1,0 +1,43 @@
+import StrataEnvironment
+import StrataJSON
+import StrataModel
+import StrataOS
+import StrataSessions
+import StrataStore
+
+/// Containers as `strata serve` makes them: a kept session on an image of the store, its
+/// settings a manifest of their own. The manifest is a file (`STORE/containers/envs/`)
+/// because a kept session is entered again from its manifest and lockfile, as every
+/// other session is; so `strata sessions`, `strata exec` and `strata commit` work on
+/// containers unchanged.
+extension Engine {
+    /// Where containers' manifests and lockfiles live: `envs/` and `lockfiles/` of a
+    /// project of the store's own.
+    public var containerProject: String { store.root + "/containers" }
+
+    /// Makes the environment `manifest` describes (a `from` image of the store and
+    /// session settings; `"project": false` is added), locked and built, and a kept
+    /// session of it named `name` that runs nothing yet (`Sessions.start` runs it).
+    ///
+    /// The manifest file is named by its content, so containers of the same image and
+    /// settings share one lockfile: fifty `docker run`s of one image lock it once.
+    public func createContainer(manifest: [String: JSONValue], label: String, name: String?) throws(StrataError) -> SessionRecord {
+        var fields = manifest
+        fields["project"] = .bool(false)
+        let bytes = JSON.canonicalBytes(.object(fields)) + [0x0a]
+        let stem = String(label.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "-" }.prefix(40))
+        let directory = containerProject + "/envs"
+        let path = directory + "/" + stem + "-" + Digest.sha256(of: bytes).short + ".json"
+        if !FileSystem.exists(path) {
+            do {
+                try FileSystem.makeDirectories(directory, mode: 0o755)
+                try HostFile.writeAtomically(bytes, to: path)
+            } catch { throw .input(path: path, reason: "cannot write the container's manifest: \(error.reason)") }
+        }
+        let environment = try load(path)
+        let lockfile = try lockfileForUse(environment)
+        let built = try build(environment, lockfile: lockfile)
+        for warning in built.warnings { context.note(warning) }
+        return try sessions.create(environment, snapshot: built.snapshot, name: name)
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Dispatch
+import Glibc
+import StrataEnvironment
+import StrataOS
+import StrataServe
+
+extension StrataCommand {
+    /// `strata serve`: the store's sessions, images and volumes through Docker's Engine API.
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "serve",
+            abstract: "Serve Docker's Engine API (1.44) on a UNIX socket, so that docker, docker-py and their kin drive strata.",
+            discussion: """
+            A container is a kept session made from an image of the store; `strata sessions`, `strata exec` and `strata commit` see the same ones. strata itself stays daemonless: this is for clients that speak Docker's API.
+
+              strata serve --socket /tmp/strata.sock &
+              docker -H unix:///tmp/strata.sock run --rm busybox echo hi
+
+            Nothing authenticates a client: whoever can open the socket can do anything root can. The socket is mode 0660, group `strata` when that group exists; a TCP listener exists only with --listen, and should only ever be on 127.0.0.1.
+
+            On SIGTERM or SIGINT the daemon stops its running containers (SIGTERM, then SIGKILL after 10 s) and exits; containers, images and volumes stay in the store for the next start.
+            """)
+
+        @OptionGroup var options: StoreOptions
+        @Option(help: ArgumentHelp("The UNIX socket to listen on.", valueName: "PATH")) var socket = "/run/strata/strata.sock"
+        @Option(help: ArgumentHelp("Also listen on TCP, unauthenticated: 127.0.0.1:PORT.", valueName: "HOST:PORT")) var listen: String?
+
+        func validate() throws {
+            if let listen, Self.address(listen) == nil {
+                throw ValidationError("--listen takes HOST:PORT, such as 127.0.0.1:2375")
+            }
+        }
+
+        static func address(_ text: String) -> (host: String, port: Int)? {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), port > 0, port < 65536 else { return nil }
+            let host = String(text[..<colon])
+            return host.isEmpty ? nil : (host, port)
+        }
+
+        func run() throws {
+            let variables = ProcessState.variables()
+            let context = ProcessState.context(variables: variables)
+            var executable = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let length = readlink("/proc/self/exe", &executable, executable.count - 1)
+            guard length > 0 else { throw StrataError.input(path: "/proc/self/exe", reason: SystemError.text(errno)) }
+            let runner = String(decoding: executable[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let configuration = ServeConfiguration(
+                storeRoot: ProcessState.storeRoot(options.root, context: context), runner: runner,
+                runnerEnvironment: ProcessState.environment(), variables: variables,
+                log: { StandardError.write("strata serve: " + $0 + "\n") }, fetchTool: variables["STRATA_FETCH"])
+            let server = try APIServer(configuration: configuration)
+            let group = getgrnam("strata").map { $0.pointee.gr_gid }
+            try server.listen(socket: EnvironmentPaths.absolute(socket, from: context.workingDirectory), group: group,
+                              tcp: listen.flatMap(Self.address))
+            // Signals arrive on a queue of their own; the shutdown stops containers, then the listeners go.
+            signal(SIGPIPE, SIG_IGN)
+            var sources: [DispatchSourceSignal] = []
+            for number in [SIGTERM, SIGINT] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { server.shutdown() }
+                source.resume()
+                sources.append(source)
+            }
+            server.wait()
+            withExtendedLifetime(sources) {}
+        }
+    }
+}

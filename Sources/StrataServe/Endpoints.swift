@@ -1,0 +1,84 @@
+import Glibc
+import NIOHTTP1
+import StrataJSON
+
+/// The Engine API's paths, each to the daemon's part that answers it.
+extension Daemon {
+    func routes() -> [Router.Route] {
+        typealias Route = Router.Route
+        func route(_ method: HTTPMethod, _ path: String, _ action: @escaping Router.Action) -> Route {
+            Route(method: method, pattern: path.split(separator: "/").map(String.init), action: action)
+        }
+        return [
+            route(.GET, "/_ping") { (_, _, responder) throws(APIError) in
+                responder.send(.ok, contentType: "text/plain; charset=utf-8", body: Array("OK".utf8),
+                               extraHeaders: [("Cache-Control", "no-cache, no-store, must-revalidate"), ("Pragma", "no-cache")])
+            },
+            route(.GET, "/version") { [self] (_, _, responder) throws(APIError) in responder.send(.ok, json: version()) },
+            route(.GET, "/info") { [self] (_, _, responder) throws(APIError) in responder.send(.ok, json: try info()) },
+            route(.GET, "/events") { [self] (_, _, responder) throws(APIError) in streamEvents(responder) },
+
+            route(.GET, "/images/json") { [self] (_, _, responder) throws(APIError) in responder.send(.ok, json: try images()) },
+            route(.GET, "/images/{name}/json") { [self] (_, parameters, responder) throws(APIError) in
+                responder.send(.ok, json: try inspectImage(parameters["name"] ?? ""))
+            },
+
+            route(.POST, "/containers/create") { [self] (request, _, responder) throws(APIError) in
+                let body = try request.jsonObject()
+                let (id, warnings) = try create(body: body, name: request.parameter("name").flatMap { $0.isEmpty ? nil : $0 })
+                responder.send(.created, json: .object(["Id": .string(id), "Warnings": .array(warnings.map(JSONValue.string))]))
+            },
+            route(.GET, "/containers/json") { [self] (request, _, responder) throws(APIError) in
+                responder.send(.ok, json: try list(all: request.flag("all"), filters: try Self.filters(request)))
+            },
+            route(.GET, "/containers/{id}/json") { [self] (_, parameters, responder) throws(APIError) in
+                responder.send(.ok, json: try inspect(try session(parameters["id"] ?? "")))
+            },
+            route(.POST, "/containers/{id}/start") { [self] (_, parameters, responder) throws(APIError) in
+                responder.send(try start(try session(parameters["id"] ?? "")) ? .noContent : .notModified)
+            },
+            route(.POST, "/containers/{id}/stop") { [self] (request, parameters, responder) throws(APIError) in
+                let seconds = request.parameter("t").flatMap(Double.init) ?? 10
+                responder.send(try stop(try session(parameters["id"] ?? ""), seconds: seconds) ? .noContent : .notModified)
+            },
+            route(.POST, "/containers/{id}/restart") { [self] (request, parameters, responder) throws(APIError) in
+                let found = try session(parameters["id"] ?? "")
+                _ = try stop(found, seconds: request.parameter("t").flatMap(Double.init) ?? 10)
+                _ = try start(found)
+                responder.send(.noContent)
+            },
+            route(.POST, "/containers/{id}/kill") { [self] (request, parameters, responder) throws(APIError) in
+                let found = try session(parameters["id"] ?? "")
+                let text = request.parameter("signal") ?? "SIGKILL"
+                guard let number = Self.signalNumber(text.isEmpty ? "SIGKILL" : text) else {
+                    throw APIError(.badRequest, "Invalid signal: \(text)")
+                }
+                guard try signal(found, number) else {
+                    throw APIError(.conflict, "Cannot kill container: \(parameters["id"] ?? ""): container \(found.id) is not running")
+                }
+                responder.send(.noContent)
+            },
+            route(.POST, "/containers/{id}/wait") { [self] (request, parameters, responder) throws(APIError) in
+                try wait(try session(parameters["id"] ?? ""), request, responder)
+            },
+            route(.POST, "/containers/{id}/attach") { [self] (request, parameters, responder) throws(APIError) in
+                try attach(try session(parameters["id"] ?? ""), request, responder)
+            },
+            route(.GET, "/containers/{id}/logs") { [self] (request, parameters, responder) throws(APIError) in
+                try logs(try session(parameters["id"] ?? ""), request, responder)
+            },
+            route(.POST, "/containers/{id}/resize") { [self] (request, parameters, responder) throws(APIError) in
+                let found = try session(parameters["id"] ?? "")
+                guard let rows = request.parameter("h").flatMap(UInt16.init), let columns = request.parameter("w").flatMap(UInt16.init) else {
+                    throw APIError(.badRequest, "resize needs h and w, whole numbers")
+                }
+                resize(found, rows: rows, columns: columns)
+                responder.send(.ok, contentType: "text/plain; charset=utf-8")
+            },
+            route(.DELETE, "/containers/{id}") { [self] (request, parameters, responder) throws(APIError) in
+                try remove(try session(parameters["id"] ?? ""), force: request.flag("force"))
+                responder.send(.noContent)
+            },
+        ]
+    }
+}
