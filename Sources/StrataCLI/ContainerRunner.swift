@@ -1,6 +1,8 @@
 import Glibc
 import Strata
 import StrataEnvironment
+import StrataJSON
+import StrataModel
 import StrataSandbox
 
 /// `strata container-start`: the process `strata serve` starts for each container it
@@ -10,6 +12,9 @@ import StrataSandbox
 /// running container's process with it, and signals reach the session as a `strata run`'s do.
 ///
 ///     strata container-start --root STORE [--tty] SESSION -- CMD [ARG…]
+///     strata container-start --root STORE [--tty] --exec [--env K=V]… [--workdir DIR] [--user U] SESSION -- CMD…
+///
+/// With `--exec` the command joins the running session, as `strata exec` (`docker exec`).
 ///
 /// fd 3, when open, is the daemon's status pipe: `s` once the command's execve succeeded;
 /// otherwise one line saying why it did not start. The exit status is the command's, or
@@ -20,12 +25,21 @@ enum ContainerRunner {
     static func main(_ words: [String]) -> Never {
         var root: String?
         var terminal = false
+        var exec = false
+        var overlay: [String: JSONValue] = [:]
+        var variables: [String: JSONValue] = [:]
         var rest = words[...]
         while let word = rest.first, word != "--", word.hasPrefix("--") {
             rest = rest.dropFirst()
             switch word {
             case "--root": root = rest.popFirst()
             case "--tty": terminal = true
+            case "--exec": exec = true
+            case "--env":
+                guard let entry = rest.popFirst(), let equals = entry.firstIndex(of: "=") else { fail("--env takes KEY=VALUE", code: 125) }
+                variables[String(entry[..<equals])] = .string(String(entry[entry.index(after: equals)...]))
+            case "--workdir": overlay["workdir"] = rest.popFirst().map(JSONValue.string)
+            case "--user": overlay["user"] = rest.popFirst().map(JSONValue.string)
             default: fail("container-start has no option \(word)", code: 125)
             }
         }
@@ -37,6 +51,14 @@ enum ContainerRunner {
         do {
             // The session's record keeps what it stands on; no lease to hold.
             let engine = try Invocation.engine(root: root, mirrors: [], frozen: true, progress: .quiet, lease: false)
+            if exec {
+                if !variables.isEmpty { overlay["env"] = .object(variables) }
+                let settings: Manifest?
+                do { settings = overlay.isEmpty ? nil : try Manifest.decodeOverlay(.object(overlay), source: "the exec's settings") } catch {
+                    fail(error.description, code: 126)
+                }
+                exit(try engine.sessions.exec(session: session, argv: Array(rest), overlay: settings, terminal: terminal, startedSignal: status))
+            }
             exit(try engine.sessions.start(session: session, argv: Array(rest), terminal: terminal, startedSignal: status))
         } catch {
             var code: Int32 = 125

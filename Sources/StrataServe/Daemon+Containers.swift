@@ -102,74 +102,13 @@ extension Daemon {
             if claimed { live.state.withLock { $0.starting = false } }
             return false
         }
-        let size = live.state.withLock { $0.size }
-        let descriptors: ContainerDescriptors
-        do { descriptors = try .make(tty: record.tty, openStdin: record.openStdin, size: size) } catch {
-            live.state.withLock { $0.starting = false }
-            throw APIError(.internalServerError, "cannot make the container's stdio: \(error)")
-        }
-        var arguments = ["container-start", "--root", store.root]
+        var arguments = ["--root", store.root]
         if record.tty { arguments.append("--tty") }
         arguments += [session.id, "--"] + record.command
-        let runner = Subprocess(executable: configuration.runner, arguments: arguments, environment: configuration.runnerEnvironment)
-        let pid: pid_t
-        do { pid = try runner.start(descriptors: descriptors.child) } catch {
-            descriptors.closeAll()
-            live.state.withLock { $0.starting = false }
-            throw APIError(.internalServerError, "cannot start the container's runner \(configuration.runner): \(error.reason)")
-        }
-        descriptors.closeChildEnds()
         let startedAt = DockerTime.now()
-        live.state.withLock { state in
-            state.run = LiveContainer.Run(runnerPID: pid, tty: record.tty, stdinOnce: record.stdinOnce, stdin: nil,
-                                          terminal: descriptors.terminal, openOutputs: descriptors.outputs.count, exitCode: nil)
-            state.starting = false
-        }
-        // The outputs are read from now on; a run that ends early still ends once (`LiveContainer.finish`).
-        let loop = group.next()
-        var stdinChannel: Channel?
-        for (index, (stream, fd)) in descriptors.outputs.enumerated() {
-            let ttyInput = record.tty && index == 0 ? descriptors.stdin : nil
-            let closed: @Sendable () -> Void = { [self] in
-                if live.outputClosed() { finishRun(session, live, record: record) }
-            }
-            let bootstrap = NIOPipeBootstrap(group: loop).channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(OutputForwarder(stream: stream, container: live, closed: closed))
-                }
-            }
-            do {
-                if let ttyInput {
-                    stdinChannel = try bootstrap.takingOwnershipOfDescriptors(input: fd, output: ttyInput).wait()
-                } else {
-                    _ = try bootstrap.takingOwnershipOfDescriptor(input: fd).wait()
-                }
-            } catch {
-                // Nothing reads it: the command would block on a full pipe. It is killed below.
-                log("container \(session.id): cannot read its \(stream): \(error)")
-                close(fd)
-                if live.outputClosed() { finishRun(session, live, record: record) }
-            }
-        }
-        if !record.tty, let stdin = descriptors.stdin {
-            do { stdinChannel = try NIOPipeBootstrap(group: loop).takingOwnershipOfDescriptor(output: stdin).wait() } catch {
-                log("container \(session.id): cannot write its stdin: \(error)")
-                close(stdin)
-            }
-        }
-        let (started, message) = descriptors.awaitStart()
-        close(descriptors.status)
-        do {
-            try DetachedThread.start { [self] in
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-                let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-                if live.exited(code) { finishRun(session, live, record: record) }
-            }
-        } catch {
-            kill(pid, SIGKILL)
-            throw APIError(.internalServerError, "cannot wait for the container's runner: \(error.reason)")
-        }
+        let (pid, started, message, stdinChannel) = try launch(
+            live, arguments: arguments, tty: record.tty, openStdin: record.openStdin, stdinOnce: record.stdinOnce,
+            what: "container \(session.id)") { [self] in finishRun(session, live, record: record) }
         guard started else {
             stdinChannel?.close(promise: nil)
             var state = ContainerRunState.read(session)
@@ -184,6 +123,81 @@ extension Daemon {
         state.write(session)
         events.emit("container", "start", id: session.id, attributes: ["image": record.image, "name": session.name ?? session.id])
         return true
+    }
+
+    /// Starts a `strata container-start` runner with `arguments` on new stdio for `live`
+    /// (already claimed: `starting` set), reads its outputs from now on, and returns once
+    /// its command started or could not. `finished` runs once, when the runner has exited
+    /// and its outputs are read to the end. Shared by container starts and exec starts.
+    func launch(_ live: LiveContainer, arguments: [String], tty: Bool, openStdin: Bool, stdinOnce: Bool, what: String,
+                finished: @escaping @Sendable () -> Void) throws(APIError) -> (pid: Int32, started: Bool, message: String, stdin: Channel?) {
+        let size = live.state.withLock { $0.size }
+        let descriptors: ContainerDescriptors
+        do { descriptors = try .make(tty: tty, openStdin: openStdin, size: size) } catch {
+            live.state.withLock { $0.starting = false }
+            throw APIError(.internalServerError, "cannot make the stdio of \(what): \(error)")
+        }
+        let runner = Subprocess(executable: configuration.runner, arguments: ["container-start"] + arguments,
+                                environment: configuration.runnerEnvironment)
+        let pid: pid_t
+        do { pid = try runner.start(descriptors: descriptors.child) } catch {
+            descriptors.closeAll()
+            live.state.withLock { $0.starting = false }
+            throw APIError(.internalServerError, "cannot start the runner of \(what), \(configuration.runner): \(error.reason)")
+        }
+        descriptors.closeChildEnds()
+        live.state.withLock { state in
+            state.run = LiveContainer.Run(runnerPID: pid, tty: tty, stdinOnce: stdinOnce, stdin: nil,
+                                          terminal: descriptors.terminal, openOutputs: descriptors.outputs.count, exitCode: nil)
+            state.starting = false
+        }
+        // The outputs are read from now on; a run that ends early still ends once (`LiveContainer.finish`).
+        let loop = group.next()
+        var stdinChannel: Channel?
+        for (index, (stream, fd)) in descriptors.outputs.enumerated() {
+            let ttyInput = tty && index == 0 ? descriptors.stdin : nil
+            let closed: @Sendable () -> Void = {
+                if live.outputClosed() { finished() }
+            }
+            let bootstrap = NIOPipeBootstrap(group: loop).channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(OutputForwarder(stream: stream, container: live, closed: closed))
+                }
+            }
+            do {
+                if let ttyInput {
+                    stdinChannel = try bootstrap.takingOwnershipOfDescriptors(input: fd, output: ttyInput).wait()
+                } else {
+                    _ = try bootstrap.takingOwnershipOfDescriptor(input: fd).wait()
+                }
+            } catch {
+                // Nothing reads it: the command would block on a full pipe, so it is stopped.
+                log("\(what): cannot read its \(stream): \(error)")
+                close(fd)
+                kill(pid, SIGTERM)
+                if live.outputClosed() { finished() }
+            }
+        }
+        if !tty, let stdin = descriptors.stdin {
+            do { stdinChannel = try NIOPipeBootstrap(group: loop).takingOwnershipOfDescriptor(output: stdin).wait() } catch {
+                log("\(what): cannot write its stdin: \(error)")
+                close(stdin)
+            }
+        }
+        let (started, message) = descriptors.awaitStart()
+        close(descriptors.status)
+        do {
+            try DetachedThread.start {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+                let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                if live.exited(code) { finished() }
+            }
+        } catch {
+            kill(pid, SIGKILL)
+            throw APIError(.internalServerError, "cannot wait for the runner of \(what): \(error.reason)")
+        }
+        return (pid, started, message, stdinChannel)
     }
 
     /// The start error as Docker words it, so that `docker run` picks its exit status from it.

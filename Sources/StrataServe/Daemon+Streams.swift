@@ -35,7 +35,7 @@ extension Daemon {
         }
         let history: () -> Void = {
             guard logs else { return }
-            for record in live.log.records().records {
+            for record in (live.log?.records().records ?? []) {
                 guard let kind = OutputStream(rawValue: record.stream), streams.contains(kind) else { continue }
                 send(kind, record.bytes)
             }
@@ -76,7 +76,7 @@ extension Daemon {
             return multiplexed ? Self.frame(stream, line) : line
         }
         let history: () -> Void = {
-            var records = live.log.records().records.filter { OutputStream(rawValue: $0.stream).map(streams.contains) ?? false }
+            var records = (live.log?.records().records ?? []).filter { OutputStream(rawValue: $0.stream).map(streams.contains) ?? false }
             if let tail { records = Array(records.suffix(max(0, tail))) }
             var bytes: [UInt8] = []
             for record in records { bytes += render(OutputStream(rawValue: record.stream) ?? .stdout, record.time, record.bytes) }

@@ -39,6 +39,8 @@ final class Daemon: Sendable {
     let pool: NIOThreadPool
     let events = EventHub()
     private let live = Mutex<[String: LiveContainer]>([:])
+    /// `docker exec` instances by id, as Docker keeps them: in memory, for as long as the daemon runs.
+    let execs = Mutex<[String: ExecInstance]>([:])
     /// Set once SIGTERM came: new starts are refused while running containers stop.
     let stopping = Atomic<Bool>(false)
 

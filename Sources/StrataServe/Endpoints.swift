@@ -75,6 +75,24 @@ extension Daemon {
                 resize(found, rows: rows, columns: columns)
                 responder.send(.ok, contentType: "text/plain; charset=utf-8")
             },
+            route(.POST, "/containers/{id}/exec") { [self] (request, parameters, responder) throws(APIError) in
+                let id = try createExec(try session(parameters["id"] ?? ""), body: try request.jsonObject())
+                responder.send(.created, json: .object(["Id": .string(id)]))
+            },
+            route(.POST, "/exec/{id}/start") { [self] (request, parameters, responder) throws(APIError) in
+                try startExec(try exec(parameters["id"] ?? ""), request, responder)
+            },
+            route(.POST, "/exec/{id}/resize") { [self] (request, parameters, responder) throws(APIError) in
+                let instance = try exec(parameters["id"] ?? "")
+                guard let rows = request.parameter("h").flatMap(UInt16.init), let columns = request.parameter("w").flatMap(UInt16.init) else {
+                    throw APIError(.badRequest, "resize needs h and w, whole numbers")
+                }
+                resizeExec(instance, rows: rows, columns: columns)
+                responder.send(.ok, contentType: "text/plain; charset=utf-8")
+            },
+            route(.GET, "/exec/{id}/json") { [self] (_, parameters, responder) throws(APIError) in
+                responder.send(.ok, json: try exec(parameters["id"] ?? "").json)
+            },
             route(.DELETE, "/containers/{id}") { [self] (request, parameters, responder) throws(APIError) in
                 try remove(try session(parameters["id"] ?? ""), force: request.flag("force"))
                 responder.send(.noContent)

@@ -12,7 +12,8 @@ enum OutputStream: UInt8, Sendable {
 /// `logs -f` that reads the log and then subscribes sees each line once.
 final class LiveContainer: Sendable {
     let id: String
-    let log: ContainerLog
+    /// nil for an exec, whose output Docker keeps no log of.
+    let log: ContainerLog?
 
     /// Someone receiving the output: an attach, or a `logs -f`.
     struct Subscriber: Sendable {
@@ -52,7 +53,7 @@ final class LiveContainer: Sendable {
 
     let state = Mutex(State())
 
-    init(id: String, log: ContainerLog) { self.id = id; self.log = log }
+    init(id: String, log: ContainerLog?) { self.id = id; self.log = log }
 
     var isRunning: Bool { state.withLock { $0.run != nil || $0.starting } }
 
@@ -74,7 +75,7 @@ final class LiveContainer: Sendable {
     /// A chunk of output: logged, then handed to every subscriber that wants its stream.
     func output(_ stream: OutputStream, _ buffer: ByteBuffer, time: Int64) {
         let receivers = state.withLock { state -> [Subscriber] in
-            log.append(stream: stream.rawValue, Array(buffer.readableBytesView), time: time)
+            log?.append(stream: stream.rawValue, Array(buffer.readableBytesView), time: time)
             return state.subscribers.values.filter { $0.streams.contains(stream) }
         }
         for receiver in receivers { receiver.deliver(stream, buffer) }

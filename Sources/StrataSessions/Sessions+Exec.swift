@@ -19,7 +19,8 @@ extension Sessions {
     /// command got from the manifest, but for what `overlay` sets (its variables, working
     /// directory and user: `docker exec -e -w -u`) and a terminal when `terminal` says.
     /// Returns the command's exit status (128+N for signal N).
-    public func exec(session idOrName: String, argv: [String], overlay: Manifest? = nil, terminal: Bool? = nil) throws(StrataError) -> Int32 {
+    public func exec(session idOrName: String, argv: [String], overlay: Manifest? = nil, terminal: Bool? = nil,
+                     startedSignal: Int32? = nil) throws(StrataError) -> Int32 {
         let session: SessionRecord
         do { session = try existing(idOrName) } catch { throw .store(error) }
         // The session's record keeps what it stands on: an exec open for hours holds gc off no longer.
@@ -33,7 +34,7 @@ extension Sessions {
         // As the session's first command: in the project, as the caller.
         options.project = true
         options.workdirGiven = overlay?.writtenFields.contains("workdir") ?? false
-        return try join(running, session, options: options)
+        return try join(running, session, options: options, startedSignal: startedSignal)
     }
 
     /// The manifest's shell in session `idOrName`: joined when the session is running,
@@ -81,8 +82,9 @@ extension Sessions {
         }
     }
 
-    func join(_ running: RunningSession, _ session: SessionRecord, options: RunOptions) throws(StrataError) -> Int32 {
+    func join(_ running: RunningSession, _ session: SessionRecord, options: RunOptions, startedSignal: Int32? = nil) throws(StrataError) -> Int32 {
         var spec = try sessionSpec(for: session, options: options)
+        spec.startedSignal = startedSignal
         // As `docker exec -t`: a terminal gets the caller's TERM unless the manifest sets one.
         if spec.terminal, !spec.environment.contains(where: { $0.hasPrefix("TERM=") }), let term = context.variables["TERM"] {
             spec.environment.append("TERM=" + term)
