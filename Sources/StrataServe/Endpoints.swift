@@ -19,8 +19,35 @@ extension Daemon {
             route(.GET, "/events") { [self] (_, _, responder) throws(APIError) in streamEvents(responder) },
 
             route(.GET, "/images/json") { [self] (_, _, responder) throws(APIError) in responder.send(.ok, json: try images()) },
-            route(.GET, "/images/{name}/json") { [self] (_, parameters, responder) throws(APIError) in
+            route(.GET, "/images/{name*}/json") { [self] (_, parameters, responder) throws(APIError) in
                 responder.send(.ok, json: try inspectImage(parameters["name"] ?? ""))
+            },
+
+            route(.POST, "/images/create") { [self] (request, _, responder) throws(APIError) in try pull(request, responder) },
+            route(.POST, "/images/{name*}/push") { [self] (request, parameters, responder) throws(APIError) in
+                try push(parameters["name"] ?? "", request, responder)
+            },
+            route(.POST, "/images/{name*}/tag") { [self] (request, parameters, responder) throws(APIError) in
+                try tag(parameters["name"] ?? "", request)
+                responder.send(.created)
+            },
+            route(.DELETE, "/images/{name*}") { [self] (_, parameters, responder) throws(APIError) in
+                responder.send(.ok, json: try removeImage(parameters["name"] ?? ""))
+            },
+            route(.POST, "/commit") { [self] (request, _, responder) throws(APIError) in
+                responder.send(.created, json: try commit(request))
+            },
+
+            route(.GET, "/volumes") { [self] (_, _, responder) throws(APIError) in responder.send(.ok, json: try volumes()) },
+            route(.POST, "/volumes/create") { [self] (request, _, responder) throws(APIError) in
+                responder.send(.created, json: try createVolume(try request.jsonObject()))
+            },
+            route(.GET, "/volumes/{name}") { [self] (_, parameters, responder) throws(APIError) in
+                responder.send(.ok, json: try volume(parameters["name"] ?? ""))
+            },
+            route(.DELETE, "/volumes/{name}") { [self] (request, parameters, responder) throws(APIError) in
+                try removeVolume(parameters["name"] ?? "", force: request.flag("force"))
+                responder.send(.noContent)
             },
 
             route(.POST, "/containers/create") { [self] (request, _, responder) throws(APIError) in

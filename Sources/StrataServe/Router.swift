@@ -31,19 +31,37 @@ final class Router: Sendable {
         self.routes = routes; self.pool = pool; self.log = log
     }
 
+    /// The parameters of `parts` when they match `pattern`: `{name}` is one component,
+    /// `{name*}` one or more (image names have slashes: `localhost:5000/team/app`).
+    static func match(_ pattern: [String], _ parts: [String]) -> [String: String]? {
+        var parameters: [String: String] = [:]
+        if let greedy = pattern.firstIndex(where: { $0.hasSuffix("*}") }) {
+            let before = pattern[..<greedy], after = pattern[(greedy + 1)...]
+            guard parts.count > before.count + after.count else { return nil }
+            guard let head = match(Array(before), Array(parts.prefix(before.count))),
+                  let tail = match(Array(after), Array(parts.suffix(after.count))) else { return nil }
+            parameters.merge(head) { $1 }
+            parameters.merge(tail) { $1 }
+            let name = String(pattern[greedy].dropFirst().dropLast(2))
+            parameters[name] = parts[before.count..<(parts.count - after.count)].joined(separator: "/")
+            return parameters
+        }
+        guard pattern.count == parts.count else { return nil }
+        for (component, part) in zip(pattern, parts) {
+            if component.hasPrefix("{") {
+                parameters[String(component.dropFirst().dropLast())] = part
+            } else if component != part {
+                return nil
+            }
+        }
+        return parameters
+    }
+
     func dispatch(_ request: APIRequest, _ responder: Responder) {
         let parts = request.path.split(separator: "/").map(String.init)
         var methodMismatch = false
-        for route in routes where route.pattern.count == parts.count {
-            var parameters: [String: String] = [:]
-            var matched = true
-            for (pattern, part) in zip(route.pattern, parts) {
-                if pattern.hasPrefix("{") { parameters[String(pattern.dropFirst().dropLast())] = part } else if pattern != part {
-                    matched = false
-                    break
-                }
-            }
-            guard matched else { continue }
+        for route in routes {
+            guard let parameters = Self.match(route.pattern, parts) else { continue }
             // HEAD is GET without the body (`/_ping`).
             guard route.method == request.method || (request.method == .HEAD && route.method == .GET) else {
                 methodMismatch = true
