@@ -1,0 +1,193 @@
+import Foundation
+import StrataJSON
+import Testing
+
+/// `strata serve` driven by the real docker CLI: the everyday commands, their streams and
+/// exit codes, as Docker's own daemon would answer them.
+@Suite(.serialized) struct ServeTests {
+    func fixture() throws -> ServeFixture {
+        guard ServeFixture.dockerCLI != nil else { throw ServeFailure("the docker CLI is not installed (scripts/setup installs docker.io's client)") }
+        return try ServeFixture()
+    }
+
+    @Test func versionInfoImagesAndPs() throws {
+        let serve = try fixture()
+        defer { serve.cleanup() }
+        let version = serve.docker(["version", "--format", "{{.Server.APIVersion}} {{.Server.MinAPIVersion}} {{.Server.Os}}"])
+        #expect(version.status == 0, "\(version.stderr)")
+        #expect(version.stdout == "1.44 1.24 linux\n")
+        let headers = serve.curl(["-s", "-D", "-", "-o", "/dev/null", "http://d/v1.44/_ping"]).stdout.lowercased()
+        for header in ["api-version: 1.44", "ostype: linux", "docker-experimental: false", "server: strata/"] {
+            #expect(headers.contains(header), "\(headers)")
+        }
+        #expect(serve.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-I", "http://d/_ping"]).stdout == "200")
+        #expect(serve.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://d/v1.99/_ping"]).stdout == "400")
+        let info = serve.docker(["info", "--format", "{{.OSType}} {{.Images}} {{.Containers}}"])
+        #expect(info.stdout == "linux 1 0\n", "\(info.stderr)")
+        let images = serve.docker(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        #expect(images.stdout == "busybox:latest\n", "\(images.stderr)")
+        let ps = serve.docker(["ps", "-a", "--format", "{{.Names}}"])
+        #expect(ps.status == 0 && ps.stdout == "", "\(ps.stderr)")
+    }
+
+    @Test func runKeepsStreamsApartAndReturnsTheExitCode() throws {
+        let serve = try fixture()
+        defer { serve.cleanup() }
+        let run = serve.docker(["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"])
+        #expect(run.status == 3, "\(run.stderr)")
+        #expect(run.stdout == "out\n")
+        #expect(run.stderr == "err\n")
+        // --rm: the container is gone once docker run returns.
+        #expect(serve.docker(["ps", "-aq"]).stdout == "")
+        #expect(serve.harness.strata(["sessions", "-q"]).stdout == "")
+
+        let piped = serve.docker(["run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z; echo end"], stdin: "piped in\n")
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(piped.stdout == "PIPED IN\nend\n")
+
+        let missing = serve.docker(["run", "--rm", "busybox", "no-such-command"])
+        #expect(missing.status == 127, "\(missing.stderr)")
+        #expect(missing.stderr.contains("executable file not found"), "\(missing.stderr)")
+        let directory = serve.docker(["run", "--rm", "busybox", "/etc"])
+        #expect(directory.status == 126, "\(directory.stderr)")
+        let image = serve.docker(["run", "--rm", "--pull", "never", "no-such-image"])
+        #expect(image.status == 125, "\(image.stderr)")
+        #expect(image.stderr.contains("No such image: no-such-image:latest"), "\(image.stderr)")
+        #expect(serve.docker(["ps", "-aq"]).stdout == "")
+    }
+
+    @Test func detachedContainersLogFollowStopAndRemove() throws {
+        let serve = try fixture()
+        defer { serve.cleanup() }
+        let started = serve.docker(["run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+                                    "echo first; echo oops >&2; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"])
+        #expect(started.status == 0, "\(started.stderr)")
+        let id = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!id.isEmpty)
+        #expect(serve.docker(["ps", "--format", "{{.Names}} {{.Status}}"]).stdout.hasPrefix("ticker Up "))
+        // `strata sessions` sees the same container: it is a kept session of the store.
+        #expect(serve.harness.strata(["sessions"]).stdout.contains("ticker"))
+        usleep(700_000)
+        let logs = serve.docker(["logs", "ticker"])
+        #expect(logs.stdout.hasPrefix("first\ntick 0\n"), "\(logs.stdout)")
+        #expect(logs.stderr == "oops\n")
+        let tail = serve.docker(["logs", "--tail", "1", "-t", "ticker"])
+        #expect(tail.stdout.split(separator: "\n").count == 1 && tail.stdout.contains("Z tick "), "\(tail.stdout)")
+
+        // logs -f follows until the container stops.
+        let follower = Process()
+        follower.executableURL = URL(fileURLWithPath: ServeFixture.dockerCLI!)
+        follower.arguments = ["logs", "-f", "ticker"]
+        follower.environment = serve.environment
+        let output = Pipe()
+        follower.standardOutput = output
+        follower.standardError = FileHandle.nullDevice
+        try follower.run()
+        usleep(500_000)
+        let stop = serve.docker(["stop", "-t", "2", "ticker"])
+        #expect(stop.status == 0 && stop.stdout == "ticker\n", "\(stop.stderr)")
+        follower.waitUntilExit()
+        let followed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(followed.hasPrefix("first\ntick 0\n") && followed.split(separator: "\n").count >= 4, "\(followed)")
+        #expect(follower.terminationStatus == 0)
+
+        let state = serve.docker(["inspect", "--format", "{{.State.Status}} {{.State.Running}}", "ticker"])
+        #expect(state.stdout == "exited false\n", "\(state.stderr)")
+        #expect(serve.docker(["stop", "ticker"]).status == 0, "stopping a stopped container is fine (304)")
+        // A stopped container starts again, on its kept changes.
+        #expect(serve.docker(["start", "ticker"]).status == 0)
+        #expect(serve.docker(["inspect", "--format", "{{.State.Running}}", "ticker"]).stdout == "true\n")
+        let refused = serve.docker(["rm", "ticker"])
+        #expect(refused.status != 0 && refused.stderr.contains("container is running"), "\(refused.stderr)")
+        #expect(serve.docker(["rm", "-f", "ticker"]).stdout == "ticker\n")
+        #expect(serve.docker(["ps", "-aq"]).stdout == "")
+        let gone = serve.docker(["logs", "ticker"])
+        #expect(gone.status != 0 && gone.stderr.contains("No such container: ticker"), "\(gone.stderr)")
+    }
+
+    @Test func execIntoARunningContainer() throws {
+        let serve = try fixture()
+        defer { serve.cleanup() }
+        #expect(serve.docker(["run", "-d", "--name", "box", "-e", "FROM_RUN=1", "busybox", "sleep", "300"]).status == 0)
+        let exec = serve.docker(["exec", "box", "sh", "-c", "echo in $FROM_RUN; echo err >&2; exit 4"])
+        #expect(exec.status == 4, "\(exec.stderr)")
+        #expect(exec.stdout == "in 1\n")
+        #expect(exec.stderr == "err\n")
+        let input = serve.docker(["exec", "-i", "box", "wc", "-c"], stdin: "12345")
+        #expect(input.stdout.trimmingCharacters(in: .whitespaces) == "5\n", "\(input.stderr)")
+        let settings = serve.docker(["exec", "-e", "A=b", "-w", "/tmp", "-u", "65534", "box", "sh", "-c", "echo $A $(pwd) $(id -u)"])
+        #expect(settings.stdout == "b /tmp 65534\n", "\(settings.stderr)")
+        let missing = serve.docker(["exec", "box", "no-such-command"])
+        #expect(missing.status == 127, "\(missing.stderr)")
+        // What exec wrote is in the container's session, as a commit would see it.
+        #expect(serve.docker(["exec", "box", "sh", "-c", "echo made > /made"]).status == 0)
+        #expect(serve.harness.strata(["diff", "box"]).stdout.contains("/made"))
+        #expect(serve.docker(["rm", "-f", "box"]).status == 0)
+        let stopped = serve.docker(["exec", "box", "true"])
+        #expect(stopped.status != 0 && stopped.stderr.contains("No such container"), "\(stopped.stderr)")
+    }
+
+    @Test func commitTagAndRemoveImages() throws {
+        let serve = try fixture()
+        defer { serve.cleanup() }
+        #expect(serve.docker(["run", "--name", "maker", "busybox", "sh", "-c", "echo made > /etc/made"]).status == 0)
+        let commit = serve.docker(["commit", "maker", "made:1"])
+        #expect(commit.status == 0 && commit.stdout.hasPrefix("sha256:"), "\(commit.stderr)")
+        #expect(serve.docker(["run", "--rm", "made:1", "cat", "/etc/made"]).stdout == "made\n")
+        #expect(serve.docker(["tag", "made:1", "team/made:2"]).status == 0)
+        #expect(serve.docker(["images", "--format", "{{.Repository}}:{{.Tag}}"]).stdout == "busybox:latest\nmade:1\nteam/made:2\n")
+        // The daemonless CLI sees the same images.
+        #expect(serve.harness.strata(["images"]).stdout.contains("team/made:2"))
+        let untag = serve.docker(["rmi", "team/made:2"])
+        #expect(untag.stdout == "Untagged: team/made:2\n", "\(untag.stderr)")
+        let remove = serve.docker(["rmi", "made:1"])
+        #expect(remove.stdout.hasPrefix("Untagged: made:1\nDeleted: sha256:"), "\(remove.stderr)")
+        let missing = serve.docker(["rmi", "made:1"])
+        #expect(missing.status != 0 && missing.stderr.contains("No such image: made:1"), "\(missing.stderr)")
+        #expect(serve.docker(["rm", "maker"]).status == 0)
+    }
+
+    @Test func volumesOutliveContainers() throws {
+        let serve = try fixture()
+        defer { serve.cleanup() }
+        #expect(serve.docker(["volume", "create", "data"]).stdout == "data\n")
+        #expect(serve.docker(["volume", "ls", "--format", "{{.Name}} {{.Driver}}"]).stdout == "data local\n")
+        #expect(serve.docker(["run", "--rm", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/file"]).status == 0)
+        #expect(serve.docker(["run", "--rm", "-v", "data:/data", "busybox", "cat", "/data/file"]).stdout == "kept\n")
+        #expect(serve.harness.strata(["volume", "ls", "-q"]).stdout == "data\n")
+        let bind = serve.harness.project + "/shared"
+        try FileManager.default.createDirectory(atPath: bind, withIntermediateDirectories: true)
+        #expect(serve.docker(["run", "--rm", "-v", bind + ":/shared", "busybox", "sh", "-c", "echo host > /shared/f"]).status == 0)
+        #expect((try? String(contentsOfFile: bind + "/f", encoding: .utf8)) == "host\n")
+        #expect(serve.docker(["volume", "rm", "data"]).stdout == "data\n")
+        #expect(serve.docker(["volume", "ls", "-q"]).stdout == "")
+        let missing = serve.docker(["volume", "inspect", "data"])
+        #expect(missing.status != 0 && missing.stderr.contains("no such volume"), "\(missing.stderr)")
+    }
+
+    @Test func aTerminalWithPromptInterruptAndResize() throws {
+        guard TerminalSession.available else { throw ServeFailure("tmux is not installed") }
+        let serve = try fixture()
+        defer { serve.cleanup() }
+        let line = "DOCKER_HOST=unix://\(serve.socket) DOCKER_CONFIG=\(serve.dockerConfig) \(ServeFixture.dockerCLI!) run --rm -it busybox sh; echo \"exited $?\"; sleep 60"
+        guard let terminal = TerminalSession.start(line, in: serve.harness.project, columns: 100, rows: 30) else {
+            throw ServeFailure("tmux did not start")
+        }
+        defer { terminal.close() }
+        #expect(terminal.waitForScreen("/ #"), "\(terminal.screen)")
+        terminal.send("stty size", "Enter")
+        #expect(terminal.waitForScreen("30 100"), "\(terminal.screen)")
+        terminal.tmux(["resize-window", "-t", "t", "-x", "120", "-y", "40"])
+        usleep(300_000)
+        terminal.send("stty size", "Enter")
+        #expect(terminal.waitForScreen("40 120"), "\(terminal.screen)")
+        terminal.send("sleep 100; echo not-interrupted", "Enter")
+        usleep(300_000)
+        terminal.send("C-c")
+        terminal.send("echo after-$((6*7))", "Enter")
+        #expect(terminal.waitForScreen("after-42"), "\(terminal.screen)")
+        #expect(!terminal.screen.split(separator: "\n").contains { $0.hasPrefix("not-interrupted") }, "Ctrl-C reached the sleep")
+        terminal.send("exit 9", "Enter")
+        #expect(terminal.waitForScreen("exited 9"), "\(terminal.screen)")
+    }
+}
