@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Glibc
 import StrataEnvironment
 import StrataOS
@@ -39,6 +38,15 @@ extension StrataCommand {
         }
 
         func run() throws {
+            // SIGTERM and SIGINT are taken by one thread with sigwait: blocked here, before any
+            // other thread exists, so that every thread inherits the block (and a mask the
+            // caller left them blocked in changes nothing).
+            var stopSignals = sigset_t()
+            sigemptyset(&stopSignals)
+            sigaddset(&stopSignals, SIGTERM)
+            sigaddset(&stopSignals, SIGINT)
+            pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+            signal(SIGPIPE, SIG_IGN)
             let variables = ProcessState.variables()
             let context = ProcessState.context(variables: variables)
             var executable = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
@@ -53,18 +61,14 @@ extension StrataCommand {
             let group = getgrnam("strata").map { $0.pointee.gr_gid }
             try server.listen(socket: EnvironmentPaths.absolute(socket, from: context.workingDirectory), group: group,
                               tcp: listen.flatMap(Self.address))
-            // Signals arrive on a queue of their own; the shutdown stops containers, then the listeners go.
-            signal(SIGPIPE, SIG_IGN)
-            var sources: [DispatchSourceSignal] = []
-            for number in [SIGTERM, SIGINT] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { server.shutdown() }
-                source.resume()
-                sources.append(source)
+            let waited = stopSignals
+            try DetachedThread.start {
+                var set = waited
+                var received: Int32 = 0
+                sigwait(&set, &received)
+                server.shutdown()
             }
             server.wait()
-            withExtendedLifetime(sources) {}
         }
     }
 }
