@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "strata", targets: ["StrataCLI"]),
         .executable(name: "strata-fetch", targets: ["StrataFetchTool"]),
+        .executable(name: "strata-serve", targets: ["StrataServeTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -134,8 +135,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // `strata serve`'s process (the CLI execs it), so that SwiftNIO's start-up stays out
+        // of every `strata run`, as the HTTP client's does in strata-fetch.
+        .executableTarget(name: "StrataServeTool", dependencies: ["StrataServe", "StrataEnvironment", "StrataOS", "StrataStore"]),
         .executableTarget(name: "StrataCLI", dependencies: [
-            "StrataServe", "Strata", "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataOS",
+            "Strata", "StrataEnvironment", "StrataLock", "StrataBuild", "StrataSessions", "StrataImages", "StrataOS",
             "StrataModel", "StrataJSON", "StrataStore", "StrataOCI", "StrataFetchClient", "StrataGC",
             // Only for entering a rootless strata's user namespace, the first thing main does.
             "CSandbox",
@@ -178,7 +182,7 @@ let package = Package(
             "StrataEnvironment", "StrataModel", "StrataOS", "StrataStore",
         ]),
         .testTarget(name: "StrataIntegrationTests", dependencies: [
-            "StrataCLI", "StrataFetchTool", "StrataModel", "StrataJSON", "StrataHostTestSupport",
+            "StrataCLI", "StrataFetchTool", "StrataServeTool", "StrataModel", "StrataJSON", "StrataHostTestSupport",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,7 +2,6 @@ import ArgumentParser
 import Glibc
 import StrataEnvironment
 import StrataOS
-import StrataServe
 
 extension StrataCommand {
     /// `strata serve`: the store's sessions, images and volumes through Docker's Engine API.
@@ -37,38 +36,20 @@ extension StrataCommand {
             return host.isEmpty ? nil : (host, port)
         }
 
+        /// Execs `strata-serve` (installed beside strata) with the options checked here.
         func run() throws {
-            // SIGTERM and SIGINT are taken by one thread with sigwait: blocked here, before any
-            // other thread exists, so that every thread inherits the block (and a mask the
-            // caller left them blocked in changes nothing).
-            var stopSignals = sigset_t()
-            sigemptyset(&stopSignals)
-            sigaddset(&stopSignals, SIGTERM)
-            sigaddset(&stopSignals, SIGINT)
-            pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
-            signal(SIGPIPE, SIG_IGN)
-            let variables = ProcessState.variables()
-            let context = ProcessState.context(variables: variables)
             var executable = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
             let length = readlink("/proc/self/exe", &executable, executable.count - 1)
             guard length > 0 else { throw StrataError.input(path: "/proc/self/exe", reason: SystemError.text(errno)) }
             let runner = String(decoding: executable[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let configuration = ServeConfiguration(
-                storeRoot: ProcessState.storeRoot(options.root, context: context), runner: runner,
-                runnerEnvironment: ProcessState.environment(), variables: variables,
-                log: { StandardError.write("strata serve: " + $0 + "\n") }, fetchTool: variables["STRATA_FETCH"])
-            let server = try APIServer(configuration: configuration)
-            let group = getgrnam("strata").map { $0.pointee.gr_gid }
-            try server.listen(socket: EnvironmentPaths.absolute(socket, from: context.workingDirectory), group: group,
-                              tcp: listen.flatMap(Self.address))
-            let waited = stopSignals
-            try DetachedThread.start {
-                var set = waited
-                var received: Int32 = 0
-                sigwait(&set, &received)
-                server.shutdown()
-            }
-            server.wait()
+            let daemon = String(runner[..<(runner.lastIndex(of: "/") ?? runner.startIndex)]) + "/strata-serve"
+            let context = ProcessState.context(variables: ProcessState.variables())
+            var arguments = ["strata-serve", "--runner", runner, "--socket", EnvironmentPaths.absolute(socket, from: context.workingDirectory),
+                             "--root", ProcessState.storeRoot(options.root, context: context)]
+            if let listen { arguments += ["--listen", listen] }
+            let argv = arguments.map { strdup($0) } + [nil]
+            execv(daemon, argv)
+            throw StrataError.input(path: daemon, reason: "cannot start the daemon: \(SystemError.text(errno)); install strata-serve beside strata")
         }
     }
 }

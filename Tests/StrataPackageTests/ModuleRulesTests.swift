@@ -7,7 +7,7 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The entry points: the processes strata starts as, which turn their process state into a request.
-    static let entryPoints: Set<String> = ["StrataCLI", "StrataFetchTool"]
+    static let entryPoints: Set<String> = ["StrataCLI", "StrataFetchTool", "StrataServeTool"]
 
     /// Every source target of the package (`.target`, `.executableTarget`) by name.
     static func sourceTargets() throws -> [String] {

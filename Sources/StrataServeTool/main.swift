@@ -1,0 +1,82 @@
+import Glibc
+import StrataEnvironment
+import StrataOS
+import StrataServe
+import StrataStore
+
+// `strata-serve`: the daemon behind `strata serve`, which execs it with its options
+// checked. Its own process so that SwiftNIO's start-up never lands on `strata run`.
+//
+//     strata-serve --runner STRATA --socket PATH [--root DIR] [--listen HOST:PORT]
+
+func fail(_ message: String) -> Never {
+    let line = "strata serve: " + message + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(1)
+}
+
+func say(_ line: String) {
+    let text = "strata serve: " + line + "\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
+}
+
+// SIGTERM and SIGINT are taken by one thread with sigwait: blocked here, before any other
+// thread exists, so that every thread inherits the block (whatever mask the caller left).
+var stopSignals = sigset_t()
+sigemptyset(&stopSignals)
+sigaddset(&stopSignals, SIGTERM)
+sigaddset(&stopSignals, SIGINT)
+pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+signal(SIGPIPE, SIG_IGN)
+
+var options: [String: String] = [:]
+var words = CommandLine.arguments.dropFirst()
+while let word = words.popFirst() {
+    guard ["--runner", "--socket", "--root", "--listen"].contains(word), let value = words.popFirst() else {
+        fail("strata-serve takes --runner, --socket, --root and --listen, each with a value; run it as `strata serve`")
+    }
+    options[String(word.dropFirst(2))] = value
+}
+guard let runner = options["runner"], let socket = options["socket"] else { fail("strata-serve needs --runner and --socket; run it as `strata serve`") }
+
+var variables: [String: String] = [:]
+var environment: [String] = []
+var pointer = environ
+while let entry = pointer.pointee {
+    let text = String(cString: entry)
+    environment.append(text)
+    if let equals = text.firstIndex(of: "=") { variables[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
+    pointer += 1
+}
+let workingDirectory: String = {
+    guard let path = getcwd(nil, 0) else { return "/" }
+    defer { free(path) }
+    return String(cString: path)
+}()
+let root = EnvironmentPaths.absolute(options["root"] ?? Store.defaultRoot(environment: variables), from: workingDirectory)
+var tcp: (host: String, port: Int)?
+if let listen = options["listen"] {
+    guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), port > 0, port < 65536,
+          colon != listen.startIndex else { fail("--listen takes HOST:PORT, such as 127.0.0.1:2375") }
+    tcp = (String(listen[..<colon]), port)
+}
+
+do {
+    let configuration = ServeConfiguration(storeRoot: root, runner: runner, runnerEnvironment: environment, variables: variables,
+                                           log: { say($0) }, fetchTool: variables["STRATA_FETCH"])
+    let server = try APIServer(configuration: configuration)
+    let group = getgrnam("strata").map { $0.pointee.gr_gid }
+    try server.listen(socket: EnvironmentPaths.absolute(socket, from: workingDirectory), group: group, tcp: tcp)
+    let waited = stopSignals
+    try DetachedThread.start {
+        var set = waited
+        var received: Int32 = 0
+        sigwait(&set, &received)
+        server.shutdown()
+    }
+    server.wait()
+} catch let error as StrataError {
+    fail(error.description)
+} catch {
+    fail("\(error)")
+}
