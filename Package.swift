@@ -130,7 +130,7 @@ let package = Package(
         // `strata serve`: Docker's Engine API over HTTP on a UNIX socket, on the engine, with
         // SwiftNIO (attach and exec take the connection over after the response head).
         .target(name: "StrataServe", dependencies: [
-            "Strata", "StrataEnvironment", "StrataSessions", "StrataImages", "StrataModel", "StrataJSON", "StrataStore",
+            "Strata", "StrataEnvironment", "StrataLock", "StrataSessions", "StrataImages", "StrataModel", "StrataJSON", "StrataStore",
             "StrataOS", "StrataOCI", "StrataRegistry", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

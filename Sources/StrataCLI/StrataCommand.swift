@@ -28,6 +28,11 @@ struct StrataCommand: ParsableCommand {
     /// Parses like ArgumentParser, but exits 2 on usage errors (the manifest-error
     /// convention) and renders strata's errors as one sentence.
     static func main() {
+        // With STRATA_HOST, the daemon runs the command (on its store, as root); this process relays.
+        if let host = ProcessState.variable("STRATA_HOST"), !host.isEmpty {
+            let words = Array(CommandLine.arguments.dropFirst())
+            if words.first != "container-start" && words.first != "serve" { RemoteInvocation.exec(host: host, words) }
+        }
         // First: a rootless strata enters its user namespace while it has one thread.
         Rootless.enter()
         do {

@@ -125,11 +125,13 @@ extension Daemon {
         return true
     }
 
-    /// Starts a `strata container-start` runner with `arguments` on new stdio for `live`
+    /// Starts a `strata container-start` runner (or `program`) with `arguments` on new stdio for `live`
     /// (already claimed: `starting` set), reads its outputs from now on, and returns once
     /// its command started or could not. `finished` runs once, when the runner has exited
     /// and its outputs are read to the end. Shared by container starts and exec starts.
     func launch(_ live: LiveContainer, arguments: [String], tty: Bool, openStdin: Bool, stdinOnce: Bool, what: String,
+                program: [String] = ["container-start"], workingDirectory: String? = nil, environment: [String]? = nil,
+                awaitStart: Bool = true,
                 finished: @escaping @Sendable () -> Void) throws(APIError) -> (pid: Int32, started: Bool, message: String, stdin: Channel?) {
         let size = live.state.withLock { $0.size }
         let descriptors: ContainerDescriptors
@@ -137,10 +139,11 @@ extension Daemon {
             live.state.withLock { $0.starting = false }
             throw APIError(.internalServerError, "cannot make the stdio of \(what): \(error)")
         }
-        let runner = Subprocess(executable: configuration.runner, arguments: ["container-start"] + arguments,
-                                environment: configuration.runnerEnvironment)
+        var runner = Subprocess(executable: configuration.runner, arguments: program + arguments,
+                                environment: environment ?? configuration.runnerEnvironment)
+        runner.workingDirectory = workingDirectory
         let pid: pid_t
-        do { pid = try runner.start(descriptors: descriptors.child) } catch {
+        do { pid = try runner.start(descriptors: awaitStart ? descriptors.child : Array(descriptors.child.prefix(3))) } catch {
             descriptors.closeAll()
             live.state.withLock { $0.starting = false }
             throw APIError(.internalServerError, "cannot start the runner of \(what), \(configuration.runner): \(error.reason)")
@@ -184,7 +187,8 @@ extension Daemon {
                 close(stdin)
             }
         }
-        let (started, message) = descriptors.awaitStart()
+        // A plain strata command says nothing on the status pipe: it has started once spawned.
+        let (started, message) = awaitStart ? descriptors.awaitStart() : (true, "")
         close(descriptors.status)
         do {
             try DetachedThread.start {

@@ -120,6 +120,19 @@ extension Daemon {
             route(.GET, "/exec/{id}/json") { [self] (_, parameters, responder) throws(APIError) in
                 responder.send(.ok, json: try exec(parameters["id"] ?? "").json)
             },
+            route(.GET, "/strata/openapi.json") { (_, _, responder) throws(APIError) in
+                responder.send(.ok, contentType: "application/json", body: Array(OpenAPIDocument.json.utf8))
+            },
+            route(.POST, "/strata/environments/lock") { [self] (request, _, responder) throws(APIError) in
+                responder.send(.ok, json: try lockEnvironment(try request.jsonObject()))
+            },
+            route(.POST, "/strata/environments/build") { [self] (request, _, responder) throws(APIError) in
+                responder.send(.ok, json: try buildEnvironment(try request.jsonObject()))
+            },
+            route(.POST, "/strata/environments/run") { [self] (request, _, responder) throws(APIError) in
+                try runEnvironment(try request.jsonObject(), responder)
+            },
+            route(.POST, "/strata/cli") { [self] (request, _, responder) throws(APIError) in try forwardCLI(request, responder) },
             route(.DELETE, "/containers/{id}") { [self] (request, parameters, responder) throws(APIError) in
                 try remove(try session(parameters["id"] ?? ""), force: request.flag("force"))
                 responder.send(.noContent)

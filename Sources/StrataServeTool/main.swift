@@ -29,6 +29,40 @@ sigaddset(&stopSignals, SIGINT)
 pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 signal(SIGPIPE, SIG_IGN)
 
+// `strata-serve client --socket PATH -- ARGS…`: what `strata ARGS` does with STRATA_HOST set.
+if CommandLine.arguments.count >= 5, CommandLine.arguments[1] == "client", CommandLine.arguments[2] == "--socket",
+   CommandLine.arguments[4] == "--" {
+    pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+    var environment: [String] = []
+    var entry = environ
+    while let text = entry.pointee {
+        environment.append(String(cString: text))
+        entry += 1
+    }
+    let directory: String = {
+        guard let path = getcwd(nil, 0) else { return "/" }
+        defer { free(path) }
+        return String(cString: path)
+    }()
+    var size: (rows: UInt16, columns: UInt16)?
+    var saved = termios()
+    let terminal = isatty(0) != 0 && isatty(1) != 0 && tcgetattr(0, &saved) == 0
+    if terminal {
+        var window = winsize()
+        _ = ioctl(1, UInt(TIOCGWINSZ), &window)
+        size = (window.ws_row, window.ws_col)
+        // Raw: every key (Ctrl-C too) goes to the command's terminal in the daemon.
+        var raw = saved
+        cfmakeraw(&raw)
+        tcsetattr(0, TCSADRAIN, &raw)
+    }
+    let code = CLIClient.run(CLIClient.Invocation(
+        socket: CommandLine.arguments[3], arguments: Array(CommandLine.arguments.dropFirst(5)), workingDirectory: directory,
+        environment: environment, terminal: size))
+    if terminal { tcsetattr(0, TCSADRAIN, &saved) }
+    exit(code)
+}
+
 var options: [String: String] = [:]
 var words = CommandLine.arguments.dropFirst()
 while let word = words.popFirst() {
