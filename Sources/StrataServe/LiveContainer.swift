@@ -97,11 +97,12 @@ final class LiveContainer: Sendable {
     /// (`StdinOnce`, as `docker run -i` sets), so the command sees end of file.
     func inputEnded() {
         let target = state.withLock { state -> Channel? in
-            guard let run = state.run else {
+            // Before the run's stdin is there (not started, or starting): kept for `began`.
+            guard let run = state.run, let stdin = run.stdin else {
                 state.pendingInputEnded = true
                 return nil
             }
-            return run.stdinOnce && !run.tty ? run.stdin : nil
+            return run.stdinOnce && !run.tty ? stdin : nil
         }
         target?.close(promise: nil)
     }
