@@ -11,9 +11,6 @@ import StrataStore
 /// other session is; so `strata sessions`, `strata exec` and `strata commit` work on
 /// containers unchanged.
 extension Engine {
-    /// Where containers' manifests and lockfiles live: `envs/` and `lockfiles/` of a
-    /// project of the store's own.
-    public var containerProject: String { store.root + "/containers" }
 
     /// Makes the environment `manifest` describes (a `from` image of the store and
     /// session settings; `"project": false` is added), locked and built, and a kept
@@ -26,7 +23,7 @@ extension Engine {
         fields["project"] = .bool(false)
         let bytes = JSON.canonicalBytes(.object(fields)) + [0x0a]
         let stem = String(label.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "-" }.prefix(40))
-        let directory = containerProject + "/envs"
+        let directory = store.containerProject + "/envs"
         let path = directory + "/" + stem + "-" + Digest.sha256(of: bytes).short + ".json"
         if !FileSystem.exists(path) {
             do {

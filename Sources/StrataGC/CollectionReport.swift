@@ -2,6 +2,8 @@ import StrataModel
 
 /// The kinds of things gc removes, as its report names them.
 public enum GarbageKind: String, Sendable, CaseIterable, Comparable {
+    /// A container's manifest and lockfile (`strata serve`) that no session names any more.
+    case containerSettings = "container settings"
     case buildRoot = "build root"
     case snapshot
     case cacheEntry = "cache entry"
@@ -17,19 +19,20 @@ public enum GarbageKind: String, Sendable, CaseIterable, Comparable {
 
     private var rank: Int {
         switch self {
-        case .buildRoot: 0
-        case .snapshot: 1
-        case .cacheEntry: 2
-        case .layer: 3
-        case .blob: 4
-        case .temporary: 5
-        case .lostSession: 6
+        case .containerSettings: 0
+        case .buildRoot: 1
+        case .snapshot: 2
+        case .cacheEntry: 3
+        case .layer: 4
+        case .blob: 5
+        case .temporary: 6
+        case .lostSession: 7
         }
     }
 
     /// "3 layers", "1 cache entry".
     public func counted(_ count: Int) -> String {
-        let noun = count == 1 ? rawValue : (self == .cacheEntry ? "cache entries" : rawValue + "s")
+        let noun = count == 1 || self == .containerSettings ? rawValue : (self == .cacheEntry ? "cache entries" : rawValue + "s")
         return "\(count) \(noun)"
     }
 }

@@ -81,6 +81,7 @@ public struct Collector: Sendable {
             guard options.keepRecent > 0, let info = try? FileSystem.status(path) else { return false }
             return now - Int64(info.st_ctim.tv_sec) < options.keepRecent
         }
+        for manifest in scan.unusedContainerManifests { plan.add(.containerSettings, manifest, manifest) }
         for record in scan.goneLockfiles { plan.add(.buildRoot, record.path, store.buildRootPath(record.path)) }
 
         var kept = StoreObjects()
@@ -156,6 +157,10 @@ public struct Collector: Sendable {
         do throws(StoreError) {
             for object in objects {
                 switch object.kind {
+                case .containerSettings:
+                    for path in [object.path, RootScanner.containerLockfile(object.path)] where unlink(path) != 0 && errno != ENOENT {
+                        throw StoreError.io(path: path, reason: "unlink: " + SystemError.text(errno))
+                    }
                 case .buildRoot:
                     try store.removeBuildRoot(object.name)
                 case .snapshot, .blob, .cacheEntry:

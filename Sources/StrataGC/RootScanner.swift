@@ -29,6 +29,8 @@ struct RootScanner {
         var notes: [String] = []
         /// Image documents in the store that cannot be read or parsed (their paths).
         var unreadable: [String] = []
+        /// Containers' manifests (`Store.containerProject`) no session names any more.
+        var unusedContainerManifests: [String] = []
 
         var live: StoreObjects {
             var all = StoreObjects()
@@ -37,17 +39,42 @@ struct RootScanner {
         }
     }
 
+    /// `containers/envs/NAME.json`'s lockfile, as EnvironmentPaths places it.
+    static func containerLockfile(_ manifest: String) -> String {
+        let directory = FileSystem.parent(of: FileSystem.parent(of: manifest))
+        let name = String(manifest.split(separator: "/").last?.dropLast(5) ?? "")
+        return directory + "/lockfiles/" + name + ".lock.json"
+    }
+
     func scan() throws(StrataError) -> Scan {
         var scan = Scan()
         let records: [BuildRoot]
-        do { records = try store.buildRoots() } catch { throw .store(error) }
+        let sessions: [SessionRecord]
+        do {
+            records = try store.buildRoots()
+            sessions = try store.listSessions()
+        } catch { throw .store(error) }
+        // A container's manifest and lockfile are its sessions' only: once none names them,
+        // they are garbage, and the lockfile no root (else an image would outlive every use).
+        let named = Set(sessions.compactMap(\.manifest))
+        var containerManifests: [String] = []
+        do { containerManifests = try Directory.names(store.containerProject + "/envs") } catch {
+            if !error.isMissing { throw .input(path: error.path, reason: error.reason) }
+        }
+        for name in containerManifests where name.hasSuffix(".json") {
+            let path = store.containerProject + "/envs/" + name
+            if !named.contains(path) { scan.unusedContainerManifests.append(path) }
+        }
+        let unusedLockfiles = Set(scan.unusedContainerManifests.map(Self.containerLockfile))
         for record in records {
+            if unusedLockfiles.contains(record.path) {
+                scan.goneLockfiles.append(record)
+                continue
+            }
             if let root = lockfileRoot(record, notes: &scan.notes, unreadable: &scan.unreadable) { scan.roots.append(root) } else {
                 scan.goneLockfiles.append(record)
             }
         }
-        let sessions: [SessionRecord]
-        do { sessions = try store.listSessions() } catch { throw .store(error) }
         for session in sessions {
             var reach = StoreObjects()
             reachSnapshot(session.snapshot, into: &reach, notes: &scan.notes, owner: "session \(session.name ?? session.id)")

@@ -121,6 +121,9 @@ public final class Store: Sendable {
     /// The store's `tmp/`: where every object is written before it is renamed into place
     /// (on the store's file system, so renames out of it are atomic).
     public var temporaryDirectory: String { root + "/tmp" }
+    /// `strata serve`'s containers' settings: `envs/` (a manifest per image and settings)
+    /// and `lockfiles/`, a project of the store's own. A manifest no session names is garbage.
+    public var containerProject: String { root + "/containers" }
 
     /// A fresh path directly under `tmp/` for a file the caller writes and then
     /// hands to `publishBlob(temporaryFile:expected:)`. Nothing is created.

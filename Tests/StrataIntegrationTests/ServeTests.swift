@@ -190,4 +190,24 @@ import Testing
         terminal.send("exit 9", "Enter")
         #expect(terminal.waitForScreen("exited 9"), "\(terminal.screen)")
     }
+
+    @Test func gcRemovesWhatOnlyRemovedContainersUsed() throws {
+        let serve = try fixture()
+        defer { serve.cleanup() }
+        #expect(serve.docker(["run", "--rm", "busybox", "true"]).status == 0)
+        #expect(serve.docker(["run", "--name", "kept", "busybox", "true"]).status == 0)
+        #expect(serve.docker(["rmi", "busybox"]).status == 0)
+        let envs = serve.harness.store + "/containers/envs"
+        // A container that stays keeps its settings and what it stands on.
+        let first = serve.harness.strata(["gc"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: envs)) ?? []).count == 1)
+        #expect(serve.docker(["start", "-a", "kept"]).status == 0, "the kept container still runs after gc")
+        #expect(serve.docker(["rm", "kept"]).status == 0)
+        let second = serve.harness.strata(["gc"])
+        #expect(second.stdout.contains("container settings"), "\(second.stdout)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: envs)) ?? []) == [])
+        let blobs = (try? FileManager.default.contentsOfDirectory(atPath: serve.harness.store + "/blobs/sha256")) ?? []
+        #expect(blobs.isEmpty, "no container, tag or lockfile keeps busybox now: \(blobs)")
+    }
 }
