@@ -45,6 +45,15 @@ public enum FileSystem {
         try makeDirectory(path, mode: mode)
     }
 
+    /// `writeAll` of an array.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], display: String) throws(SystemError) {
+        let result: Result<Void, SystemError> = bytes.withUnsafeBytes { buffer in
+            do throws(SystemError) { try writeAll(fd, buffer, display: display) } catch { return .failure(error) }
+            return .success(())
+        }
+        try result.get()
+    }
+
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, display: String) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {

@@ -61,7 +61,8 @@ public enum CLIClient {
         }
         // stdin on a thread of its own: it may be a file, a pipe or a terminal, and reads block.
         let input = channel
-        try? DetachedThread.start {
+        do throws(SystemError) {
+            try DetachedThread.start {
             outcome.streaming.wait()
             var buffer = [UInt8](repeating: 0, count: 16 << 10)
             while true {
@@ -71,7 +72,13 @@ public enum CLIClient {
                 input.writeAndFlush(input.allocator.buffer(bytes: buffer[0..<n]), promise: nil)
             }
             input.close(mode: .output, promise: nil)
+            }
+        } catch {
+            say("cannot read stdin for the daemon's command: \(error)")
+            channel.close(promise: nil)
+            return 125
         }
+        // The close future only ever succeeds: it says the connection is over.
         do { try channel.closeFuture.wait() } catch {}
         return outcome.code.withLock { $0 } ?? {
             say("the daemon closed the connection before the command ended")
@@ -81,7 +88,8 @@ public enum CLIClient {
 
     static func say(_ text: String) {
         let line = Array(("strata: " + text + "\n").utf8)
-        line.withUnsafeBytes { _ = try? FileSystem.writeAll(2, $0, display: "stderr") }
+        // Nowhere left to say it when stderr itself fails.
+        do { try FileSystem.writeAll(2, line, display: "stderr") } catch {}
     }
 
     final class Outcome: Sendable {
@@ -166,8 +174,14 @@ public enum CLIClient {
                 case 3:
                     let code = (try? JSON.parse(payload))?["ExitCode"]?.intValue ?? 125
                     outcome.code.withLock { $0 = Int32(truncatingIfNeeded: code) }
-                case 2: payload.withUnsafeBytes { _ = try? FileSystem.writeAll(2, $0, display: "stderr") }
-                default: payload.withUnsafeBytes { _ = try? FileSystem.writeAll(1, $0, display: "stdout") }
+                default:
+                    // A reader that went away (`| head`): the command goes too, as it would without a daemon.
+                    let fd: Int32 = stream == 2 ? 2 : 1
+                    do { try FileSystem.writeAll(fd, payload, display: "output") } catch {
+                        outcome.code.withLock { $0 = $0 ?? 141 }
+                        context.close(promise: nil)
+                        return
+                    }
                 }
             }
         }

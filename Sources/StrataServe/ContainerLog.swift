@@ -20,7 +20,7 @@ struct ContainerLog: Sendable {
     }
 
     /// Appends `bytes` of `stream`, a record per line.
-    func append(stream: UInt8, _ bytes: [UInt8], time: Int64) {
+    func append(stream: UInt8, _ bytes: [UInt8], time: Int64) throws(SystemError) {
         var encoded: [UInt8] = []
         var start = 0
         while start < bytes.count {
@@ -30,12 +30,10 @@ struct ContainerLog: Sendable {
             start = end
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { return }
+        guard fd >= 0 else { throw SystemError("open", path: path) }
         defer { close(fd) }
         // One write: a reader never sees half a record unless the disk is full, and then it stops there.
-        encoded.withUnsafeBytes { buffer in
-            do { try FileSystem.writeAll(fd, buffer, display: path) } catch {}
-        }
+        try FileSystem.writeAll(fd, encoded, display: path)
     }
 
     static func header(stream: UInt8, length: Int, time: Int64) -> [UInt8] {

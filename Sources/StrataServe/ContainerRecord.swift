@@ -134,10 +134,12 @@ struct ContainerRunState: Sendable {
 
     /// Written when a run starts and when it ends. A session removed meanwhile has nowhere
     /// to keep it, and needs it no more.
-    func write(_ session: SessionRecord) {
+    func write(_ session: SessionRecord) throws(SystemError) {
         let path = session.path + "/" + Self.file
         guard FileSystem.exists(session.path) else { return }
-        do { try HostFile.writeAtomically(JSON.compactBytes(json), to: path, mode: 0o600) } catch {}
+        do throws(SystemError) { try HostFile.writeAtomically(JSON.compactBytes(json), to: path, mode: 0o600) } catch {
+            if FileSystem.exists(session.path) { throw error }
+        }
     }
 }
 

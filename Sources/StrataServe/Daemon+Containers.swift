@@ -113,14 +113,14 @@ extension Daemon {
             stdinChannel?.close(promise: nil)
             var state = ContainerRunState.read(session)
             state.error = message
-            state.write(session)
+            keep(state, of: session)
             throw Self.startFailure(message, command: record.command)
         }
         live.began(stdin: stdinChannel)
         var state = ContainerRunState()
         state.startedAt = startedAt
         state.pid = pid
-        state.write(session)
+        keep(state, of: session)
         events.emit("container", "start", id: session.id, attributes: ["image": record.image, "name": session.name ?? session.id])
         return true
     }
@@ -204,6 +204,12 @@ extension Daemon {
         return (pid, started, message, stdinChannel)
     }
 
+    /// Keeps how the run went; a state that cannot be written is said (inspect shows the
+    /// last one written), not a reason to fail the run.
+    func keep(_ state: ContainerRunState, of session: SessionRecord) {
+        do { try state.write(session) } catch { log("container \(session.id): cannot keep its state: \(error)") }
+    }
+
     /// The start error as Docker words it, so that `docker run` picks its exit status from it.
     static func startFailure(_ message: String, command: [String]) -> APIError {
         let program = command.first ?? ""
@@ -225,7 +231,7 @@ extension Daemon {
             state.exitCode = code
             state.finishedAt = DockerTime.now()
             state.pid = 0
-            state.write(session)
+            keep(state, of: session)
             let run = live.finish(code)
             if let terminal = run?.terminal, terminal >= 0 { close(terminal) }
             run?.stdin?.close(promise: nil)

@@ -69,7 +69,8 @@ final class Daemon: Sendable {
     func container(_ session: SessionRecord) -> LiveContainer {
         live.withLock { table in
             if let existing = table[session.id] { return existing }
-            let made = LiveContainer(id: session.id, log: ContainerLog(path: session.path + "/" + Daemon.logFile))
+            let made = LiveContainer(id: session.id, log: ContainerLog(path: session.path + "/" + Daemon.logFile),
+                                     report: configuration.log)
             table[session.id] = made
             return made
         }

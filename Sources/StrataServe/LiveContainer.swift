@@ -1,4 +1,5 @@
 import NIOCore
+import StrataOS
 import Synchronization
 
 /// Streams of a container's output, as stdcopy numbers them.
@@ -52,8 +53,13 @@ final class LiveContainer: Sendable {
     }
 
     let state = Mutex(State())
+    /// Where a log that cannot be written is said (once a run: the container goes on).
+    let report: @Sendable (String) -> Void
+    private let logFailed = Atomic<Bool>(false)
 
-    init(id: String, log: ContainerLog?) { self.id = id; self.log = log }
+    init(id: String, log: ContainerLog?, report: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.id = id; self.log = log; self.report = report
+    }
 
     var isRunning: Bool { state.withLock { $0.run != nil || $0.starting } }
 
@@ -74,9 +80,15 @@ final class LiveContainer: Sendable {
 
     /// A chunk of output: logged, then handed to every subscriber that wants its stream.
     func output(_ stream: OutputStream, _ buffer: ByteBuffer, time: Int64) {
-        let receivers = state.withLock { state -> [Subscriber] in
-            log?.append(stream: stream.rawValue, Array(buffer.readableBytesView), time: time)
-            return state.subscribers.values.filter { $0.streams.contains(stream) }
+        let (receivers, failure) = state.withLock { state -> ([Subscriber], SystemError?) in
+            var failure: SystemError?
+            do throws(SystemError) { try log?.append(stream: stream.rawValue, Array(buffer.readableBytesView), time: time) } catch {
+                failure = error
+            }
+            return (state.subscribers.values.filter { $0.streams.contains(stream) }, failure)
+        }
+        if let failure, !logFailed.exchange(true, ordering: .relaxed) {
+            report("container \(id): its log cannot be written, so docker logs will miss output: \(failure)")
         }
         for receiver in receivers { receiver.deliver(stream, buffer) }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import StrataJSON
+import StrataHostTestSupport
 import Testing
 
 /// `strata serve` driven by the real docker CLI: the everyday commands, their streams and
@@ -209,5 +210,59 @@ import Testing
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: envs)) ?? []) == [])
         let blobs = (try? FileManager.default.contentsOfDirectory(atPath: serve.harness.store + "/blobs/sha256")) ?? []
         #expect(blobs.isEmpty, "no container, tag or lockfile keeps busybox now: \(blobs)")
+    }
+
+    @Test(.sharedHostCgroups) func hostConfigBecomesTheSessionsConfinement() throws {
+        let serve = try fixture()
+        defer { serve.cleanup() }
+        func run(_ flags: [String], _ script: String) -> Harness.Result {
+            serve.docker(["run", "--rm"] + flags + ["busybox", "sh", "-c", script])
+        }
+        #expect(run(["--read-only"], "touch /x").status != 0, "--read-only")
+        #expect(run(["--read-only"], "touch /tmp/x").status == 0, "/tmp stays writable")
+        #expect(run(["-u", "65534:65534", "-w", "/tmp", "-e", "A=1", "--hostname", "boxy"], "echo $(id -u) $(pwd) $A $(hostname)").stdout
+                == "65534 /tmp 1 boxy\n")
+        #expect(run(["--network", "none"], "cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '").stdout == "lo\n")
+        #expect(run(["--cap-drop", "ALL"], "grep CapEff /proc/self/status").stdout == "CapEff:\t0000000000000000\n")
+        #expect(run(["--security-opt", "seccomp=unconfined"], "grep '^Seccomp:' /proc/self/status").stdout == "Seccomp:\t0\n")
+        #expect(run([], "grep '^Seccomp:' /proc/self/status").stdout == "Seccomp:\t2\n", "Docker's profile by default")
+        let memory = run(["--memory", "32m"], "dd if=/dev/zero of=/dev/null bs=200M count=1")
+        #expect(memory.status == 137, "out of memory: \(memory.stderr)")
+        let pids = run(["--pids-limit", "20"], "i=0; while [ $i -lt 40 ]; do sleep 5 & i=$((i+1)); done 2>&1; echo loop-ended")
+        #expect(pids.stdout.contains("Resource temporarily unavailable") || pids.stderr.contains("Resource temporarily unavailable"),
+                "\(pids.stdout) \(pids.stderr)")
+        #expect(run(["--cpus", "0.5"], "echo limited").stdout == "limited\n")
+        let published = serve.docker(["run", "--rm", "-p", "8080:80", "busybox", "true"])
+        #expect(published.status == 125 && published.stderr.contains("publishes no ports"), "\(published.stderr)")
+    }
+
+    @Test func killRestartAndEvents() throws {
+        let serve = try fixture()
+        defer { serve.cleanup() }
+        let events = Process()
+        events.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        events.arguments = ["-sN", "--unix-socket", serve.socket, "--max-time", "8", "http://d/events"]
+        let output = Pipe()
+        events.standardOutput = output
+        try events.run()
+        usleep(200_000)
+        #expect(serve.docker(["run", "-d", "--name", "k", "busybox", "sh", "-c", "trap 'echo got-usr1' USR1; while true; do sleep 0.1; done"]).status == 0)
+        usleep(300_000)
+        #expect(serve.docker(["kill", "-s", "USR1", "k"]).status == 0)
+        usleep(500_000)
+        #expect(serve.docker(["logs", "k"]).stdout.contains("got-usr1"))
+        #expect(serve.docker(["restart", "-t", "1", "k"]).status == 0)
+        #expect(serve.docker(["inspect", "--format", "{{.State.Running}}", "k"]).stdout == "true\n")
+        #expect(serve.docker(["kill", "k"]).status == 0)
+        usleep(300_000)
+        #expect(serve.docker(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "k"]).stdout == "exited 137\n")
+        let notRunning = serve.docker(["kill", "k"])
+        #expect(notRunning.status != 0 && notRunning.stderr.contains("is not running"), "\(notRunning.stderr)")
+        #expect(serve.docker(["rm", "k"]).status == 0)
+        events.terminate()
+        events.waitUntilExit()
+        let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let actions = lines.compactMap { (try? JSON.parse(Array($0.utf8)))?["Action"]?.stringValue }
+        for action in ["create", "start", "die", "destroy"] { #expect(actions.contains(action), "\(actions)") }
     }
 }
