@@ -14,11 +14,12 @@ extension Engine {
 
     /// Makes the environment `manifest` describes (a `from` image of the store and
     /// session settings; `"project": false` is added), locked and built, and a kept
-    /// session of it named `name` that runs nothing yet (`Sessions.start` runs it).
+    /// session of it named `name` that runs nothing yet (`Sessions.start` runs it), fsynced
+    /// when `durable` (a container removed when it ends need not be).
     ///
     /// The manifest file is named by its content, so containers of the same image and
     /// settings share one lockfile: fifty `docker run`s of one image lock it once.
-    public func createContainer(manifest: [String: JSONValue], label: String, name: String?) throws(StrataError) -> SessionRecord {
+    public func createContainer(manifest: [String: JSONValue], label: String, name: String?, durable: Bool = true) throws(StrataError) -> SessionRecord {
         var fields = manifest
         fields["project"] = .bool(false)
         let bytes = JSON.canonicalBytes(.object(fields)) + [0x0a]
@@ -35,6 +36,6 @@ extension Engine {
         let lockfile = try lockfileForUse(environment)
         let built = try build(environment, lockfile: lockfile)
         for warning in built.warnings { context.note(warning) }
-        return try sessions.create(environment, snapshot: built.snapshot, name: name)
+        return try sessions.create(environment, snapshot: built.snapshot, name: name, durable: durable)
     }
 }

@@ -33,12 +33,15 @@ public enum HostFile {
     /// hidden name), are fsynced, renamed over `path`, and the directory is fsynced. A
     /// crash leaves `path` as it was or as it is now, never half-written; a leftover can
     /// only be in `temporaryDirectory`.
+    ///
+    /// Not `durable`: no fsync, for files a crash may lose (a record of what a run did):
+    /// still whole or absent, never half-written, but perhaps the older version.
     public static func writeAtomically(_ bytes: [UInt8], to path: String, temporaryDirectory: String? = nil,
-                                       mode: mode_t = 0o644) throws(SystemError) {
+                                       mode: mode_t = 0o644, durable: Bool = true) throws(SystemError) {
         let (directory, name) = FileSystem.split(path)
         let temporary = FileSystem.temporaryName(in: temporaryDirectory ?? directory, for: name)
-        try FileSystem.createFile(temporary, contents: bytes, mode: mode)
-        do throws(SystemError) { try FileSystem.rename(temporary, to: path, durable: true) } catch {
+        try FileSystem.createFile(temporary, contents: bytes, mode: mode, durable: durable)
+        do throws(SystemError) { try FileSystem.rename(temporary, to: path, durable: durable) } catch {
             unlink(temporary)
             throw error
         }

@@ -38,6 +38,7 @@ public final class APIServer: Sendable {
         if Self.answers(socket) {
             throw .input(path: socket, reason: "another daemon listens on this socket; stop it, or give --socket another path")
         }
+        daemon.removeEndedAutoRemoveContainers()
         let router = Router(routes: daemon.routes(), pool: pool, log: daemon.configuration.log)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)

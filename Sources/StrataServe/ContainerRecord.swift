@@ -91,7 +91,8 @@ struct ContainerRecord: Sendable {
 
     func write(_ session: SessionRecord) throws(APIError) {
         let path = session.path + "/" + Self.file
-        do { try HostFile.writeAtomically(JSON.compactBytes(json), to: path) } catch {
+        // A container removed when it ends (`--rm`) need not survive a power cut: no fsync.
+        do { try HostFile.writeAtomically(JSON.compactBytes(json), to: path, durable: !autoRemove) } catch {
             throw APIError(.internalServerError, "\(path): \(error.reason)")
         }
     }
@@ -137,7 +138,8 @@ struct ContainerRunState: Sendable {
     func write(_ session: SessionRecord) throws(SystemError) {
         let path = session.path + "/" + Self.file
         guard FileSystem.exists(session.path) else { return }
-        do throws(SystemError) { try HostFile.writeAtomically(JSON.compactBytes(json), to: path, mode: 0o600) } catch {
+        // How a run went is worth no fsync twice a run: a crash may lose the latest, never tear it.
+        do throws(SystemError) { try HostFile.writeAtomically(JSON.compactBytes(json), to: path, mode: 0o600, durable: false) } catch {
             if FileSystem.exists(session.path) { throw error }
         }
     }

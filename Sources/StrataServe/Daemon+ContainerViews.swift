@@ -81,7 +81,7 @@ extension Daemon {
             "Driver": .string("overlay"),
             "Platform": .string("linux"),
             "MountLabel": .string(""), "ProcessLabel": .string(""), "AppArmorProfile": .string(""),
-            "LogPath": .string(session.path + "/" + Daemon.logFile),
+            "LogPath": .string(session.path + "/" + SessionLog.file),
             "Config": .object(config),
             "HostConfig": .object(record.hostConfig),
             "Mounts": .array(mounts(record)),

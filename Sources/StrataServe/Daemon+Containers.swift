@@ -37,7 +37,8 @@ extension Daemon {
             }
         }
         let session: SessionRecord
-        do { session = try engine.createContainer(manifest: definition.manifest, label: reference, name: name ?? generatedName()) } catch {
+        do { session = try engine.createContainer(manifest: definition.manifest, label: reference, name: name ?? generatedName(),
+                                                    durable: !definition.autoRemove) } catch {
             throw APIError(error)
         }
         engine.context.releaseLease()
@@ -304,6 +305,24 @@ extension Daemon {
         guard let run, run.terminal >= 0 else { return }
         PseudoTerminal.resize(run.terminal, rows: rows, columns: columns)
         kill(run.runnerPID, SIGWINCH)
+    }
+
+    /// At start: `AutoRemove` containers a daemon stopped on its way out (or lost in a
+    /// crash) before it could remove them go now, as dockerd removes them when it starts.
+    func removeEndedAutoRemoveContainers() {
+        let sessions: [SessionRecord]
+        do { sessions = try store.listSessions() } catch {
+            log("cannot list the containers: \(error)")
+            return
+        }
+        for session in sessions where !store.isRunning(session) {
+            do throws(APIError) {
+                guard try ContainerRecord.read(session).autoRemove else { continue }
+                try remove(session, force: false)
+            } catch {
+                log("container \(session.id): \(error.message)")
+            }
+        }
     }
 
     /// Signal names as `docker kill -s` takes them: `KILL`, `SIGKILL` or `9`.

@@ -69,7 +69,7 @@ final class Daemon: Sendable {
     func container(_ session: SessionRecord) -> LiveContainer {
         live.withLock { table in
             if let existing = table[session.id] { return existing }
-            let made = LiveContainer(id: session.id, log: ContainerLog(path: session.path + "/" + Daemon.logFile),
+            let made = LiveContainer(id: session.id, log: SessionLog(path: session.path + "/" + SessionLog.file),
                                      report: configuration.log)
             table[session.id] = made
             return made
@@ -80,8 +80,6 @@ final class Daemon: Sendable {
 
     /// Every container a run is underway in.
     func running() -> [LiveContainer] { live.withLock { Array($0.values) }.filter(\.isRunning) }
-
-    static let logFile = "container.log"
 
     /// The session a client's word names: its name or id, a name with Docker's leading
     /// `/`, or the start of exactly one id.

@@ -1,4 +1,5 @@
 import NIOCore
+import StrataSessions
 import StrataOS
 import Synchronization
 
@@ -14,7 +15,7 @@ enum OutputStream: UInt8, Sendable {
 final class LiveContainer: Sendable {
     let id: String
     /// nil for an exec, whose output Docker keeps no log of.
-    let log: ContainerLog?
+    let log: SessionLog?
 
     /// Someone receiving the output: an attach, or a `logs -f`.
     struct Subscriber: Sendable {
@@ -57,7 +58,7 @@ final class LiveContainer: Sendable {
     let report: @Sendable (String) -> Void
     private let logFailed = Atomic<Bool>(false)
 
-    init(id: String, log: ContainerLog?, report: @escaping @Sendable (String) -> Void = { _ in }) {
+    init(id: String, log: SessionLog?, report: @escaping @Sendable (String) -> Void = { _ in }) {
         self.id = id; self.log = log; self.report = report
     }
 

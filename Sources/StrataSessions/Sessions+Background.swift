@@ -20,10 +20,17 @@ extension Sessions {
         let running = store.isRunning(session)
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else {
-            if errno == ENOENT {
-                throw .usage("session \(idOrName) keeps no log: only sessions started with `strata run -d` do; its output went to the terminal that ran it")
+            let code = errno
+            // A container `strata serve` ran keeps its output as records of stream and time.
+            let framed = SessionLog(path: session.path + "/" + SessionLog.file)
+            if code == ENOENT, FileSystem.exists(framed.path) {
+                let bytes = framed.records().records.flatMap(\.bytes)
+                return (Array(bytes.dropFirst(Int(max(0, min(offset, Int64(bytes.count)))))), running)
             }
-            throw .input(path: path, reason: SystemError.text(errno))
+            if code == ENOENT {
+                throw .usage("session \(idOrName) keeps no log: only sessions started with `strata run -d` or by `strata serve` do; its output went to the terminal that ran it")
+            }
+            throw .input(path: path, reason: SystemError.text(code))
         }
         defer { close(fd) }
         var bytes: [UInt8] = []

@@ -9,11 +9,12 @@ import StrataStore
 extension Sessions {
     /// A kept session on `snapshot` (the lockfile's, built) that runs nothing yet. Its
     /// record names the manifest, so that `start` finds the settings again.
-    public func create(_ environment: LoadedEnvironment, snapshot: Digest, name: String?) throws(StrataError) -> SessionRecord {
+    /// `durable` fsyncs it: a session that is to outlive its command (not `--rm`).
+    public func create(_ environment: LoadedEnvironment, snapshot: Digest, name: String?, durable: Bool = true) throws(StrataError) -> SessionRecord {
         do {
             return try store.createSession(
                 snapshot: snapshot, name: name, environment: environment.paths.name, manifest: environment.paths.manifest,
-                volumes: Self.volumeNames(environment.manifest), durable: true)
+                volumes: Self.volumeNames(environment.manifest), durable: durable)
         } catch { throw .store(error) }
     }
 

@@ -1,26 +1,32 @@
 import Glibc
 import StrataOS
 
-/// A container's output as `docker logs` reads it: each line (or the part of one a
-/// write ended with) as a record of its stream and time, in the order written. A file in
-/// the session's directory, so that it outlives the daemon and goes with the session.
+/// A container's output as `docker logs` reads it (`strata serve` writes it): each line
+/// (or the part of one a write ended with) as a record of its stream and time, in the
+/// order written. A file in the session's directory (`container.log`), so that it
+/// outlives the daemon and goes with the session, and `strata logs` reads it too.
 ///
 /// A record is 16 bytes, then the bytes: the stream (1 stdout, 2 stderr), three zero
 /// bytes, the length (UInt32, big-endian), and the time in nanoseconds since the epoch
 /// (UInt64, big-endian). Docker's json-file driver keeps the same facts as JSON lines.
-struct ContainerLog: Sendable {
-    let path: String
+public struct SessionLog: Sendable {
+    public let path: String
 
-    static let headerSize = 16
+    public init(path: String) { self.path = path }
 
-    struct Record: Sendable {
-        var stream: UInt8
-        var time: Int64
-        var bytes: [UInt8]
+    /// Its name in a session's directory.
+    public static let file = "container.log"
+
+    public static let headerSize = 16
+
+    public struct Record: Sendable {
+        public var stream: UInt8
+        public var time: Int64
+        public var bytes: [UInt8]
     }
 
     /// Appends `bytes` of `stream`, a record per line.
-    func append(stream: UInt8, _ bytes: [UInt8], time: Int64) throws(SystemError) {
+    public func append(stream: UInt8, _ bytes: [UInt8], time: Int64) throws(SystemError) {
         var encoded: [UInt8] = []
         var start = 0
         while start < bytes.count {
@@ -46,7 +52,7 @@ struct ContainerLog: Sendable {
     }
 
     /// The whole records from byte `offset` on, and the offset after the last of them.
-    func records(from offset: Int64 = 0) -> (records: [Record], end: Int64) {
+    public func records(from offset: Int64 = 0) -> (records: [Record], end: Int64) {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return ([], offset) }
         defer { close(fd) }
