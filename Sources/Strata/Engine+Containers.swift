@@ -22,20 +22,27 @@ extension Engine {
     public func createContainer(manifest: [String: JSONValue], label: String, name: String?, durable: Bool = true) throws(StrataError) -> SessionRecord {
         var fields = manifest
         fields["project"] = .bool(false)
-        let bytes = JSON.canonicalBytes(.object(fields)) + [0x0a]
-        let stem = String(label.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "-" }.prefix(40))
-        let directory = store.containerProject + "/envs"
-        let path = directory + "/" + stem + "-" + Digest.sha256(of: bytes).short + ".json"
-        if !FileSystem.exists(path) {
-            do {
-                try FileSystem.makeDirectories(directory, mode: 0o755)
-                try HostFile.writeAtomically(bytes, to: path)
-            } catch { throw .input(path: path, reason: "cannot write the container's manifest: \(error.reason)") }
-        }
+        let path = try keepManifest(fields, in: store.containerProject + "/envs", name: label)
         let environment = try load(path)
         let lockfile = try lockfileForUse(environment)
         let built = try build(environment, lockfile: lockfile)
         for warning in built.warnings { context.note(warning) }
         return try sessions.create(environment, snapshot: built.snapshot, name: name, durable: durable)
+    }
+
+    /// Writes `manifest` to `directory/NAME-HASH.json`, named by its content (once: the same
+    /// manifest is the same file), and returns the path. For manifests a request gives
+    /// whole (containers', the API's), which need a file to be locked and entered again.
+    public func keepManifest(_ manifest: [String: JSONValue], in directory: String, name: String) throws(StrataError) -> String {
+        let bytes = JSON.canonicalBytes(.object(manifest)) + [0x0a]
+        let stem = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "-" }.prefix(40))
+        let path = directory + "/" + stem + "-" + Digest.sha256(of: bytes).short + ".json"
+        if !FileSystem.exists(path) {
+            do {
+                try FileSystem.makeDirectories(directory, mode: 0o755)
+                try HostFile.writeAtomically(bytes, to: path)
+            } catch { throw .input(path: path, reason: "cannot keep the manifest: \(error.reason)") }
+        }
+        return path
     }
 }

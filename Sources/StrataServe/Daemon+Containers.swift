@@ -294,10 +294,10 @@ extension Daemon {
         return stopped
     }
 
-    /// `POST /containers/{id}/resize`: the terminal's new size, and SIGWINCH to the runner,
-    /// whose relay reads it from its own terminal and passes it on.
-    func resize(_ session: SessionRecord, rows: UInt16, columns: UInt16) {
-        let live = container(session)
+    /// `POST /containers/{id}/resize` and `/exec/{id}/resize`: the terminal's new size (kept
+    /// for a run that starts later), and SIGWINCH to the runner, whose relay reads it from
+    /// its own terminal and passes it on.
+    func resize(_ live: LiveContainer, rows: UInt16, columns: UInt16) {
         let run = live.state.withLock { state -> LiveContainer.Run? in
             state.size = (rows, columns)
             return state.run

@@ -97,9 +97,7 @@ extension Daemon {
                 log("exec \(instance.id): could not take the connection over: \(error)")
                 return
             }
-            var streams = Set<OutputStream>()
-            if instance.attachStdout { streams.insert(.stdout) }
-            if instance.attachStderr { streams.insert(.stderr) }
+            let streams = Set([instance.attachStdout ? OutputStream.stdout : nil, instance.attachStderr ? .stderr : nil].compactMap { $0 })
             if let connection {
                 live.subscribe(LiveContainer.Subscriber(
                     streams: streams,
@@ -151,15 +149,5 @@ extension Daemon {
         }
         live.began(stdin: launched.stdin)
         if detach { responder.send(.ok) }
-    }
-
-    func resizeExec(_ instance: ExecInstance, rows: UInt16, columns: UInt16) {
-        let run = instance.live.state.withLock { state -> LiveContainer.Run? in
-            state.size = (rows, columns)
-            return state.run
-        }
-        guard let run, run.terminal >= 0 else { return }
-        PseudoTerminal.resize(run.terminal, rows: rows, columns: columns)
-        kill(run.runnerPID, SIGWINCH)
     }
 }

@@ -25,16 +25,10 @@ extension Daemon {
         }
         let name = try reader.string(body, "name") ?? "environment"
         guard Self.isContainerName(name) else { throw APIError(.badRequest, "name \(name) is not [A-Za-z0-9][A-Za-z0-9_.-]*") }
-        let bytes = JSON.canonicalBytes(.object(manifest)) + [0x0a]
-        let directory = store.root + "/environments/envs"
-        let path = directory + "/" + name + "-" + Digest.sha256(of: bytes).short + ".json"
-        if !FileSystem.exists(path) {
-            do {
-                try FileSystem.makeDirectories(directory, mode: 0o755)
-                try HostFile.writeAtomically(bytes, to: path)
-            } catch { throw APIError(.internalServerError, "\(path): \(error.reason)") }
+        let engine = try self.engine()
+        do { return try engine.keepManifest(manifest, in: store.root + "/environments/envs", name: name) } catch {
+            throw APIError(error)
         }
-        return path
     }
 
     /// `POST /strata/environments/lock`: resolves and writes the lockfile; answers with it.
@@ -180,8 +174,6 @@ extension Daemon {
 
     /// The last frame of a forwarded command: stream 3, `{"ExitCode": N}`.
     static func exitFrame(_ code: Int32) -> [UInt8] {
-        let payload = JSON.compactBytes(.object(["ExitCode": .int(Int64(code))]))
-        let size = UInt32(payload.count)
-        return [3, 0, 0, 0, UInt8(size >> 24), UInt8((size >> 16) & 0xff), UInt8((size >> 8) & 0xff), UInt8(size & 0xff)] + payload
+        frame(3, JSON.compactBytes(.object(["ExitCode": .int(Int64(code))])))
     }
 }

@@ -7,10 +7,19 @@ import StrataStore
 extension Daemon {
     /// stdcopy's frame: the stream, three zero bytes, the length big-endian, then the bytes.
     /// What clients demultiplex when the container has no terminal.
-    static func frame(_ stream: OutputStream, _ bytes: some Collection<UInt8>) -> [UInt8] {
+    static func frame(_ stream: OutputStream, _ bytes: some Collection<UInt8>) -> [UInt8] { frame(stream.rawValue, bytes) }
+
+    static func frame(_ stream: UInt8, _ bytes: some Collection<UInt8>) -> [UInt8] {
         let size = UInt32(truncatingIfNeeded: bytes.count)
-        return [stream.rawValue, 0, 0, 0, UInt8(size >> 24), UInt8((size >> 16) & 0xff), UInt8((size >> 8) & 0xff), UInt8(size & 0xff)]
-            + bytes
+        return [stream, 0, 0, 0, UInt8(size >> 24), UInt8((size >> 16) & 0xff), UInt8((size >> 8) & 0xff), UInt8(size & 0xff)] + bytes
+    }
+
+    /// The streams a request asks for (`stdout=1`, `stderr=1`).
+    static func requestedStreams(_ request: APIRequest) -> Set<OutputStream> {
+        var streams = Set<OutputStream>()
+        if request.flag("stdout") { streams.insert(.stdout) }
+        if request.flag("stderr") { streams.insert(.stderr) }
+        return streams
     }
 
     /// `POST /containers/{id}/attach`: output from now on (and the log first with
@@ -19,9 +28,7 @@ extension Daemon {
     func attach(_ session: SessionRecord, _ request: APIRequest, _ responder: Responder) throws(APIError) {
         let record = try ContainerRecord.read(session)
         let live = container(session)
-        var streams = Set<OutputStream>()
-        if request.flag("stdout") { streams.insert(.stdout) }
-        if request.flag("stderr") { streams.insert(.stderr) }
+        let streams = Self.requestedStreams(request)
         let stream = request.flag("stream"), logs = request.flag("logs"), stdin = request.flag("stdin")
         let upgrade = request.headers["Upgrade"].contains { $0.lowercased() == "tcp" }
         let multiplexed = !record.tty
@@ -62,9 +69,7 @@ extension Daemon {
     func logs(_ session: SessionRecord, _ request: APIRequest, _ responder: Responder) throws(APIError) {
         let record = try ContainerRecord.read(session)
         let live = container(session)
-        var streams = Set<OutputStream>()
-        if request.flag("stdout") { streams.insert(.stdout) }
-        if request.flag("stderr") { streams.insert(.stderr) }
+        let streams = Self.requestedStreams(request)
         guard !streams.isEmpty else { throw APIError(.badRequest, "Bad parameters: you must choose at least one stream") }
         let timestamps = request.flag("timestamps")
         let tail = request.parameter("tail").flatMap { $0 == "all" ? nil : Int($0) }

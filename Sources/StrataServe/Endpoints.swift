@@ -95,11 +95,8 @@ extension Daemon {
                 try logs(try session(parameters["id"] ?? ""), request, responder)
             },
             route(.POST, "/containers/{id}/resize") { [self] (request, parameters, responder) throws(APIError) in
-                let found = try session(parameters["id"] ?? "")
-                guard let rows = request.parameter("h").flatMap(UInt16.init), let columns = request.parameter("w").flatMap(UInt16.init) else {
-                    throw APIError(.badRequest, "resize needs h and w, whole numbers")
-                }
-                resize(found, rows: rows, columns: columns)
+                let (rows, columns) = try Self.size(request)
+                resize(container(try session(parameters["id"] ?? "")), rows: rows, columns: columns)
                 responder.send(.ok, contentType: "text/plain; charset=utf-8")
             },
             route(.POST, "/containers/{id}/exec") { [self] (request, parameters, responder) throws(APIError) in
@@ -110,11 +107,8 @@ extension Daemon {
                 try startExec(try exec(parameters["id"] ?? ""), request, responder)
             },
             route(.POST, "/exec/{id}/resize") { [self] (request, parameters, responder) throws(APIError) in
-                let instance = try exec(parameters["id"] ?? "")
-                guard let rows = request.parameter("h").flatMap(UInt16.init), let columns = request.parameter("w").flatMap(UInt16.init) else {
-                    throw APIError(.badRequest, "resize needs h and w, whole numbers")
-                }
-                resizeExec(instance, rows: rows, columns: columns)
+                let (rows, columns) = try Self.size(request)
+                resize(try exec(parameters["id"] ?? "").live, rows: rows, columns: columns)
                 responder.send(.ok, contentType: "text/plain; charset=utf-8")
             },
             route(.GET, "/exec/{id}/json") { [self] (_, parameters, responder) throws(APIError) in
@@ -138,5 +132,13 @@ extension Daemon {
                 responder.send(.noContent)
             },
         ]
+    }
+
+    /// A terminal size as `…/resize?h=ROWS&w=COLUMNS` gives it.
+    static func size(_ request: APIRequest) throws(APIError) -> (UInt16, UInt16) {
+        guard let rows = request.parameter("h").flatMap(UInt16.init), let columns = request.parameter("w").flatMap(UInt16.init) else {
+            throw APIError(.badRequest, "resize needs h and w, whole numbers")
+        }
+        return (rows, columns)
     }
 }

@@ -72,6 +72,16 @@ final class ServeFixture {
         Harness.exec([Self.dockerCLI ?? "/usr/bin/docker"] + arguments, cwd: harness.project, env: environment, stdin: stdin)
     }
 
+    /// Polls `condition` (every 20 ms, up to 20 s) until it holds: for what a test waits on
+    /// (a line in a log, a state), never a guessed delay.
+    static func eventually(_ condition: () -> Bool) -> Bool {
+        for _ in 0..<1000 {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
     /// `curl` on the socket: `-s`, `-w` and the like as given; `http://d/PATH` is the URL form.
     func curl(_ arguments: [String]) -> Harness.Result {
         Harness.exec(["/usr/bin/curl", "--unix-socket", socket, "--max-time", "30"] + arguments, cwd: "/", env: ["PATH": "/usr/bin:/bin"])

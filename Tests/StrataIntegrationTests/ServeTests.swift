@@ -68,7 +68,7 @@ import Testing
         #expect(serve.docker(["ps", "--format", "{{.Names}} {{.Status}}"]).stdout.hasPrefix("ticker Up "))
         // `strata sessions` sees the same container: it is a kept session of the store.
         #expect(serve.harness.strata(["sessions"]).stdout.contains("ticker"))
-        usleep(700_000)
+        #expect(ServeFixture.eventually { serve.docker(["logs", "ticker"]).stdout.contains("tick 2\n") })
         let logs = serve.docker(["logs", "ticker"])
         #expect(logs.stdout.hasPrefix("first\ntick 0\n"), "\(logs.stdout)")
         #expect(logs.stderr == "oops\n")
@@ -82,15 +82,18 @@ import Testing
         follower.executableURL = URL(fileURLWithPath: ServeFixture.dockerCLI!)
         follower.arguments = ["logs", "-f", "ticker"]
         follower.environment = serve.environment
-        let output = Pipe()
+        let followedPath = serve.harness.project + "/followed"
+        FileManager.default.createFile(atPath: followedPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: followedPath))
         follower.standardOutput = output
         follower.standardError = FileHandle.nullDevice
         try follower.run()
-        usleep(500_000)
+        // Following: what it printed so far has the history and then lines written since.
+        #expect(ServeFixture.eventually { ((try? String(contentsOfFile: followedPath, encoding: .utf8)) ?? "").split(separator: "\n").count >= 6 })
         let stop = serve.docker(["stop", "-t", "2", "ticker"])
         #expect(stop.status == 0 && stop.stdout == "ticker\n", "\(stop.stderr)")
         follower.waitUntilExit()
-        let followed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let followed = (try? String(contentsOfFile: followedPath, encoding: .utf8)) ?? ""
         #expect(followed.hasPrefix("first\ntick 0\n") && followed.split(separator: "\n").count >= 4, "\(followed)")
         #expect(follower.terminationStatus == 0)
 
@@ -181,11 +184,13 @@ import Testing
         terminal.send("stty size", "Enter")
         #expect(terminal.waitForScreen("30 100"), "\(terminal.screen)")
         terminal.tmux(["resize-window", "-t", "t", "-x", "120", "-y", "40"])
-        usleep(300_000)
-        terminal.send("stty size", "Enter")
-        #expect(terminal.waitForScreen("40 120"), "\(terminal.screen)")
+        // The resize reaches the container's terminal as the client sends it: asked until it shows.
+        #expect(ServeFixture.eventually {
+            terminal.send("stty size", "Enter")
+            return terminal.waitForScreen("40 120")
+        }, "\(terminal.screen)")
         terminal.send("sleep 100; echo not-interrupted", "Enter")
-        usleep(300_000)
+        #expect(terminal.waitForScreen("sleep 100; echo not-interrupted"))
         terminal.send("C-c")
         terminal.send("echo after-$((6*7))", "Enter")
         #expect(terminal.waitForScreen("after-42"), "\(terminal.screen)")
@@ -244,26 +249,33 @@ import Testing
         let events = Process()
         events.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         events.arguments = ["-sN", "--unix-socket", serve.socket, "--max-time", "8", "http://d/events"]
-        let output = Pipe()
-        events.standardOutput = output
+        let eventsPath = serve.harness.project + "/events"
+        FileManager.default.createFile(atPath: eventsPath, contents: nil)
+        events.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: eventsPath))
         try events.run()
-        usleep(200_000)
-        #expect(serve.docker(["run", "-d", "--name", "k", "busybox", "sh", "-c", "trap 'echo got-usr1' USR1; while true; do sleep 0.1; done"]).status == 0)
-        usleep(300_000)
+        // Subscribed once a volume's creation shows in the stream.
+        #expect(ServeFixture.eventually {
+            _ = serve.docker(["volume", "create", "probe"])
+            return ((try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "").contains("probe")
+        })
+        #expect(serve.docker(["run", "-d", "--name", "k", "busybox", "sh", "-c",
+                              "trap 'echo got-usr1' USR1; echo trapping; while true; do sleep 0.1; done"]).status == 0)
+        #expect(ServeFixture.eventually { serve.docker(["logs", "k"]).stdout.contains("trapping") })
         #expect(serve.docker(["kill", "-s", "USR1", "k"]).status == 0)
-        usleep(500_000)
-        #expect(serve.docker(["logs", "k"]).stdout.contains("got-usr1"))
+        #expect(ServeFixture.eventually { serve.docker(["logs", "k"]).stdout.contains("got-usr1") })
         #expect(serve.docker(["restart", "-t", "1", "k"]).status == 0)
         #expect(serve.docker(["inspect", "--format", "{{.State.Running}}", "k"]).stdout == "true\n")
         #expect(serve.docker(["kill", "k"]).status == 0)
-        usleep(300_000)
-        #expect(serve.docker(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "k"]).stdout == "exited 137\n")
+        #expect(ServeFixture.eventually {
+            serve.docker(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "k"]).stdout == "exited 137\n"
+        })
         let notRunning = serve.docker(["kill", "k"])
         #expect(notRunning.status != 0 && notRunning.stderr.contains("is not running"), "\(notRunning.stderr)")
         #expect(serve.docker(["rm", "k"]).status == 0)
+        #expect(ServeFixture.eventually { ((try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "").contains("\"destroy\"") })
         events.terminate()
         events.waitUntilExit()
-        let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let lines = ((try? String(contentsOfFile: eventsPath, encoding: .utf8)) ?? "").split(separator: "\n")
         let actions = lines.compactMap { (try? JSON.parse(Array($0.utf8)))?["Action"]?.stringValue }
         for action in ["create", "start", "die", "destroy"] { #expect(actions.contains(action), "\(actions)") }
     }
