@@ -24,7 +24,8 @@ extension Engine {
         fields["project"] = .bool(false)
         let path = try keepManifest(fields, in: store.containerProject + "/envs", name: label)
         let environment = try load(path)
-        let lockfile = try lockfileForUse(environment)
+        // Locked every time, quietly: the lockfile is the store's own, and a moved tag is a new image as Docker's create resolves it.
+        let (lockfile, _) = try lock(environment)
         let built = try build(environment, lockfile: lockfile)
         for warning in built.warnings { context.note(warning) }
         return try sessions.create(environment, snapshot: built.snapshot, name: name, durable: durable)
