@@ -19,11 +19,15 @@ public enum CLIClient {
         public var environment: [String]
         /// The caller's stdin and stdout are a terminal: the command gets one too, of this size.
         public var terminal: (rows: UInt16, columns: UInt16)?
+        /// Given where to send a new size, watches the caller's terminal and sends each change
+        /// (the entry point's SIGWINCH); nil without a terminal.
+        public var watchSize: (@Sendable (@escaping @Sendable (UInt16, UInt16) -> Void) -> Void)?
 
         public init(socket: String, arguments: [String], workingDirectory: String, environment: [String],
-                    terminal: (rows: UInt16, columns: UInt16)?) {
+                    terminal: (rows: UInt16, columns: UInt16)?,
+                    watchSize: (@Sendable (@escaping @Sendable (UInt16, UInt16) -> Void) -> Void)? = nil) {
             self.socket = socket; self.arguments = arguments; self.workingDirectory = workingDirectory
-            self.environment = environment; self.terminal = terminal
+            self.environment = environment; self.terminal = terminal; self.watchSize = watchSize
         }
     }
 
@@ -69,7 +73,7 @@ public enum CLIClient {
                 let n = read(0, &buffer, buffer.count)
                 if n < 0, errno == EINTR { continue }
                 if n <= 0 { break }
-                input.writeAndFlush(input.allocator.buffer(bytes: buffer[0..<n]), promise: nil)
+                input.writeAndFlush(input.allocator.buffer(bytes: frame(0, buffer[0..<n])), promise: nil)
             }
             input.close(mode: .output, promise: nil)
             }
@@ -78,6 +82,12 @@ public enum CLIClient {
             channel.close(promise: nil)
             return 125
         }
+        if let watchSize = invocation.watchSize {
+            watchSize { rows, columns in
+                let size = JSON.compactBytes(.object(["Rows": .int(Int64(rows)), "Columns": .int(Int64(columns))]))
+                input.writeAndFlush(input.allocator.buffer(bytes: frame(4, size)), promise: nil)
+            }
+        }
         // The close future only ever succeeds: it says the connection is over.
         do { try channel.closeFuture.wait() } catch {}
         return outcome.code.withLock { $0 } ?? {
@@ -85,6 +95,9 @@ public enum CLIClient {
             return 125
         }()
     }
+
+    /// What the client sends is framed as what it receives: stream 0 stdin, stream 4 a size.
+    static func frame(_ stream: UInt8, _ bytes: some Collection<UInt8>) -> [UInt8] { Daemon.frame(stream, bytes) }
 
     static func say(_ text: String) {
         let line = Array(("strata: " + text + "\n").utf8)

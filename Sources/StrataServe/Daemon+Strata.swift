@@ -6,6 +6,7 @@ import StrataJSON
 import StrataLock
 import StrataModel
 import StrataOS
+import Synchronization
 
 /// strata's own endpoints beside Docker's (`/strata/…`, described by `/strata/openapi.json`):
 /// environments locked, built and run from a manifest, and the CLI itself, which is how
@@ -147,7 +148,21 @@ extension Daemon {
             streams: [.stdout, .stderr],
             deliver: { kind, buffer in connection.write(Self.frame(kind, buffer.readableBytesView)) },
             end: {}))
-        connection.receive(input: { live.input($0) }, end: { live.inputEnded() })
+        // The client frames what it sends too: stream 0 is stdin, stream 4 a new terminal size.
+        let frames = FrameBuffer()
+        connection.receive(input: { [self] buffer in
+            for (stream, payload) in frames.take(buffer) {
+                switch stream {
+                case 0:
+                    live.input(ByteBufferAllocator().buffer(bytes: payload))
+                case 4:
+                    // A size that does not parse changes nothing; the command goes on at the old one.
+                    guard let size = try? JSON.parse(payload), let rows = size["Rows"]?.intValue, let columns = size["Columns"]?.intValue else { continue }
+                    resize(live, rows: UInt16(clamping: rows), columns: UInt16(clamping: columns))
+                default: continue
+                }
+            }
+        }, end: { live.inputEnded() })
         live.state.withLock { $0.starting = true }
         let launched: (pid: Int32, started: Bool, message: String, stdin: Channel?)
         do {
@@ -175,5 +190,27 @@ extension Daemon {
     /// The last frame of a forwarded command: stream 3, `{"ExitCode": N}`.
     static func exitFrame(_ code: Int32) -> [UInt8] {
         frame(3, JSON.compactBytes(.object(["ExitCode": .int(Int64(code))])))
+    }
+
+}
+
+/// stdcopy frames as they arrive in pieces: whole ones out, the rest kept for the next piece.
+final class FrameBuffer: Sendable {
+    private let pending = Mutex<[UInt8]>([])
+
+    func take(_ buffer: ByteBuffer) -> [(UInt8, [UInt8])] {
+        pending.withLock { bytes in
+            bytes += buffer.readableBytesView
+            var frames: [(UInt8, [UInt8])] = []
+            var index = 0
+            while bytes.count - index >= 8 {
+                let size = bytes[(index + 4)..<(index + 8)].reduce(0) { $0 << 8 | Int($1) }
+                guard bytes.count - index - 8 >= size else { break }
+                frames.append((bytes[index], Array(bytes[(index + 8)..<(index + 8 + size)])))
+                index += 8 + size
+            }
+            bytes.removeFirst(index)
+            return frames
+        }
     }
 }

@@ -48,7 +48,7 @@ enum OpenAPIDocument {
     "/strata/cli": {
       "post": {
         "summary": "Run a strata command in the daemon (what the CLI does with STRATA_HOST set).",
-        "description": "The connection is taken over after the response head (101 with Upgrade: tcp, else 200): the client's stdin goes to the command; its stdout and stderr come back as stdcopy frames (8-byte header: stream 1 or 2, three zero bytes, big-endian length), and a last frame of stream 3 holds {\"ExitCode\": N}.",
+        "description": "The connection is taken over after the response head (101 with Upgrade: tcp, else 200): what the client sends is framed (stream 0: stdin; stream 4: {\"Rows\": R, \"Columns\": C}, a new terminal size; a half-close ends stdin); the command's stdout and stderr come back as stdcopy frames (8-byte header: stream 1 or 2, three zero bytes, big-endian length), and a last frame of stream 3 holds {\"ExitCode\": N}.",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CLIRequest"}}}},
         "responses": {
           "101": {"description": "The stream, as described"},

@@ -56,9 +56,29 @@ if CommandLine.arguments.count >= 5, CommandLine.arguments[1] == "client", Comma
         cfmakeraw(&raw)
         tcsetattr(0, TCSADRAIN, &raw)
     }
+    // SIGWINCH blocked here (before the client's threads) and taken by a thread of its own.
+    var windowSignal = sigset_t()
+    sigemptyset(&windowSignal)
+    sigaddset(&windowSignal, SIGWINCH)
+    if terminal { pthread_sigmask(SIG_BLOCK, &windowSignal, nil) }
+    let watched = windowSignal
+    let watchSize: @Sendable (@escaping @Sendable (UInt16, UInt16) -> Void) -> Void = { send in
+        do {
+            try DetachedThread.start {
+                var set = watched
+                var received: Int32 = 0
+                while sigwait(&set, &received) == 0 {
+                    var window = winsize()
+                    if ioctl(1, UInt(TIOCGWINSZ), &window) == 0 { send(window.ws_row, window.ws_col) }
+                }
+            }
+        } catch {
+            say("the terminal's size will not follow yours: \(error)")
+        }
+    }
     let code = CLIClient.run(CLIClient.Invocation(
         socket: CommandLine.arguments[3], arguments: Array(CommandLine.arguments.dropFirst(5)), workingDirectory: directory,
-        environment: environment, terminal: size))
+        environment: environment, terminal: size, watchSize: terminal ? watchSize : nil))
     if terminal { tcsetattr(0, TCSADRAIN, &saved) }
     exit(code)
 }
