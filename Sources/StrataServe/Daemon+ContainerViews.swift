@@ -69,7 +69,8 @@ extension Daemon {
                 "Running": .bool(status == .running),
                 "Paused": .bool(false), "Restarting": .bool(false), "Dead": .bool(false),
                 "OOMKilled": .bool(state.oomKilled),
-                "Pid": .int(status == .running ? Int64(state.pid) : 0),
+                // The runner's: the process that holds the container (as conmon's is podman's).
+                "Pid": .int(status == .running ? Int64(container(session).state.withLock { $0.run?.runnerPID ?? 0 }) : 0),
                 "ExitCode": .int(Int64(state.exitCode)),
                 "Error": .string(state.error),
                 "StartedAt": .string(DockerTime.format(state.startedAt)),

@@ -106,22 +106,19 @@ extension Daemon {
         var arguments = ["--root", store.root]
         if record.tty { arguments.append("--tty") }
         arguments += [session.id, "--"] + record.command
-        let startedAt = DockerTime.now()
-        let (pid, started, message, stdinChannel) = try launch(
+        // Written before the runner exists: its end (`finishRun`) updates this, never the reverse.
+        var state = ContainerRunState()
+        state.startedAt = DockerTime.now()
+        keep(state, of: session)
+        let (_, started, message, stdinChannel) = try launch(
             live, arguments: arguments, tty: record.tty, openStdin: record.openStdin, stdinOnce: record.stdinOnce,
             what: "container \(session.id)") { [self] in finishRun(session, live, record: record) }
         guard started else {
             stdinChannel?.close(promise: nil)
-            var state = ContainerRunState.read(session)
-            state.error = message
-            keep(state, of: session)
+            live.state.withLock { $0.startError = message }
             throw Self.startFailure(message, command: record.command)
         }
         live.began(stdin: stdinChannel)
-        var state = ContainerRunState()
-        state.startedAt = startedAt
-        state.pid = pid
-        keep(state, of: session)
         events.emit("container", "start", id: session.id, attributes: ["image": record.image, "name": session.name ?? session.id])
         return true
     }
@@ -227,11 +224,15 @@ extension Daemon {
     /// is kept, waiters and attached clients are told, and an `AutoRemove` container goes.
     func finishRun(_ session: SessionRecord, _ live: LiveContainer, record: ContainerRecord) {
         pool.submit { [self] _ in
-            let code = live.state.withLock { $0.run?.exitCode } ?? 0
+            let (code, startError) = live.state.withLock { state in
+                defer { state.startError = nil }
+                return (state.run?.exitCode ?? 0, state.startError)
+            }
             var state = ContainerRunState.read(session)
             state.exitCode = code
             state.finishedAt = DockerTime.now()
             state.pid = 0
+            state.error = startError ?? ""
             keep(state, of: session)
             let run = live.finish(code)
             if let terminal = run?.terminal, terminal >= 0 { close(terminal) }

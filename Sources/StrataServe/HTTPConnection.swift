@@ -137,17 +137,21 @@ final class Responder: Sendable {
 final class ResponseStream: Sendable {
     let channel: Channel
     let keepAlive: Bool
+    /// Ended: what comes later (a last chunk racing the end, a second end) is dropped, or it
+    /// would be read as the start of the next response on a kept-alive connection.
+    private let finished = Atomic<Bool>(false)
 
     init(channel: Channel, keepAlive: Bool) { self.channel = channel; self.keepAlive = keepAlive }
 
     func write(_ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
+        guard !bytes.isEmpty, !finished.load(ordering: .acquiring) else { return }
         channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(channel.allocator.buffer(bytes: bytes))), promise: nil)
     }
 
     func write(json: JSONValue) { write(JSON.compactBytes(json) + [0x0a]) }
 
     func finish() {
+        guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let channel = self.channel
         let keepAlive = self.keepAlive
         channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in

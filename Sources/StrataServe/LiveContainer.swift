@@ -51,6 +51,8 @@ final class LiveContainer: Sendable {
         var pendingInputEnded = false
         /// The last terminal size asked for, for a run that starts later.
         var size: (rows: UInt16, columns: UInt16)?
+        /// Why the run's command did not start, for its end to record.
+        var startError: String?
     }
 
     let state = Mutex(State())
