@@ -82,6 +82,33 @@ final class ServeFixture {
         return false
     }
 
+    /// Runs the shell `line` starts in a tmux terminal of `rows`×`columns` and drives it:
+    /// the prompt, `stty size`, a resize to 40×120 that reaches the command's terminal,
+    /// Ctrl-C reaching a `sleep`, then `exit CODE` and the status the line echoes.
+    func driveShell(_ line: String, rows: Int, columns: Int, exitCode: Int) throws {
+        guard let terminal = TerminalSession.start(line + "; echo \"exited $?\"; sleep 60", in: harness.project, columns: columns, rows: rows) else {
+            throw ServeFailure("tmux did not start")
+        }
+        defer { terminal.close() }
+        #expect(terminal.waitForScreen("/ #"), "\(terminal.screen)")
+        terminal.send("stty size", "Enter")
+        #expect(terminal.waitForScreen("\(rows) \(columns)"), "\(terminal.screen)")
+        terminal.tmux(["resize-window", "-t", "t", "-x", "120", "-y", "40"])
+        // The resize reaches the command's terminal as the client passes it on: asked until it shows.
+        #expect(Self.eventually {
+            terminal.send("stty size", "Enter")
+            return terminal.waitForScreen("40 120")
+        }, "\(terminal.screen)")
+        terminal.send("sleep 100; echo not-interrupted", "Enter")
+        #expect(terminal.waitForScreen("sleep 100; echo not-interrupted"))
+        terminal.send("C-c")
+        terminal.send("echo after-$((6*7))", "Enter")
+        #expect(terminal.waitForScreen("after-42"), "\(terminal.screen)")
+        #expect(!terminal.screen.split(separator: "\n").contains { $0.hasPrefix("not-interrupted") }, "Ctrl-C reached the sleep")
+        terminal.send("exit \(exitCode)", "Enter")
+        #expect(terminal.waitForScreen("exited \(exitCode)"), "\(terminal.screen)")
+    }
+
     /// `curl` on the socket: `-s`, `-w` and the like as given; `http://d/PATH` is the URL form.
     func curl(_ arguments: [String]) -> Harness.Result {
         Harness.exec(["/usr/bin/curl", "--unix-socket", socket, "--max-time", "30"] + arguments, cwd: "/", env: ["PATH": "/usr/bin:/bin"])

@@ -89,25 +89,7 @@ import Testing
         let serve = try fixture()
         defer { serve.cleanup() }
         #expect(serve.harness.strata(["lock", "bb"]).status == 0)
-        let line = "STRATA_ROOT=/nonexistent STRATA_HOST=unix://\(serve.socket) \(Harness.binary) shell bb; echo \"exited $?\"; sleep 60"
-        guard let terminal = TerminalSession.start(line, in: serve.harness.project, columns: 90, rows: 25) else {
-            throw ServeFailure("tmux did not start")
-        }
-        defer { terminal.close() }
-        #expect(terminal.waitForScreen("/ #"), "\(terminal.screen)")
-        terminal.send("stty size", "Enter")
-        #expect(terminal.waitForScreen("25 90"), "\(terminal.screen)")
-        terminal.tmux(["resize-window", "-t", "t", "-x", "120", "-y", "40"])
-        #expect(ServeFixture.eventually {
-            terminal.send("stty size", "Enter")
-            return terminal.waitForScreen("40 120")
-        }, "\(terminal.screen)")
-        terminal.send("sleep 100; echo not-interrupted", "Enter")
-        #expect(terminal.waitForScreen("sleep 100; echo not-interrupted"))
-        terminal.send("C-c")
-        terminal.send("echo after-$((6*7))", "Enter")
-        #expect(terminal.waitForScreen("after-42"), "\(terminal.screen)")
-        terminal.send("exit 4", "Enter")
-        #expect(terminal.waitForScreen("exited 4"), "\(terminal.screen)")
+        let line = "STRATA_ROOT=/nonexistent STRATA_HOST=unix://\(serve.socket) \(Harness.binary) shell bb"
+        try serve.driveShell(line, rows: 25, columns: 90, exitCode: 4)
     }
 }
